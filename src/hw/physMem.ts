@@ -1,6 +1,7 @@
 import { ContentPool } from './contentPool.js';
 import { PAGE_SIZE } from './pte.js';
 
+
 /** A frame on the free list. */
 export const FRAME_FREE = 0;
 /** Anonymous memory (process data, COW copies). */
@@ -41,7 +42,7 @@ export class PhysMem {
   readonly kind: Uint8Array;
   /** FRAME_SWAPCACHE | FRAME_DIRTY | FRAME_EXCLUSIVE. */
   readonly flags: Uint8Array;
-  /** Content chunk for data frames, table number for page-table frames; -1 for none (zeros). */
+  /** Content id (see ContentPool) for data frames, table number for page-table frames; -1 for none (zeros). */
   readonly data: Int32Array;
   /** Owner: the file id of a page-cache page, the anon_vma id of an anonymous page. */
   readonly owner: Int32Array;
@@ -117,19 +118,19 @@ export class PhysMem {
 
   /** Byte at `offset` of frame `pfn`. */
   read8(pfn: number, offset: number): number {
-    const chunk = this.data[pfn]!;
-    return chunk < 0 ? 0 : this.content.bytes[chunk * PAGE_SIZE + offset]!;
+    const c = this.data[pfn]!;
+    return c < 0 ? 0 : this.content.read8(c, offset);
   }
 
   /** Stores a byte; the first non-zero store gives the frame its content chunk. */
   write8(pfn: number, offset: number, value: number): void {
-    let chunk = this.data[pfn]!;
-    if (chunk < 0) {
+    let c = this.data[pfn]!;
+    if (c < 0) {
       if ((value & 0xff) === 0) return;
-      chunk = this.content.alloc();
-      this.data[pfn] = chunk;
+      c = this.content.alloc();
+      this.data[pfn] = c;
     }
-    this.content.bytes[chunk * PAGE_SIZE + offset] = value;
+    this.content.write8(c, offset, value);
   }
 
   /** Makes `dst` hold a copy of `src`'s contents. */

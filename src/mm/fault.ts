@@ -1,0 +1,270 @@
+import { PF_I, PF_P, PF_PK, PF_W } from '../hw/mmu.js';
+import { FRAME_ANON, FRAME_FILE, FRAME_SWAPCACHE, NO_FRAME } from '../hw/physMem.js';
+import { PTE_D, PTE_P, PTE_PROTNONE, PTE_RW, pteIsSwap, pteKey, pteMapsFrame, ptePfn, pteNone, swapPteOffset } from '../hw/pte.js';
+import { VM_PROT_WRITE } from '../pmap/pmap.js';
+import { type KernelPath } from '../step/step.js';
+import { PROT_EXEC, PROT_READ, PROT_WRITE } from './abi.js';
+import { type File } from './file.js';
+import { type Kernel } from './kernel.js';
+import { Mm } from './mm.js';
+import { type Thread } from './process.js';
+import { type SignalInfo } from './signal.js';
+import { type Vma } from './vma.js';
+
+/** A fault the kernel could not resolve becomes this signal; null means "retry the access". */
+export type FaultOutcome = SignalInfo | null;
+
+function signal(t: Thread, s: SignalInfo['signal'], code: SignalInfo['code'], addr: number, ec: number, pkey = -1): SignalInfo {
+  const info: SignalInfo = { signal: s, code, addr, pkey, errorCode: ec, tid: t.tid };
+  t.signals.push(info);
+  return info;
+}
+
+/** PKRU allows this data access to a page of key `pkey` (Linux arch_vma_access_permitted()). */
+export function pkruPermits(pkru: number, pkey: number, write: boolean): boolean {
+  const bits = (pkru >>> (pkey * 2)) & 3;
+  return (bits & 1) === 0 && !(write && bits & 2);
+}
+
+/**
+ * Linux arch/x86/mm/fault.c access_error(): whether the VMA forbids this access, which
+ * turns the fault into SIGSEGV rather than a page to map.
+ */
+function accessError(ec: number, vma: Vma, pkru: number, pke: boolean): boolean {
+  if (ec & PF_PK) return true;
+  if (pke && !(ec & PF_I) && !pkruPermits(pkru, vma.pkey, (ec & PF_W) !== 0)) return true;
+  if (ec & PF_W) return (vma.prot & PROT_WRITE) === 0;
+  // A read or fetch that faulted on a present page is a protection violation.
+  if (ec & PF_P) return true;
+  return (vma.prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) === 0;
+}
+
+/**
+ * The page-fault handler (Linux do_user_addr_fault() → handle_mm_fault()): takes
+ * mmap_lock for reading, finds the VMA, checks the access, and resolves the fault under
+ * the page-table lock. Returns null when the access should be retried.
+ */
+export function* handleUserFault(k: Kernel, t: Thread, va: number, ec: number): KernelPath<FaultOutcome> {
+  const ctx = t.ctx;
+  const mm = t.process.mm;
+  if (ctx.preemptible) yield ctx.at('fault', `page fault at 0x${va.toString(16)}`, va);
+  if (!mm.mmapLock.tryRead()) yield* mm.mmapLock.read(ctx);
+  else if (ctx.preemptible) yield ctx.at('lock', `${mm.mmapLock.name} (read)`);
+  try {
+    const vma = mm.vmaAt(va);
+    if (!vma) return signal(t, 'SIGSEGV', 'SEGV_MAPERR', va, ec);
+    if (accessError(ec, vma, t.cpu.pkru, t.cpu.pke)) {
+      // Linux bad_area_access_error(): a key violation reports the VMA's key.
+      const byKey = (ec & PF_PK) !== 0 || (t.cpu.pke && !(ec & PF_I) && !pkruPermits(t.cpu.pkru, vma.pkey, (ec & PF_W) !== 0));
+      return byKey ? signal(t, 'SIGSEGV', 'SEGV_PKUERR', va, ec, vma.pkey) : signal(t, 'SIGSEGV', 'SEGV_ACCERR', va, ec);
+    }
+    return yield* handleMmFault(k, t, vma, Math.floor(va / 4096) * 4096, (ec & PF_W) !== 0, ec);
+  } finally {
+    mm.mmapLock.readUnlock();
+  }
+}
+
+/** The protection a new PTE gets in `vma` when it must stay read-only (COW, zero page). */
+function readOnly(prot: number): number {
+  return prot & ~VM_PROT_WRITE;
+}
+
+/**
+ * handle_mm_fault() for one page: demand-zero, file, swap-in, write-protect (COW) or a
+ * spurious fault. Runs under mmap_lock (read) and takes the page-table lock.
+ */
+export function* handleMmFault(k: Kernel, t: Thread, vma: Vma, page: number, write: boolean, ec: number): KernelPath<FaultOutcome> {
+  const ctx = t.ctx;
+  const mm = t.process.mm;
+  const pmap = mm.pmap;
+  const slot = pmap.ensurePteSlot(page);
+  if (slot < 0) return oom(k, t, page, ec);
+  const ptl = k.ptLock((slot / 512) | 0);
+  if (ptl.owner !== -1) yield* ptl.lock(ctx);
+  else {
+    ptl.owner = ctx.tid;
+    if (ctx.preemptible) yield ctx.at('lock', ptl.name, page);
+  }
+  try {
+    const lo = pmap.lo(slot);
+    const hi = pmap.hi(slot);
+    if (pteNone(lo, hi)) {
+      if (vma.file) return yield* fileFault(k, t, vma, page, slot, write, ec);
+      return yield* anonFault(k, t, vma, page, slot, write, ec);
+    }
+    if (pteIsSwap(lo)) return yield* swapInFault(k, t, vma, page, slot, lo, hi, write, ec);
+    if (!pteMapsFrame(lo)) throw new Error(`mmsim bug: unknown PTE 0x${hi.toString(16)}_${lo.toString(16)} at 0x${page.toString(16)}`);
+    if ((lo & PTE_P) === 0 && lo & PTE_PROTNONE) {
+      // The VMA allows access now but the PTE still says PROT_NONE: re-derive it.
+      const pfn = ptePfn(lo, hi);
+      const prot = write && vma.prot & PROT_WRITE && (vma.shared || k.canReuse(pfn)) ? vma.prot : readOnly(vma.prot);
+      pmap.enter(slot, page, pfn, prot, vma.pkey, (lo & PTE_D) !== 0);
+      if (ctx.preemptible) yield ctx.at('pte-write', `pte 0x${page.toString(16)}`, page);
+      mm.counters.minorFaults++;
+      return null;
+    }
+    if (write && (lo & PTE_RW) === 0) return yield* wpFault(k, t, vma, page, slot, lo, hi, ec);
+    // Already fixed: a stale TLB entry (the fault dropped it) or another thread won the race.
+    mm.counters.spuriousFaults++;
+    return null;
+  } finally {
+    ptl.unlock(ctx);
+  }
+}
+
+function oom(k: Kernel, t: Thread, page: number, ec: number): FaultOutcome {
+  // Linux pagefault_out_of_memory(): the OOM killer already ran inside the allocator.
+  if (t.process.alive) {
+    k.killProcess(t.process, 'out of memory in a page fault');
+  }
+  void page;
+  void ec;
+  return t.signals[t.signals.length - 1] ?? null;
+}
+
+/** anon_vma_prepare(): gives the VMA an anon_vma, sharing a mergeable neighbour's as Linux does. */
+export function anonVmaPrepare(vma: Vma): number {
+  if (vma.anonVma) return vma.anonVma;
+  const prev = vma.prevSpan;
+  const next = vma.nextSpan;
+  if (prev && prev.anonVma && prev.end === vma.start && prev.file === null && prev.pgoff + prev.pages === vma.pgoff) vma.anonVma = prev.anonVma;
+  else if (next && next.anonVma && next.start === vma.end && next.file === null && vma.pgoff + vma.pages === next.pgoff) vma.anonVma = next.anonVma;
+  else vma.anonVma = Mm.nextAnonVma++;
+  return vma.anonVma;
+}
+
+function* anonFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, write: boolean, ec: number): KernelPath<FaultOutcome> {
+  const ctx = t.ctx;
+  const mm = t.process.mm;
+  if (!write) {
+    // do_anonymous_page(): a read maps the shared zero page read-only.
+    mm.pmap.enter(slot, page, k.zeroPfn, readOnly(vma.prot), vma.pkey, false);
+  } else {
+    const anon = anonVmaPrepare(vma);
+    const pfn = k.allocFrame(FRAME_ANON, t.process);
+    if (pfn === NO_FRAME) return oom(k, t, page, ec);
+    if (ctx.preemptible) yield ctx.at('alloc', `frame ${pfn}`, page);
+    k.hw.mem.owner[pfn] = anon;
+    k.hw.mem.mapcount[pfn] = 1;
+    mm.pmap.enter(slot, page, pfn, vma.prot, vma.pkey, true);
+  }
+  mm.counters.minorFaults++;
+  if (ctx.preemptible) yield ctx.at('pte-write', `pte 0x${page.toString(16)}`, page);
+  return null;
+}
+
+/** The page-cache frame of `file` page `index`, reading it in if needed; NO_FRAME when memory is gone. */
+export function pageCacheGet(k: Kernel, file: File, index: number, requester: Thread['process'] | null): number {
+  let pfn = file.cache.get(index);
+  if (pfn !== undefined) return pfn;
+  pfn = k.allocFrame(FRAME_FILE, requester);
+  if (pfn === NO_FRAME) return NO_FRAME;
+  const mem = k.hw.mem;
+  mem.owner[pfn] = file.inode;
+  mem.index[pfn] = index;
+  const block = file.disk.get(index);
+  if (block !== undefined) {
+    file.disk.delete(index);
+    mem.giveContent(pfn, block);
+  }
+  file.cache.set(index, pfn);
+  return pfn;
+}
+
+function* fileFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, write: boolean, ec: number): KernelPath<FaultOutcome> {
+  const ctx = t.ctx;
+  const mm = t.process.mm;
+  const file = vma.file!;
+  const index = vma.pgoffAt(page);
+  if (index >= file.pages) return signal(t, 'SIGBUS', 'BUS_ADRERR', page, ec);
+  const cached = pageCacheGet(k, file, index, t.process);
+  if (cached === NO_FRAME) return oom(k, t, page, ec);
+  const mem = k.hw.mem;
+  if (write && !vma.shared) {
+    // do_cow_fault(): a private copy of the file page.
+    const pfn = k.allocFrame(FRAME_ANON, t.process);
+    if (pfn === NO_FRAME) return oom(k, t, page, ec);
+    mem.owner[pfn] = anonVmaPrepare(vma);
+    mem.copyContent(pfn, cached);
+    mem.mapcount[pfn] = 1;
+    mm.pmap.enter(slot, page, pfn, vma.prot, vma.pkey, true);
+    mm.counters.cowCopies++;
+  } else {
+    mem.refcount[cached]!++;
+    mem.mapcount[cached]!++;
+    mm.pmap.enter(slot, page, cached, vma.shared ? vma.prot : readOnly(vma.prot), vma.pkey, write);
+  }
+  mm.counters.minorFaults++;
+  if (ctx.preemptible) yield ctx.at('pte-write', `pte 0x${page.toString(16)}`, page);
+  return null;
+}
+
+function* swapInFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, lo: number, hi: number, write: boolean, ec: number): KernelPath<FaultOutcome> {
+  const ctx = t.ctx;
+  const mm = t.process.mm;
+  const mem = k.hw.mem;
+  const sw = k.swap;
+  const swapSlot = swapPteOffset(lo, hi);
+  let pfn = sw.cache[swapSlot]!;
+  if (pfn < 0) {
+    // Not in the swap cache: read it in (a major fault).
+    pfn = k.allocFrame(FRAME_ANON, t.process);
+    if (pfn === NO_FRAME) return oom(k, t, page, ec);
+    if (ctx.preemptible) yield ctx.at('alloc', `frame ${pfn} for swap slot ${swapSlot}`, page);
+    mem.giveContent(pfn, k.hw.swap.take(swapSlot));
+    mem.owner[pfn] = anonVmaPrepare(vma);
+    mem.flags[pfn]! |= FRAME_SWAPCACHE;
+    mem.index[pfn] = swapSlot;
+    sw.cache[swapSlot] = pfn;
+    // The swap cache holds the frame's first reference; the mapping takes another below.
+    mem.refcount[pfn] = 1;
+    mm.counters.majorFaults++;
+  } else {
+    mm.counters.minorFaults++;
+  }
+  mm.counters.swapIns++;
+  sw.refs[swapSlot]!--;
+  mem.refcount[pfn]!++;
+  mem.mapcount[pfn]!++;
+  // Once no other entry names the slot, the page leaves the swap cache (Linux swap_free + try_to_free_swap).
+  k.maybeFreeSwapSlot(swapSlot);
+  const exclusive = k.canReuse(pfn);
+  mm.pmap.enter(slot, page, pfn, write && exclusive ? vma.prot : readOnly(vma.prot), vma.pkey, write && exclusive);
+  if (ctx.preemptible) yield ctx.at('pte-write', `pte 0x${page.toString(16)}`, page);
+  if (write && !exclusive) return yield* wpFault(k, t, vma, page, slot, mm.pmap.lo(slot), mm.pmap.hi(slot), ec);
+  return null;
+}
+
+/** do_wp_page(): a write to a present read-only page in a writable VMA. */
+function* wpFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, lo: number, hi: number, ec: number): KernelPath<FaultOutcome> {
+  const ctx = t.ctx;
+  const mm = t.process.mm;
+  const mem = k.hw.mem;
+  const old = ptePfn(lo, hi);
+  const key = pteKey(hi);
+  if (vma.shared) {
+    // wp_page_shared(): the page stays; the entry becomes writable and dirty.
+    mm.pmap.enter(slot, page, old, vma.prot, key, true);
+    mm.counters.minorFaults++;
+  } else if (old !== k.zeroPfn && mem.kind[old] === FRAME_ANON && k.canReuse(old)) {
+    mm.pmap.enter(slot, page, old, vma.prot, key, true);
+    mm.counters.cowReuses++;
+  } else {
+    const pfn = k.allocFrame(FRAME_ANON, t.process);
+    if (pfn === NO_FRAME) return oom(k, t, page, ec);
+    if (ctx.preemptible) yield ctx.at('alloc', `frame ${pfn} (COW copy)`, page);
+    mem.owner[pfn] = anonVmaPrepare(vma);
+    if (old !== k.zeroPfn) mem.copyContent(pfn, old);
+    mem.mapcount[pfn] = 1;
+    // ptep_clear_flush(): the old translation leaves every TLB before the new one is used.
+    mm.pmap.setPte(slot, 0, 0);
+    mm.pmap.flushPage(t.cpu, page);
+    mm.pmap.enter(slot, page, pfn, vma.prot, key, true);
+    k.releaseEntry(lo, hi);
+    mm.counters.cowCopies++;
+  }
+  if (ctx.preemptible) yield ctx.at('pte-write', `pte 0x${page.toString(16)}`, page);
+  return null;
+}
+
+void FRAME_FILE;

@@ -1,0 +1,49 @@
+import { type Vma } from './vma.js';
+
+let nextInode = 2;
+
+/**
+ * An in-memory file: its size, its blocks on "disk" (content ids, sparse), its page
+ * cache (file page index → frame) and the VMAs mapping it (Linux i_mmap), which
+ * truncation must unmap.
+ */
+export class File {
+  readonly inode: number;
+  /** Size in bytes. */
+  size: number;
+  /** Page cache: file page index → frame. */
+  readonly cache = new Map<number, number>();
+  /** Backing store: file page index → content id (absent: a hole, zeros). */
+  readonly disk = new Map<number, number>();
+  /** VMAs that map this file. */
+  readonly mappings = new Set<Vma>();
+  /** Whether a process may open it for writing. */
+  writable: boolean;
+  /** Whether a process may open it for reading. */
+  readable: boolean;
+
+  constructor(
+    /** Path shown in /proc/pid/maps. */
+    readonly name: string,
+    size: number,
+    /** Memory of a shared anonymous mapping (shmem): shown as "/dev/zero (deleted)". */
+    readonly shmem = false,
+  ) {
+    this.inode = nextInode++;
+    this.size = size;
+    this.writable = true;
+    this.readable = true;
+  }
+
+  /** Pages covering the size: accesses at or past this page raise SIGBUS. */
+  get pages(): number {
+    return Math.ceil(this.size / 4096);
+  }
+}
+
+/** An open file description: a file and the access mode it was opened with. */
+export interface OpenFile {
+  readonly file: File;
+  readonly canRead: boolean;
+  readonly canWrite: boolean;
+}

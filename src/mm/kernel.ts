@@ -1,0 +1,256 @@
+import { type Cpu } from '../hw/cpu.js';
+import { type Hardware } from '../hw/hardware.js';
+import { FRAME_ANON, FRAME_DIRTY, FRAME_FILE, FRAME_KERNEL, FRAME_SWAPCACHE, NO_FRAME } from '../hw/physMem.js';
+import { PTE_D, pteIsSwap, pteMapsFrame, ptePfn, swapPteOffset } from '../hw/pte.js';
+import { Pmap } from '../pmap/pmap.js';
+import { SpinLock } from '../step/locks.js';
+import { type Personality } from './errno.js';
+import { File } from './file.js';
+import { Mm } from './mm.js';
+import { Process, Thread } from './process.js';
+import { reclaim } from './reclaim.js';
+import { type SignalInfo } from './signal.js';
+import { SwapSpace } from './swap.js';
+
+/** PKRU at execve: access-disable on keys 1-15 (Linux init_pkru_value). */
+export const INIT_PKRU = 0x55555554;
+
+/** Tunables of a kernel instance. */
+export interface KernelConfig {
+  readonly personality: Personality;
+  /** Named design variants switched on (e.g. 'pkru-swapout-bug'). */
+  readonly variants: ReadonlySet<string>;
+  /** vm.max_map_count. */
+  readonly maxMapCount: number;
+}
+
+/** Something the kernel did that a user may want to see: an OOM kill, a reclaim pass. */
+export interface KernelEvent {
+  readonly kind: 'oom-kill' | 'reclaim' | 'signal';
+  readonly message: string;
+}
+
+/**
+ * The machine-independent kernel state of one machine: processes, files, swap, the page
+ * tables' locks, and the shared pieces every kernel path uses (frame allocation with
+ * reclaim and OOM, releasing what a cleared PTE held).
+ */
+export class Kernel {
+  readonly processes = new Map<number, Process>();
+  readonly threads = new Map<number, Thread>();
+  readonly files = new Map<string, File>();
+  readonly swap: SwapSpace;
+  /** The shared zero page that read faults on anonymous memory map (Linux ZERO_PAGE). */
+  readonly zeroPfn: number;
+  readonly events: KernelEvent[] = [];
+  /** Thread currently loaded on each CPU. */
+  private readonly running: (Thread | null)[];
+  private readonly ptLocks: (SpinLock | undefined)[] = [];
+  private nextPid = 1;
+  private nextTid = 1;
+
+  constructor(
+    readonly hw: Hardware,
+    readonly config: KernelConfig,
+  ) {
+    this.swap = new SwapSpace(hw.swap);
+    const zero = hw.mem.alloc(FRAME_KERNEL);
+    if (zero === NO_FRAME) throw new RangeError('physical memory too small for the zero page');
+    this.zeroPfn = zero;
+    this.running = hw.cpus.map(() => null);
+    for (const cpu of hw.cpus) cpu.pke = hw.pku;
+  }
+
+  /** True when a variant is switched on. */
+  variant(name: string): boolean {
+    return this.config.variants.has(name);
+  }
+
+  /** A new process with an empty address space and one thread on `cpu`; null when memory is exhausted. */
+  createProcess(name: string, cpu: Cpu, parent: Process | null = null): Process | null {
+    const pmap = this.newPmap();
+    if (!pmap) return null;
+    const p = new Process(this.nextPid++, new Mm(pmap), parent, name);
+    this.processes.set(p.pid, p);
+    this.addThread(p, cpu, INIT_PKRU);
+    return p;
+  }
+
+  /** A pmap whose page-table allocations reclaim memory when frames run out. */
+  newPmap(): Pmap | null {
+    let pmap = Pmap.create(this.hw);
+    if (!pmap) {
+      reclaim(this, 32);
+      pmap = Pmap.create(this.hw);
+      if (!pmap) return null;
+    }
+    pmap.onOutOfFrames = () => reclaim(this, 32) > 0;
+    return pmap;
+  }
+
+  /** clone(CLONE_VM | CLONE_THREAD): a thread sharing the process's address space, inheriting `pkru`. */
+  addThread(p: Process, cpu: Cpu, pkru: number): Thread {
+    const t = new Thread(this.nextTid++, p, cpu, pkru);
+    p.threads.push(t);
+    this.threads.set(t.tid, t);
+    return t;
+  }
+
+  /** Makes `t` the thread running on its CPU: loads its address space and its PKRU. */
+  switchTo(t: Thread): Cpu {
+    const cpu = t.cpu;
+    const current = this.running[cpu.id];
+    if (current === t && cpu.cr3Table === t.process.mm.pmap.root) return cpu;
+    if (current && current.alive) current.pkru = cpu.pkru;
+    t.process.mm.pmap.activate(cpu);
+    if (cpu.pkru !== t.pkru) cpu.writePkru(t.pkru);
+    this.running[cpu.id] = t;
+    return cpu;
+  }
+
+  /** Records the thread's current PKRU from its CPU when it is the one running there. */
+  syncPkru(t: Thread): void {
+    if (this.running[t.cpu.id] === t) t.pkru = t.cpu.pkru;
+  }
+
+  /** The page-table lock of a page table (Linux split PTE locks). */
+  ptLock(table: number): SpinLock {
+    let l = this.ptLocks[table];
+    if (!l) this.ptLocks[table] = l = new SpinLock(`ptl of table ${table}`);
+    return l;
+  }
+
+  /**
+   * A frame for the kernel or a fault: from the free list, else after reclaim, else by
+   * killing the largest process (the OOM killer). Returns NO_FRAME only when even that
+   * freed nothing, or when `requester`'s own process was the victim.
+   */
+  allocFrame(kind: number, requester: Process | null): number {
+    const mem = this.hw.mem;
+    let pfn = mem.alloc(kind);
+    if (pfn !== NO_FRAME) return pfn;
+    reclaim(this, 32);
+    pfn = mem.alloc(kind);
+    while (pfn === NO_FRAME) {
+      const victim = this.oomVictim();
+      if (!victim) return NO_FRAME;
+      this.events.push({ kind: 'oom-kill', message: `Out of memory: killed process ${victim.pid} (${victim.name}), rss ${victim.mm.pmap.resident} pages` });
+      this.killProcess(victim, 'out of memory');
+      if (victim === requester) return NO_FRAME;
+      pfn = mem.alloc(kind);
+    }
+    return pfn;
+  }
+
+  /** The live process with the largest resident set (Linux oom_badness(), without adjustments). */
+  private oomVictim(): Process | null {
+    let best: Process | null = null;
+    for (const p of this.processes.values()) {
+      if (!p.alive || p.mm.pmap.resident === 0) continue;
+      if (!best || p.mm.pmap.resident > best.mm.pmap.resident) best = p;
+    }
+    return best;
+  }
+
+  /** Ends a process with SIGKILL (an OOM kill): its threads die and its memory is released. */
+  killProcess(p: Process, why: string): void {
+    if (!p.alive) return;
+    p.exit = { kind: 'killed', signal: 'SIGKILL', why };
+    for (const t of p.threads) {
+      if (t.alive) t.signals.push(killSignal(t.tid));
+      t.alive = false;
+    }
+    this.dropMm(p);
+  }
+
+  /** Detaches `p` from its address space, tearing the space down when it was the last user. */
+  dropMm(p: Process): void {
+    const mm = p.mm;
+    if (--mm.users > 0) return;
+    teardownMm(this, mm);
+  }
+
+  /**
+   * Releases what a cleared leaf entry held, after the TLBs were flushed: a frame
+   * mapping (mapcount and reference; a dirty file page is marked for writeback), or a
+   * swap entry's reference on its slot.
+   */
+  releaseEntry(lo: number, hi: number): void {
+    if (pteIsSwap(lo)) {
+      const slot = swapPteOffset(lo, hi);
+      this.swap.refs[slot]!--;
+      this.maybeFreeSwapSlot(slot);
+      return;
+    }
+    if (!pteMapsFrame(lo)) return;
+    const pfn = ptePfn(lo, hi);
+    if (pfn === this.zeroPfn) return;
+    const mem = this.hw.mem;
+    mem.mapcount[pfn]!--;
+    if (lo & PTE_D && mem.kind[pfn] === FRAME_FILE) mem.flags[pfn]! |= FRAME_DIRTY;
+    mem.put(pfn);
+    // An unmapped swap-cache page whose slot nobody names any more is garbage.
+    if (mem.kind[pfn] === FRAME_ANON && mem.flags[pfn]! & FRAME_SWAPCACHE && mem.mapcount[pfn] === 0) {
+      this.maybeFreeSwapSlot(mem.index[pfn]!);
+    }
+  }
+
+  /** Frees a swap slot once no swap entry names it, dropping its swap-cache frame's cache reference. */
+  maybeFreeSwapSlot(slot: number): void {
+    const sw = this.swap;
+    if (sw.refs[slot] !== 0) return;
+    const mem = this.hw.mem;
+    const cached = sw.cache[slot]!;
+    if (cached >= 0) {
+      // Mapped or not, the frame no longer stands for the slot.
+      sw.cache[slot] = -1;
+      mem.flags[cached]! &= ~FRAME_SWAPCACHE;
+      mem.put(cached);
+    }
+    const content = sw.releaseIfUnused(slot);
+    if (content >= 0) mem.content.free(content);
+  }
+
+  /**
+   * Whether a write may reuse anonymous frame `pfn` in place instead of copying it: it is
+   * mapped once and no swap entry elsewhere still expects its old contents.
+   */
+  canReuse(pfn: number): boolean {
+    const mem = this.hw.mem;
+    if (pfn === this.zeroPfn || mem.kind[pfn] !== FRAME_ANON || mem.mapcount[pfn] !== 1) return false;
+    if (mem.flags[pfn]! & FRAME_SWAPCACHE) return this.swap.refs[mem.index[pfn]!] === 0;
+    return true;
+  }
+
+  /** Shared anonymous memory objects (shmem), which have no name in the file table. */
+  readonly shmemFiles = new Set<File>();
+
+  /** Every file with a page cache: named files and shmem objects. */
+  *allFiles(): IterableIterator<File> {
+    yield* this.files.values();
+    yield* this.shmemFiles;
+  }
+
+  /** A process by pid. */
+  process(pid: number): Process | undefined {
+    return this.processes.get(pid);
+  }
+}
+
+/** Unmaps everything of an address space and frees its page tables. */
+export function teardownMm(k: Kernel, mm: Mm): void {
+  for (let v = mm.vmas.first(); v; v = v.nextSpan) {
+    mm.pmap.mapDelete(null, v.start, v.end, (_va, lo, hi) => k.releaseEntry(lo, hi));
+    v.file?.mappings.delete(v);
+  }
+  while (mm.vmas.size > 0) mm.vmas.remove(mm.vmas.first()!);
+  mm.pmap.destroy();
+}
+
+/** The SIGKILL record of an OOM kill. */
+function killSignal(tid: number): SignalInfo {
+  return { signal: 'SIGKILL', code: 'SI_KERNEL', addr: 0, pkey: -1, errorCode: 0, tid };
+}
+
+/** Frame kinds that hold user data and can be reclaimed. */
+export const USER_FRAME_KINDS: readonly number[] = [FRAME_ANON, FRAME_FILE];

@@ -1,0 +1,171 @@
+import { type KernelPath } from '../step/step.js';
+import {
+  LEGACY_MAP_MASK,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_FIXED_NOREPLACE,
+  MAP_GROWSDOWN,
+  MAP_LOCKED,
+  MAP_POPULATE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MAP_SHARED_VALIDATE,
+  MAP_SYNC,
+  MAP_TYPE,
+  PROT_EXEC,
+  PROT_READ,
+  PROT_WRITE,
+} from './abi.js';
+import { EACCES, EBADF, EEXIST, EINVAL, ENOMEM, EOVERFLOW, EPERM, errno, isErrno, type SysResult } from './errno.js';
+import { handleMmFault } from './fault.js';
+import { File } from './file.js';
+import { type Kernel } from './kernel.js';
+import { MMAP_BASE, MMAP_MIN_ADDR, type Mm, TASK_SIZE, TASK_UNMAPPED_BASE } from './mm.js';
+import { type Thread } from './process.js';
+import { VM_GROWSDOWN, VM_LOCKED, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE, VM_MAYWRITE, VM_SHARED, Vma } from './vma.js';
+import { insertVma, mergeAround, unmapRange } from './vmaOps.js';
+
+const PAGE = 4096;
+const pageAlignUp = (n: number): number => Math.ceil(n / PAGE) * PAGE;
+
+/**
+ * Linux get_unmapped_area() with the x86-64 top-down allocator: MAP_FIXED takes the
+ * address as given; a free, in-range hint is honoured; otherwise the highest gap below
+ * mmap_base, falling back to a bottom-up search from TASK_UNMAPPED_BASE.
+ */
+export function getUnmappedArea(mm: Mm, addr: number, len: number, flags: number): SysResult {
+  if (len > TASK_SIZE - MMAP_MIN_ADDR) return ENOMEM;
+  if (flags & MAP_FIXED) {
+    if (addr > TASK_SIZE - len) return ENOMEM;
+    if (addr % PAGE !== 0) return EINVAL;
+    // security_mmap_addr(): below vm.mmap_min_addr needs CAP_SYS_RAWIO, which a modelled process lacks.
+    if (addr < MMAP_MIN_ADDR) return EPERM;
+    return addr;
+  }
+  if (addr) {
+    const hint = pageAlignUp(addr);
+    if (TASK_SIZE - len >= hint && hint >= MMAP_MIN_ADDR) {
+      const next = mm.findVma(hint);
+      if (!next || hint + len <= next.start) return hint;
+    }
+  }
+  let a = mm.vmas.findGapTopDown(MMAP_MIN_ADDR, MMAP_BASE, len);
+  if (a < 0) a = mm.vmas.findGapBottomUp(TASK_UNMAPPED_BASE, TASK_SIZE, len);
+  return a < 0 ? ENOMEM : a;
+}
+
+/**
+ * mmap(2) (Linux do_mmap() and mmap_region()), with Linux's checks in Linux's order.
+ * `fd` is ignored for MAP_ANONYMOUS. Runs under mmap_lock for writing.
+ */
+export function* sysMmap(k: Kernel, t: Thread, addr: number, len: number, prot: number, flags: number, fd: number, offset: number): KernelPath<SysResult> {
+  // arch/x86/kernel/sys_x86_64.c: the offset must be page aligned.
+  if (offset % PAGE !== 0 || offset < 0) return EINVAL;
+  const anon = (flags & MAP_ANONYMOUS) !== 0;
+  const open = anon ? undefined : t.process.fds.get(fd);
+  if (!anon && !open) return EBADF;
+  if (len === 0) return EINVAL;
+  if (!(flags & MAP_FIXED) && addr !== 0 && addr < MMAP_MIN_ADDR) addr = MMAP_MIN_ADDR; // round_hint_to_min()
+  len = pageAlignUp(len);
+  if (len === 0 || len > Number.MAX_SAFE_INTEGER - PAGE) return ENOMEM;
+  let pgoff = offset / PAGE;
+  if (pgoff + len / PAGE > 2 ** 52) return EOVERFLOW;
+  const mm = t.process.mm;
+  const ctx = t.ctx;
+  yield* mm.mmapLock.write(ctx);
+  try {
+    if (mm.mapCount > k.config.maxMapCount) return ENOMEM;
+    if (flags & MAP_FIXED_NOREPLACE) flags |= MAP_FIXED;
+    const where = getUnmappedArea(mm, addr, len, flags);
+    if (isErrno(where)) return where;
+    if (flags & MAP_FIXED_NOREPLACE) {
+      const v = mm.findVma(where);
+      if (v && v.start < where + len) return EEXIST;
+    }
+    let vmFlags = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+    if (flags & MAP_GROWSDOWN) vmFlags |= VM_GROWSDOWN;
+    if (flags & MAP_LOCKED) vmFlags |= VM_LOCKED;
+    let file: File | null = null;
+    const type = flags & MAP_TYPE;
+    if (open) {
+      file = open.file;
+      if (type === MAP_SHARED || type === MAP_SHARED_VALIDATE) {
+        if (type === MAP_SHARED_VALIDATE && flags & ~(LEGACY_MAP_MASK | MAP_SYNC | MAP_FIXED_NOREPLACE)) return errno('EOPNOTSUPP');
+        if (prot & PROT_WRITE && !open.canWrite) return EACCES;
+        vmFlags |= VM_SHARED | VM_MAYSHARE;
+        if (!open.canWrite) vmFlags &= ~(VM_MAYWRITE | VM_SHARED);
+      } else if (type !== MAP_PRIVATE) {
+        return EINVAL;
+      }
+      if (!open.canRead) return EACCES;
+    } else {
+      if (type === MAP_SHARED || type === MAP_SHARED_VALIDATE) {
+        if (type === MAP_SHARED_VALIDATE && flags & ~(LEGACY_MAP_MASK | MAP_FIXED_NOREPLACE)) return errno('EOPNOTSUPP');
+        if (vmFlags & VM_GROWSDOWN) return EINVAL;
+        vmFlags |= VM_SHARED | VM_MAYSHARE;
+        // Shared anonymous memory is a shmem object of its own (Linux shmem_zero_setup()).
+        file = new File('/dev/zero (deleted)', len, true);
+        k.shmemFiles.add(file);
+        pgoff = 0;
+      } else if (type === MAP_PRIVATE) {
+        pgoff = where / PAGE;
+      } else {
+        return EINVAL;
+      }
+    }
+    // mmap_region(): MAP_FIXED replaces whatever was there.
+    if (flags & MAP_FIXED) {
+      const over = mm.findVma(where);
+      if (over && over.start < where + len) {
+        // Unmapping may split one VMA in three: Linux refuses that at the limit.
+        if (over.start < where && over.end > where + len && mm.mapCount >= k.config.maxMapCount) return ENOMEM;
+        yield* unmapRange(k, ctx, t.cpu, mm, where, where + len);
+      }
+    }
+    const vma = new Vma(where, where + len, prot & (PROT_READ | PROT_WRITE | PROT_EXEC), vmFlags, file, pgoff);
+    insertVma(mm, vma);
+    const merged = mergeAround(mm, vma);
+    if (ctx.preemptible) yield ctx.at('vma', `mmap 0x${where.toString(16)}-0x${(where + len).toString(16)}`, where);
+    if (flags & MAP_POPULATE || vmFlags & VM_LOCKED) {
+      yield* populate(k, t, merged, where, where + len);
+    }
+    return where;
+  } finally {
+    mm.mmapLock.writeUnlock(ctx.tid);
+  }
+}
+
+/** mm_populate(): faults every page in, for writing when the mapping is writable. */
+function* populate(k: Kernel, t: Thread, vma: Vma, start: number, end: number): KernelPath<void> {
+  if ((vma.prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) === 0) return;
+  // Linux populate_vma_page_range(): write faults only to break COW in private writable mappings.
+  const write = (vma.prot & PROT_WRITE) !== 0 && !vma.shared;
+  for (let a = start; a < end; a += PAGE) {
+    const out = yield* handleMmFault(k, t, vma, a, write, write ? 2 : 0);
+    // A SIGBUS past the end of a file stops population silently, as in Linux.
+    if (out !== null) {
+      t.signals.pop();
+      return;
+    }
+  }
+}
+
+/** munmap(2) (Linux __vm_munmap() / do_vmi_munmap()). */
+export function* sysMunmap(k: Kernel, t: Thread, start: number, len: number): KernelPath<SysResult> {
+  if (start % PAGE !== 0 || start > TASK_SIZE || len > TASK_SIZE - start) return EINVAL;
+  const end = start + pageAlignUp(len);
+  if (end === start) return EINVAL;
+  const mm = t.process.mm;
+  const ctx = t.ctx;
+  yield* mm.mmapLock.write(ctx);
+  try {
+    const first = mm.findVma(start);
+    if (!first || first.start >= end) return 0;
+    // do_vmi_align_munmap(): punching a hole in one VMA adds one; refuse at the limit.
+    if (first.start < start && first.end > end && mm.mapCount >= k.config.maxMapCount) return ENOMEM;
+    yield* unmapRange(k, ctx, t.cpu, mm, start, end);
+    return 0;
+  } finally {
+    mm.mmapLock.writeUnlock(ctx.tid);
+  }
+}

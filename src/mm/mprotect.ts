@@ -1,0 +1,106 @@
+import { PTE_RW, ptePfn } from '../hw/pte.js';
+import { VM_PROT_WRITE } from '../pmap/pmap.js';
+import { type KernelPath } from '../step/step.js';
+import { PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE } from './abi.js';
+import { EACCES, EINVAL, ENOMEM, type SysResult } from './errno.js';
+import { type Kernel } from './kernel.js';
+import { type Thread } from './process.js';
+import { VM_MAYEXEC, VM_MAYREAD, VM_MAYWRITE, type Vma } from './vma.js';
+import { mergeAround, splitVma } from './vmaOps.js';
+import { SpanNode } from './vmaTree.js';
+
+const PAGE = 4096;
+
+/**
+ * mprotect(2) and pkey_mprotect(2) (Linux do_mprotect_pkey()). `pkey` -1 keeps each
+ * VMA's key. Linux walks the VMAs in order and stops at the first hole with ENOMEM,
+ * leaving the VMAs before it already changed — and so does this.
+ */
+export function* sysMprotect(k: Kernel, t: Thread, start: number, len: number, prot: number, pkey = -1): KernelPath<SysResult> {
+  const grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+  prot &= ~(PROT_GROWSDOWN | PROT_GROWSUP);
+  if (grows === (PROT_GROWSDOWN | PROT_GROWSUP)) return EINVAL;
+  if (start % PAGE !== 0) return EINVAL;
+  if (len === 0) return 0;
+  len = Math.ceil(len / PAGE) * PAGE;
+  const end = start + len;
+  if (end <= start || end > 2 ** 64) return ENOMEM;
+  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM)) return EINVAL;
+  prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
+  const mm = t.process.mm;
+  const ctx = t.ctx;
+  yield* mm.mmapLock.write(ctx);
+  try {
+    if (pkey !== -1 && (pkey < 0 || pkey > 15 || !(mm.pkeyAllocationMap & (1 << pkey)))) return EINVAL;
+    let vma = mm.findVma(start);
+    if (!vma || vma.start > start) return ENOMEM;
+    let at = start;
+    while (at < end) {
+      if (!vma || vma.start !== at) return ENOMEM;
+      const newPkey = pkey === -1 ? vma.pkey : pkey;
+      // VM_MAY* bits sit four above VM_READ/WRITE/EXEC: a right without its MAY bit is EACCES.
+      const may = (vma.flags & VM_MAYREAD ? PROT_READ : 0) | (vma.flags & VM_MAYWRITE ? PROT_WRITE : 0) | (vma.flags & VM_MAYEXEC ? PROT_EXEC : 0);
+      if (prot & ~may) return EACCES;
+      const stop = Math.min(end, vma.end);
+      const next: Vma | undefined = vma.end < end ? vma.nextSpan : undefined;
+      const changed: Vma | SysResult = yield* mprotectFixup(k, t, vma, at, stop, prot, newPkey);
+      if (!(changed instanceof SpanNode)) return changed;
+      at = stop;
+      vma = next ?? changed.nextSpan;
+    }
+    return 0;
+  } finally {
+    mm.mmapLock.writeUnlock(ctx.tid);
+  }
+}
+
+/**
+ * mprotect_fixup(): gives [start, end) of `vma` the new protection and key, splitting
+ * and merging as Linux does, then rewrites the PTEs (change_protection()).
+ * Returns the VMA now covering the range, or an errno.
+ */
+function* mprotectFixup(k: Kernel, t: Thread, vma: Vma, start: number, end: number, prot: number, pkey: number): KernelPath<Vma | SysResult> {
+  if (vma.prot === prot && vma.pkey === pkey) return vma;
+  const mm = t.process.mm;
+  // split_vma() refuses at the map count limit.
+  const splits = (start > vma.start ? 1 : 0) + (end < vma.end ? 1 : 0);
+  if (splits > 0 && mm.mapCount >= k.config.maxMapCount) return ENOMEM;
+  let target = vma;
+  if (start > target.start) target = splitVma(mm, target, start);
+  if (end < target.end) {
+    if (splits === 2 && mm.mapCount >= k.config.maxMapCount) return ENOMEM;
+    splitVma(mm, target, end);
+  }
+  target.prot = prot;
+  target.pkey = pkey;
+  const merged = mergeAround(mm, target);
+  if (t.ctx.preemptible) yield t.ctx.at('vma', `mprotect 0x${start.toString(16)}-0x${end.toString(16)}`, start);
+  changeProtection(k, t, merged, start, end);
+  if (t.ctx.preemptible) yield t.ctx.at('pte-write', `change_protection 0x${start.toString(16)}-0x${end.toString(16)}`, start);
+  return merged;
+}
+
+/**
+ * change_protection(): rewrites the entries of [start, end) for the VMA's protection and
+ * key. Private pages stay read-only unless the page is exclusively ours, so COW still
+ * happens (Linux can_change_pte_writable()).
+ */
+export function changeProtection(k: Kernel, t: Thread | null, vma: Vma, start: number, end: number): void {
+  const pmap = vma.shared ? null : k;
+  pmapOf(t, vma).protect(
+    t ? t.cpu : null,
+    start,
+    end,
+    (_va, lo, hi) => {
+      if (!(vma.prot & PROT_WRITE) || vma.shared || !pmap) return vma.prot;
+      const pfn = ptePfn(lo, hi);
+      return lo & PTE_RW || k.canReuse(pfn) ? vma.prot : vma.prot & ~VM_PROT_WRITE;
+    },
+    vma.pkey,
+  );
+}
+
+function pmapOf(t: Thread | null, vma: Vma): Thread['process']['mm']['pmap'] {
+  if (t) return t.process.mm.pmap;
+  throw new Error(`mmsim bug: changeProtection() on vma 0x${vma.start.toString(16)} without a thread`);
+}

@@ -1,0 +1,147 @@
+import { type Cpu } from '../hw/cpu.js';
+import { FRAME_ANON, FRAME_FILE, FRAME_SWAPCACHE } from '../hw/physMem.js';
+import { ENTRIES_PER_TABLE, PAGE_SIZE, PTE_A, pteMapsFrame, ptePfn, swapPteHi, swapPteLo } from '../hw/pte.js';
+import { type File } from './file.js';
+import { type Kernel } from './kernel.js';
+import { type Mm } from './mm.js';
+
+/** How a range is reclaimed. */
+export interface ReclaimMode {
+  /** Second-chance clock: an entry with A set loses A and stays; only cold entries go. */
+  readonly respectAccessed: boolean;
+  /** Stop once this many frames were freed. */
+  readonly target: number;
+}
+
+/** What one pass freed and unmapped. */
+export interface ReclaimResult {
+  /** Frames returned to the free list. */
+  freed: number;
+  /** Entries turned into swap entries or cleared. */
+  unmapped: number;
+}
+
+const pending: number[] = [];
+
+/**
+ * Unmaps the resident pages of [start, end) in `mm`: anonymous pages become swap entries
+ * (through the swap cache, so a page shared after fork keeps one slot), file pages are
+ * simply unmapped. A frame whose last mapping goes is written out and freed. Works one
+ * page table at a time: clears entries, flushes the TLBs, then releases frames. Tables
+ * whose lock is held (a fault is in progress there) are skipped, as a trylock would.
+ */
+export function reclaimRange(k: Kernel, mm: Mm, start: number, end: number, mode: ReclaimMode, initiator: Cpu | null, result: ReclaimResult): void {
+  const pmap = mm.pmap;
+  const mem = k.hw.mem;
+  const sw = k.swap;
+  pmap.forEachPt(start, end, (table, first, count, va) => {
+    if (result.freed >= mode.target) return;
+    if (!k.ptLock(table).free) return;
+    const base = table * ENTRIES_PER_TABLE + first;
+    pending.length = 0;
+    for (let i = 0; i < count; i++) {
+      const s = base + i;
+      const lo = pmap.lo(s);
+      if (!pteMapsFrame(lo)) continue;
+      if (mode.respectAccessed && lo & PTE_A) {
+        // Second chance; x86 Linux clears A without a flush too (ptep_clear_flush_young()).
+        pmap.setPte(s, (lo & ~PTE_A) >>> 0, pmap.hi(s));
+        continue;
+      }
+      const hi = pmap.hi(s);
+      const pfn = ptePfn(lo, hi);
+      if (pfn === k.zeroPfn || mem.kind[pfn] === FRAME_FILE) {
+        pmap.setPte(s, 0, 0);
+      } else if (mem.kind[pfn] === FRAME_ANON) {
+        let slot = mem.flags[pfn]! & FRAME_SWAPCACHE ? mem.index[pfn]! : -1;
+        if (slot < 0) {
+          slot = sw.alloc();
+          if (slot < 0) continue; // swap is full: the page stays
+          mem.flags[pfn]! |= FRAME_SWAPCACHE;
+          mem.index[pfn] = slot;
+          sw.cache[slot] = pfn;
+          mem.refcount[pfn]!++;
+        }
+        pmap.setPte(s, swapPteLo(0, slot), swapPteHi(slot));
+        sw.refs[slot]!++;
+        mm.counters.swapOuts++;
+      } else {
+        continue;
+      }
+      result.unmapped++;
+      pending.push(lo, hi);
+    }
+    if (pending.length === 0) return;
+    pmap.flushRange(initiator, va, va + count * PAGE_SIZE);
+    for (let i = 0; i < pending.length; i += 2) {
+      const lo = pending[i]!;
+      const hi = pending[i + 1]!;
+      const pfn = ptePfn(lo, hi);
+      if (pfn === k.zeroPfn) continue;
+      const wasFile = mem.kind[pfn] === FRAME_FILE;
+      const freesNow = mem.refcount[pfn] === 1;
+      k.releaseEntry(lo, hi);
+      if (wasFile) {
+        if (freesNow) result.freed++;
+      } else if (writeBackIfUnmapped(k, pfn)) {
+        result.freed++;
+      }
+    }
+    pending.length = 0;
+  });
+}
+
+/** A swap-cache frame nobody maps any more goes to its slot and is freed. */
+function writeBackIfUnmapped(k: Kernel, pfn: number): boolean {
+  const mem = k.hw.mem;
+  if (mem.kind[pfn] !== FRAME_ANON || mem.mapcount[pfn] !== 0 || !(mem.flags[pfn]! & FRAME_SWAPCACHE)) return false;
+  const slot = mem.index[pfn]!;
+  k.hw.swap.store(slot, mem.takeContent(pfn));
+  k.swap.cache[slot] = -1;
+  mem.flags[pfn]! &= ~FRAME_SWAPCACHE;
+  return mem.put(pfn);
+}
+
+/** Evicts a clean-or-dirty unmapped page-cache page: its contents go back to the file's blocks. */
+function evictPageCache(k: Kernel, file: File, index: number, pfn: number): boolean {
+  const mem = k.hw.mem;
+  if (mem.mapcount[pfn] !== 0 || mem.refcount[pfn] !== 1) return false;
+  const content = mem.takeContent(pfn);
+  if (content >= 0) file.disk.set(index, content);
+  file.cache.delete(index);
+  mem.put(pfn);
+  return true;
+}
+
+let clockHand = 0;
+
+/**
+ * Frees up to `target` frames under memory pressure: unmapped page-cache pages first,
+ * then unmapped swap-cache pages, then a second-chance clock over every process's
+ * resident pages. Returns the number of frames freed.
+ */
+export function reclaim(k: Kernel, target: number): number {
+  const result: ReclaimResult = { freed: 0, unmapped: 0 };
+  for (const file of k.allFiles()) {
+    for (const [index, pfn] of file.cache) {
+      if (result.freed >= target) break;
+      if (evictPageCache(k, file, index, pfn)) result.freed++;
+    }
+  }
+  const mem = k.hw.mem;
+  for (let slot = 0; slot < k.swap.cache.length && result.freed < target; slot++) {
+    const pfn = k.swap.cache[slot]!;
+    if (pfn >= 0 && writeBackIfUnmapped(k, pfn)) result.freed++;
+  }
+  const procs = [...k.processes.values()].filter((p) => p.alive);
+  // Two sweeps of the clock: the first clears A bits, the second takes what stayed cold.
+  for (let sweep = 0; sweep < 2 * procs.length && result.freed < target; sweep++) {
+    const p = procs[clockHand++ % procs.length]!;
+    for (let v = p.mm.vmas.first(); v && result.freed < target; v = v.nextSpan) {
+      reclaimRange(k, p.mm, v.start, v.end, { respectAccessed: true, target }, null, result);
+    }
+  }
+  if (result.freed > 0) k.events.push({ kind: 'reclaim', message: `reclaimed ${result.freed} frames (${result.unmapped} entries unmapped)` });
+  void mem;
+  return result.freed;
+}

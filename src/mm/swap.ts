@@ -1,0 +1,60 @@
+import { type SwapDevice } from '../hw/swapDevice.js';
+
+/**
+ * The kernel's view of the swap device (Linux swap_map plus the swap cache): how many
+ * swap entries in page tables name each slot, and which frame, if any, holds the
+ * slot's page in memory right now.
+ */
+export class SwapSpace {
+  /** Swap PTEs naming each slot (Linux swap_map count). */
+  readonly refs: Int32Array;
+  /** Frame caching each slot's page, or -1 (Linux swap cache). */
+  readonly cache: Int32Array;
+  private readonly inUse: Uint8Array;
+  private readonly freeSlots: Int32Array;
+  private freeTop: number;
+
+  constructor(readonly device: SwapDevice) {
+    const n = device.slots;
+    this.refs = new Int32Array(n);
+    this.cache = new Int32Array(n).fill(-1);
+    this.inUse = new Uint8Array(n);
+    this.freeSlots = new Int32Array(n);
+    this.freeTop = 0;
+    // Slot 0 is the swap header on Linux and is never handed out.
+    for (let s = n - 1; s >= 1; s--) this.freeSlots[this.freeTop++] = s;
+  }
+
+  /** Slots in use. */
+  get usedSlots(): number {
+    return Math.max(0, this.device.slots - 1 - this.freeTop);
+  }
+
+  /** Slots left. */
+  get freeSlotCount(): number {
+    return this.freeTop;
+  }
+
+  /** True while `slot` is allocated. */
+  isUsed(slot: number): boolean {
+    return this.inUse[slot] === 1;
+  }
+
+  /** A free slot, or -1 when swap is full. */
+  alloc(): number {
+    if (this.freeTop === 0) return -1;
+    const s = this.freeSlots[--this.freeTop]!;
+    this.inUse[s] = 1;
+    this.refs[s] = 0;
+    this.cache[s] = -1;
+    return s;
+  }
+
+  /** Frees `slot` if no swap entry names it and no frame caches it; returns its content to drop, or -1. */
+  releaseIfUnused(slot: number): number {
+    if (this.refs[slot] !== 0 || this.cache[slot] !== -1 || this.inUse[slot] !== 1) return -1;
+    this.inUse[slot] = 0;
+    this.freeSlots[this.freeTop++] = slot;
+    return this.device.discard(slot);
+  }
+}

@@ -1,0 +1,86 @@
+import { PROT_EXEC, PROT_READ, PROT_WRITE } from './abi.js';
+import { type File } from './file.js';
+import { SpanNode } from './vmaTree.js';
+
+/** vm_flags bits mmsim keeps (Linux include/linux/mm.h values). */
+export const VM_SHARED = 0x00000008;
+export const VM_MAYREAD = 0x00000010;
+export const VM_MAYWRITE = 0x00000020;
+export const VM_MAYEXEC = 0x00000040;
+export const VM_MAYSHARE = 0x00000080;
+export const VM_GROWSDOWN = 0x00000100;
+export const VM_LOCKED = 0x00002000;
+/** Flags that must be equal for two neighbours to merge (Linux compares all but VM_SOFTDIRTY). */
+export const VM_MERGE_MASK = VM_SHARED | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_MAYSHARE | VM_GROWSDOWN | VM_LOCKED;
+
+/**
+ * A virtual memory area: one contiguous run of an address space with one protection,
+ * one backing object and one set of flags (Linux `struct vm_area_struct`). Bounds and
+ * tree links come from {@link SpanNode}; every field is set in the constructor.
+ */
+export class Vma extends SpanNode {
+  /** PROT_READ | PROT_WRITE | PROT_EXEC as mprotect set it. */
+  prot: number;
+  /** VM_* flags other than the protection. */
+  flags: number;
+  /** Protection key (Linux keeps it in vm_flags; 0 is the default key). */
+  pkey: number;
+  /** Backing file, or null for anonymous memory. */
+  file: File | null;
+  /**
+   * vm_pgoff: for a file mapping, the file page mapped at `start`; for anonymous memory,
+   * the linear page index of `start` when the area was created (kept across mremap, which
+   * is why a moved area no longer merges with its new neighbours).
+   */
+  pgoff: number;
+  /** anon_vma identity, 0 until the first anonymous page is faulted in. */
+  anonVma: number;
+
+  constructor(start: number, end: number, prot: number, flags: number, file: File | null, pgoff: number) {
+    super(start, end);
+    this.prot = prot;
+    this.flags = flags;
+    this.pkey = 0;
+    this.file = file;
+    this.pgoff = pgoff;
+    this.anonVma = 0;
+  }
+
+  /** Number of pages. */
+  get pages(): number {
+    return (this.end - this.start) / 4096;
+  }
+
+  /** True for MAP_SHARED. */
+  get shared(): boolean {
+    return (this.flags & VM_SHARED) !== 0;
+  }
+
+  /** Private and possibly writable: write faults copy (Linux is_cow_mapping()). */
+  get isCow(): boolean {
+    return (this.flags & (VM_SHARED | VM_MAYWRITE)) === VM_MAYWRITE;
+  }
+
+  /** File page mapped at `va`. */
+  pgoffAt(va: number): number {
+    return this.pgoff + (va - this.start) / 4096;
+  }
+
+  /** A copy with other bounds (for splits), sharing file and anon_vma. */
+  cloneRange(start: number, end: number): Vma {
+    const v = new Vma(start, end, this.prot, this.flags, this.file, this.pgoffAt(start));
+    v.pkey = this.pkey;
+    v.anonVma = this.anonVma;
+    return v;
+  }
+
+  /** The permission column of /proc/pid/maps: `rw-p`. */
+  permString(): string {
+    return (
+      (this.prot & PROT_READ ? 'r' : '-') +
+      (this.prot & PROT_WRITE ? 'w' : '-') +
+      (this.prot & PROT_EXEC ? 'x' : '-') +
+      (this.flags & VM_MAYSHARE ? 's' : 'p')
+    );
+  }
+}

@@ -1,0 +1,118 @@
+import { type Cpu } from '../hw/cpu.js';
+import { type KernelPath } from '../step/step.js';
+import { type KernelCtx } from '../step/step.js';
+import { type Kernel } from './kernel.js';
+import { type Mm } from './mm.js';
+import { VM_MERGE_MASK, type Vma } from './vma.js';
+
+/**
+ * Linux is_mergeable_vma() + is_mergeable_anon_vma() + the pgoff check of
+ * can_vma_merge_before/after(): `a` directly below `b` can become one VMA.
+ */
+export function canMerge(a: Vma, b: Vma): boolean {
+  return (
+    a.end === b.start &&
+    a.prot === b.prot &&
+    (a.flags & VM_MERGE_MASK) === (b.flags & VM_MERGE_MASK) &&
+    a.pkey === b.pkey &&
+    a.file === b.file &&
+    a.pgoff + a.pages === b.pgoff &&
+    (a.anonVma === 0 || b.anonVma === 0 || a.anonVma === b.anonVma)
+  );
+}
+
+/** Adds a VMA to the address space and to its file's mappings. */
+export function insertVma(mm: Mm, vma: Vma): void {
+  mm.vmas.insert(vma);
+  vma.file?.mappings.add(vma);
+}
+
+/** Removes a VMA from the address space and from its file's mappings. */
+export function removeVma(mm: Mm, vma: Vma): void {
+  mm.vmas.remove(vma);
+  vma.file?.mappings.delete(vma);
+}
+
+/** Splits `vma` at `addr` (strictly inside it); returns the upper part, now in the tree. */
+export function splitVma(mm: Mm, vma: Vma, addr: number): Vma {
+  const upper = vma.cloneRange(addr, vma.end);
+  vma.end = addr;
+  mm.vmas.adjusted(vma);
+  insertVma(mm, upper);
+  return upper;
+}
+
+/**
+ * Merges `vma` with its neighbours where Linux would (vma_merge()), returning the VMA
+ * that now covers it.
+ */
+export function mergeAround(mm: Mm, vma: Vma): Vma {
+  let v = vma;
+  const prev = v.prevSpan;
+  if (prev && canMerge(prev, v)) {
+    const end = v.end;
+    const anon = prev.anonVma || v.anonVma;
+    removeVma(mm, v);
+    prev.end = end;
+    prev.anonVma = anon;
+    mm.vmas.adjusted(prev);
+    v = prev;
+  }
+  const next = v.nextSpan;
+  if (next && canMerge(v, next)) {
+    const end = next.end;
+    const anon = v.anonVma || next.anonVma;
+    removeVma(mm, next);
+    v.end = end;
+    v.anonVma = anon;
+    mm.vmas.adjusted(v);
+  }
+  return v;
+}
+
+/**
+ * Removes [start, end) from the address space (Linux do_vmi_align_munmap() after its
+ * checks): splits the VMAs at the edges, zaps their entries one page table at a time
+ * (a preemption point each), frees page tables no VMA needs any more, and drops the
+ * VMAs. `logical` says whether this is an unmap the program asked for (munmap,
+ * MAP_FIXED over a mapping) — the pmap then also drops per-range metadata.
+ */
+export function* unmapRange(k: Kernel, ctx: KernelCtx, cpu: Cpu | null, mm: Mm, start: number, end: number): KernelPath<void> {
+  let vma = mm.findVma(start);
+  if (!vma || vma.start >= end) return;
+  if (vma.start < start) vma = splitVma(mm, vma, start);
+  const prevEnd = vma.prevSpan?.end ?? 0;
+  const victims: Vma[] = [];
+  for (let v: Vma | undefined = vma; v && v.start < end; v = v.nextSpan) {
+    if (v.end > end) splitVma(mm, v, end);
+    victims.push(v);
+  }
+  for (const v of victims) {
+    yield* zapVmaRange(k, ctx, cpu, mm, v.start, v.end, true);
+    removeVma(mm, v);
+    if (ctx.preemptible) yield ctx.at('vma', `remove vma 0x${v.start.toString(16)}-0x${v.end.toString(16)}`, v.start);
+  }
+  const nextStart = victims[victims.length - 1]!.nextSpan?.start ?? Number.MAX_SAFE_INTEGER;
+  mm.pmap.freeEmptyTables(prevEnd, nextStart);
+}
+
+/**
+ * Zaps the entries of [start, end) (Linux zap_page_range / unmap_page_range), one page
+ * table per step, releasing frames and swap slots after the TLB flush.
+ */
+export function* zapVmaRange(k: Kernel, ctx: KernelCtx, cpu: Cpu | null, mm: Mm, start: number, end: number, logical: boolean): KernelPath<void> {
+  const release = (_va: number, lo: number, hi: number): void => k.releaseEntry(lo, hi);
+  if (!ctx.preemptible) {
+    if (logical) mm.pmap.mapDelete(cpu, start, end, release);
+    else mm.pmap.remove(cpu, start, end, release);
+    return;
+  }
+  const span = 512 * 4096;
+  for (let a = start; a < end; ) {
+    const b = Math.min(end, (Math.floor(a / span) + 1) * span);
+    if (logical) mm.pmap.mapDelete(cpu, a, b, release);
+    else mm.pmap.remove(cpu, a, b, release);
+    yield ctx.at('pte-write', `zap 0x${a.toString(16)}-0x${b.toString(16)}`, a);
+    a = b;
+  }
+}

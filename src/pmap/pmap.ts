@@ -1,0 +1,420 @@
+import { type Cpu } from '../hw/cpu.js';
+import { type Hardware } from '../hw/hardware.js';
+import { NO_FRAME } from '../hw/physMem.js';
+import { type TableLevel } from '../hw/pageTables.js';
+import {
+  ENTRIES_PER_TABLE,
+  PAGE_SIZE,
+  PTE_A,
+  PTE_D,
+  PTE_HI_KEY_MASK,
+  PTE_HI_KEY_SHIFT,
+  PTE_HI_PFN_MASK,
+  PTE_HI_XD,
+  PTE_LO_PFN_MASK,
+  PTE_P,
+  PTE_PROTNONE,
+  PTE_PS,
+  PTE_RW,
+  PTE_US,
+  pteMapsFrame,
+  ptePfn,
+} from '../hw/pte.js';
+
+/** Protection bits as the pmap takes them (the same values as PROT_READ/WRITE/EXEC). */
+export const VM_PROT_READ = 1;
+export const VM_PROT_WRITE = 2;
+export const VM_PROT_EXEC = 4;
+
+/** Linux's tlb_single_page_flush_ceiling: beyond this many pages a range flush flushes the whole PCID. */
+export const FLUSH_CEILING_PAGES = 33;
+
+const PAGES_PER_PT = ENTRIES_PER_TABLE;
+const PT_SPAN = PAGES_PER_PT * PAGE_SIZE;
+/** Flags of a non-leaf entry (Linux _PAGE_TABLE): user rights are decided at the leaf. */
+const TABLE_ENTRY_FLAGS = PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D;
+
+/** Low-word flags and XD of a leaf entry for a protection. PROT_NONE keeps the frame under PROTNONE. */
+export function leafLoFlags(prot: number, user: boolean): number {
+  if ((prot & (VM_PROT_READ | VM_PROT_WRITE | VM_PROT_EXEC)) === 0) return PTE_PROTNONE;
+  return PTE_P | (prot & VM_PROT_WRITE ? PTE_RW : 0) | (user ? PTE_US : 0);
+}
+
+/**
+ * Per-range metadata a pmap keeps beside its PTEs (FreeBSD's PKRU range set, arm64 BTI).
+ * The pmap calls these hooks at the events FreeBSD's pmap sees from vm_map.
+ */
+export interface PmapExtension {
+  /** Key for a PTE entered at `va`, or -1 to keep the caller's. */
+  keyAt(va: number): number;
+  /** pmap_remove() over [start, end): the mapping's translations go, the logical mapping stays. */
+  onRemove(start: number, end: number): void;
+  /** pmap_map_delete() over [start, end): a logical unmap. */
+  onMapDelete(start: number, end: number): void;
+  /** pmap copy at fork: give `child` a copy. */
+  copyTo(child: Pmap): void;
+  /** The address space is destroyed (exec, exit). */
+  onDestroy(): void;
+}
+
+/** Called for every leaf entry a removal cleared, after the TLBs were flushed. */
+export type RemovedEntry = (va: number, lo: number, hi: number) => void;
+
+let nextPmapId = 1;
+
+/**
+ * The machine-dependent half of an address space: its page tables and the TLB
+ * discipline. The only code that writes PTEs and issues invalidations. Every operation
+ * that removes or downgrades a translation has flushed every TLB that may hold it by the
+ * time it returns.
+ */
+export class Pmap {
+  readonly id: number;
+  /** PML4 table number (what CR3 holds). */
+  readonly root: number;
+  /** PCID this address space's translations are tagged with. */
+  readonly pcid: number;
+  /** CPUs that have loaded this pmap and may cache its translations (Linux mm_cpumask). */
+  readonly onCpu: Uint8Array;
+  /** Leaf entries that map a frame: the resident set size in pages. */
+  resident = 0;
+  /** Per-range metadata, when the personality keeps some. */
+  extension: PmapExtension | null = null;
+  /** Asked to free memory when a page table cannot be allocated; returns true if it freed some. */
+  onOutOfFrames: (() => boolean) | null = null;
+  /** Page tables allocated below the root. */
+  tablesAllocated = 0;
+  private readonly removed: number[] = [];
+
+  private constructor(
+    readonly hw: Hardware,
+    root: number,
+  ) {
+    this.id = nextPmapId++;
+    this.root = root;
+    this.pcid = ((this.id - 1) % 4095) + 1;
+    this.onCpu = new Uint8Array(hw.cpus.length);
+  }
+
+  /** A new, empty address space, or null when no frame is left for its PML4. */
+  static create(hw: Hardware): Pmap | null {
+    const root = hw.tables.alloc(4);
+    return root === NO_FRAME ? null : new Pmap(hw, root);
+  }
+
+  /** Loads this pmap on `cpu` (a context switch: CR3 write with PCID, no flush). */
+  activate(cpu: Cpu): void {
+    if (cpu.cr3Table === this.root) return;
+    let owners = pcidOwners.get(cpu);
+    if (!owners) pcidOwners.set(cpu, (owners = new Array<number>(4096).fill(0)));
+    // Two address spaces sharing a PCID on one CPU: the CR3 write must flush it.
+    if (owners[this.pcid] !== this.id) {
+      if (owners[this.pcid] !== 0) {
+        cpu.tlb.invalidatePcid(this.pcid);
+        cpu.counters.flushes++;
+        cpu.counters.fullFlushes++;
+      }
+      owners[this.pcid] = this.id;
+    }
+    cpu.cr3Table = this.root;
+    cpu.pcid = this.pcid;
+    this.onCpu[cpu.id] = 1;
+  }
+
+  /** Slot of the leaf PTE for `va`, or -1 when its page table does not exist. */
+  pteSlot(va: number): number {
+    const t = this.hw.tables;
+    let table = this.root;
+    for (let level = 4; level >= 2; level--) {
+      const s = table * ENTRIES_PER_TABLE + indexAt(va, level);
+      const lo = t.lo[s]!;
+      if ((lo & PTE_P) === 0) return -1;
+      if (lo & PTE_PS) throw new Error('mmsim bug: pteSlot() reached a 2 MiB leaf');
+      table = t.tableOfPfn(ptePfn(lo, t.hi[s]!));
+    }
+    return table * ENTRIES_PER_TABLE + indexAt(va, 1);
+  }
+
+  /** Slot of the PMD entry for `va`, or -1 when the PD does not exist. */
+  pmdSlot(va: number): number {
+    const t = this.hw.tables;
+    let table = this.root;
+    for (let level = 4; level >= 3; level--) {
+      const s = table * ENTRIES_PER_TABLE + indexAt(va, level);
+      const lo = t.lo[s]!;
+      if ((lo & PTE_P) === 0) return -1;
+      table = t.tableOfPfn(ptePfn(lo, t.hi[s]!));
+    }
+    return table * ENTRIES_PER_TABLE + indexAt(va, 2);
+  }
+
+  /** Slot of the leaf PTE for `va`, allocating missing tables; -1 when memory ran out. */
+  ensurePteSlot(va: number): number {
+    const t = this.hw.tables;
+    let table = this.root;
+    for (let level = 4; level >= 2; level--) {
+      const s = table * ENTRIES_PER_TABLE + indexAt(va, level);
+      const lo = t.lo[s]!;
+      if ((lo & PTE_P) === 0) {
+        let child = t.alloc((level - 1) as TableLevel);
+        if (child === NO_FRAME && this.onOutOfFrames?.()) child = t.alloc((level - 1) as TableLevel);
+        if (child === NO_FRAME) return -1;
+        this.tablesAllocated++;
+        const pfn = t.tablePfn[child]!;
+        // alloc() may have grown the arrays: index them afresh.
+        t.lo[s] = ((pfn % 0x100000) * PAGE_SIZE + TABLE_ENTRY_FLAGS) >>> 0;
+        t.hi[s] = Math.floor(pfn / 0x100000) & PTE_HI_PFN_MASK;
+        table = child;
+      } else {
+        if (lo & PTE_PS) throw new Error('mmsim bug: ensurePteSlot() reached a 2 MiB leaf');
+        table = t.tableOfPfn(ptePfn(lo, t.hi[s]!));
+      }
+    }
+    return table * ENTRIES_PER_TABLE + indexAt(va, 1);
+  }
+
+  /** Low word of the entry at `slot`. */
+  lo(slot: number): number {
+    return this.hw.tables.lo[slot]!;
+  }
+
+  /** High word of the entry at `slot`. */
+  hi(slot: number): number {
+    return this.hw.tables.hi[slot]!;
+  }
+
+  /**
+   * Writes the entry at `slot`, keeping the resident count. The caller flushes when it
+   * removes or downgrades a translation ({@link flushPage}, {@link flushRange}).
+   */
+  setPte(slot: number, lo: number, hi: number): void {
+    const t = this.hw.tables;
+    const was = pteMapsFrame(t.lo[slot]!);
+    const now = pteMapsFrame(lo);
+    if (was !== now) this.resident += now ? 1 : -1;
+    t.lo[slot] = lo;
+    t.hi[slot] = hi;
+  }
+
+  /**
+   * pmap_enter(): makes `va` map `pfn` with protection `prot` and key `key` (an extension
+   * may override the key). The slot must exist (see {@link ensurePteSlot}).
+   * Returns the slot written.
+   */
+  enter(slot: number, va: number, pfn: number, prot: number, key: number, dirty: boolean): number {
+    if (this.extension) {
+      const k = this.extension.keyAt(va);
+      if (k >= 0) key = k;
+    }
+    const lo = ((pfn % 0x100000) * PAGE_SIZE + (leafLoFlags(prot, true) | (dirty ? PTE_D | PTE_A : 0))) >>> 0;
+    const hi = ((Math.floor(pfn / 0x100000) & PTE_HI_PFN_MASK) | (key << PTE_HI_KEY_SHIFT) | (prot & VM_PROT_EXEC ? 0 : PTE_HI_XD)) >>> 0;
+    this.setPte(slot, lo, hi);
+    return slot;
+  }
+
+  /** Entry for a frame already mapped, re-derived for a new protection and key, keeping PFN, A and D. */
+  static reprotect(lo: number, hi: number, prot: number, key: number): [number, number] {
+    const keep = lo & (PTE_LO_PFN_MASK | PTE_A | PTE_D);
+    const newLo = (keep | leafLoFlags(prot, true)) >>> 0;
+    const newHi = ((hi & PTE_HI_PFN_MASK) | (key << PTE_HI_KEY_SHIFT) | (prot & VM_PROT_EXEC ? 0 : PTE_HI_XD)) >>> 0;
+    return [newLo, newHi];
+  }
+
+  /**
+   * Calls `fn(table, first, count, va)` for each existing page table covering part of
+   * [start, end): entries `first .. first+count-1` of `table`, the first of which maps `va`.
+   */
+  forEachPt(start: number, end: number, fn: (table: number, first: number, count: number, va: number) => void): void {
+    let va = start;
+    while (va < end) {
+      const ptEnd = Math.min(end, (Math.floor(va / PT_SPAN) + 1) * PT_SPAN);
+      const pmd = this.pmdSlot(va);
+      if (pmd >= 0) {
+        const t = this.hw.tables;
+        const l = t.lo[pmd]!;
+        if (l & PTE_P) {
+          if (l & PTE_PS) throw new Error('mmsim bug: 2 MiB leaves are not handled by forEachPt()');
+          const table = t.tableOfPfn(ptePfn(l, t.hi[pmd]!));
+          fn(table, indexAt(va, 1), (ptEnd - va) / PAGE_SIZE, va);
+        }
+      }
+      va = ptEnd;
+    }
+  }
+
+  /**
+   * pmap_remove(): clears every leaf entry in [start, end), flushes the TLBs that may
+   * hold them, then reports each cleared entry to `onRemoved` (frames are released only
+   * after no TLB can reach them). Returns the number of entries cleared.
+   */
+  remove(initiator: Cpu | null, start: number, end: number, onRemoved: RemovedEntry): number {
+    const removed = this.removed;
+    removed.length = 0;
+    const t = this.hw.tables;
+    let flushNeeded = false;
+    this.forEachPt(start, end, (table, first, count, va) => {
+      const base = table * ENTRIES_PER_TABLE + first;
+      for (let i = 0; i < count; i++) {
+        const s = base + i;
+        const lo = t.lo[s]!;
+        const hi = t.hi[s]!;
+        if (lo === 0 && hi === 0) continue;
+        if (lo & PTE_P) flushNeeded = true;
+        this.setPte(s, 0, 0);
+        removed.push(va + i * PAGE_SIZE, lo, hi);
+      }
+    });
+    this.extension?.onRemove(start, end);
+    if (flushNeeded) this.flushRange(initiator, start, end);
+    for (let i = 0; i < removed.length; i += 3) onRemoved(removed[i]!, removed[i + 1]!, removed[i + 2]!);
+    const n = removed.length / 3;
+    removed.length = 0;
+    return n;
+  }
+
+  /** pmap_map_delete(): {@link remove} for a logical unmap, which also drops per-range metadata. */
+  mapDelete(initiator: Cpu | null, start: number, end: number, onRemoved: RemovedEntry): number {
+    const n = this.remove(initiator, start, end, onRemoved);
+    this.extension?.onMapDelete(start, end);
+    return n;
+  }
+
+  /**
+   * pmap_protect(): re-derives every frame-mapping entry in [start, end) for `prot`
+   * (`protFor` may lower it per entry, e.g. to keep COW pages read-only) and key `key`,
+   * flushing where anything changed. Returns the number of entries changed.
+   */
+  protect(initiator: Cpu | null, start: number, end: number, protFor: (va: number, lo: number, hi: number) => number, key: number): number {
+    const t = this.hw.tables;
+    let changed = 0;
+    this.forEachPt(start, end, (table, first, count, va) => {
+      const base = table * ENTRIES_PER_TABLE + first;
+      for (let i = 0; i < count; i++) {
+        const s = base + i;
+        const lo = t.lo[s]!;
+        if (!pteMapsFrame(lo)) continue;
+        const hi = t.hi[s]!;
+        const pageVa = va + i * PAGE_SIZE;
+        let k = key;
+        if (this.extension) {
+          const ek = this.extension.keyAt(pageVa);
+          if (ek >= 0) k = ek;
+        }
+        const [nlo, nhi] = Pmap.reprotect(lo, hi, protFor(pageVa, lo, hi), k);
+        if (nlo !== lo || nhi !== hi) {
+          this.setPte(s, nlo, nhi);
+          changed++;
+        }
+      }
+    });
+    if (changed > 0) this.flushRange(initiator, start, end);
+    return changed;
+  }
+
+  /** Frees page tables under [floor, ceiling) that hold no entries (Linux free_pgtables()). */
+  freeEmptyTables(floor: number, ceiling: number): number {
+    const t = this.hw.tables;
+    let freed = 0;
+    const first = Math.ceil(floor / PT_SPAN) * PT_SPAN;
+    const last = Math.floor(ceiling / PT_SPAN) * PT_SPAN;
+    for (let va = first; va < last; va += PT_SPAN) {
+      const pmd = this.pmdSlot(va);
+      if (pmd < 0) {
+        // Skip the rest of this PD's span.
+        va = (Math.floor(va / (PT_SPAN * 512)) + 1) * PT_SPAN * 512 - PT_SPAN;
+        continue;
+      }
+      const l = t.lo[pmd]!;
+      if ((l & PTE_P) === 0 || l & PTE_PS) continue;
+      const table = t.tableOfPfn(ptePfn(l, t.hi[pmd]!));
+      if (!t.isEmpty(table)) continue;
+      t.lo[pmd] = 0;
+      t.hi[pmd] = 0;
+      t.free(table);
+      this.tablesAllocated--;
+      freed++;
+    }
+    return freed;
+  }
+
+  /** Frees every page table, root included. The caller has removed all leaf entries. */
+  destroy(): void {
+    const t = this.hw.tables;
+    const freeBelow = (table: number, level: number): void => {
+      if (level > 1) {
+        const base = table * ENTRIES_PER_TABLE;
+        for (let i = 0; i < ENTRIES_PER_TABLE; i++) {
+          const l = t.lo[base + i]!;
+          if (l & PTE_P && !(level === 2 && l & PTE_PS)) freeBelow(t.tableOfPfn(ptePfn(l, t.hi[base + i]!)), level - 1);
+        }
+      }
+      t.free(table);
+    };
+    this.extension?.onDestroy();
+    this.flushAll(null);
+    for (const cpu of this.hw.cpus) {
+      if (cpu.cr3Table === this.root) cpu.cr3Table = -1;
+    }
+    freeBelow(this.root, 4);
+    this.tablesAllocated = 0;
+  }
+
+  /** Invalidates one page on every CPU that may cache it. */
+  flushPage(initiator: Cpu | null, va: number): void {
+    this.flushRange(initiator, va, va + PAGE_SIZE);
+  }
+
+  /**
+   * flush_tlb_mm_range(): the initiating CPU flushes locally; CPUs running this address
+   * space get a shoot-down IPI; CPUs that ran it earlier flush their entries for its PCID
+   * before they could use them again (Linux checks tlb_gen at switch-in; mmsim does it now).
+   */
+  flushRange(initiator: Cpu | null, start: number, end: number): void {
+    const pages = Math.ceil((end - start) / PAGE_SIZE);
+    for (const cpu of this.hw.cpus) {
+      if (!this.onCpu[cpu.id]) continue;
+      if (cpu !== initiator && cpu.cr3Table === this.root) {
+        if (initiator) initiator.counters.ipisSent++;
+        cpu.counters.ipisReceived++;
+      }
+      flushLocal(cpu, this.pcid, start, pages);
+    }
+  }
+
+  /** Flushes every translation of this address space everywhere. */
+  flushAll(initiator: Cpu | null): void {
+    this.flushRange(initiator, 0, Number.MAX_SAFE_INTEGER - (Number.MAX_SAFE_INTEGER % PAGE_SIZE));
+  }
+}
+
+const pcidOwners = new WeakMap<Cpu, number[]>();
+
+function flushLocal(cpu: Cpu, pcid: number, start: number, pages: number): void {
+  if (pages > FLUSH_CEILING_PAGES) {
+    cpu.tlb.invalidatePcid(pcid);
+    cpu.counters.flushes++;
+    cpu.counters.fullFlushes++;
+    return;
+  }
+  const vpn = start / PAGE_SIZE;
+  for (let i = 0; i < pages; i++) cpu.tlb.invalidatePage(vpn + i, pcid);
+  cpu.counters.flushes += pages;
+}
+
+/** Index of `va` in a table of `level` (4 = PML4 … 1 = PT). */
+export function indexAt(va: number, level: number): number {
+  const vpn = Math.floor(va / PAGE_SIZE);
+  switch (level) {
+    case 4:
+      return Math.floor(vpn / 2 ** 27) & 511;
+    case 3:
+      return Math.floor(vpn / 2 ** 18) & 511;
+    case 2:
+      return Math.floor(vpn / 512) & 511;
+    default:
+      return (vpn >>> 0) & 511;
+  }
+}
+
+/** Keys and XD bits are not in the low word; re-exported masks for the mm layer. */
+export { PTE_HI_KEY_MASK, PTE_HI_XD };
