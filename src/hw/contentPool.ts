@@ -55,7 +55,7 @@ export class ContentPool {
   free(c: number): void {
     const base = c * LINES_PER_PAGE;
     for (let i = 0; i < LINES_PER_PAGE; i++) {
-      const l = this.tables[base + i]!;
+      const l = this.tables[base + i];
       if (l >= 0) this.freeLines.push(l);
     }
     this.freeContents.push(c);
@@ -67,7 +67,7 @@ export class ContentPool {
     const from = c * LINES_PER_PAGE;
     const to = copy * LINES_PER_PAGE;
     for (let i = 0; i < LINES_PER_PAGE; i++) {
-      const l = this.tables[from + i]!;
+      const l = this.tables[from + i];
       if (l < 0) continue;
       const nl = this.allocLine();
       this.lines.copyWithin(nl * LINE_SIZE, l * LINE_SIZE, (l + 1) * LINE_SIZE);
@@ -78,14 +78,14 @@ export class ContentPool {
 
   /** Byte `offset` (0..4095) of content `c`. */
   read8(c: number, offset: number): number {
-    const l = this.tables[c * LINES_PER_PAGE + (offset >>> LINE_SHIFT)]!;
-    return l < 0 ? 0 : this.lines[l * LINE_SIZE + (offset & (LINE_SIZE - 1))]!;
+    const l = this.tables[c * LINES_PER_PAGE + (offset >>> LINE_SHIFT)];
+    return l < 0 ? 0 : this.lines[l * LINE_SIZE + (offset & (LINE_SIZE - 1))];
   }
 
   /** Stores a byte; a zero stored into a line of zeros allocates nothing. */
   write8(c: number, offset: number, value: number): void {
     const ti = c * LINES_PER_PAGE + (offset >>> LINE_SHIFT);
-    let l = this.tables[ti]!;
+    let l = this.tables[ti];
     if (l < 0) {
       if ((value & 0xff) === 0) return;
       l = this.allocLine();
@@ -97,7 +97,7 @@ export class ContentPool {
   /** True when every byte of `c` is zero as far as storage knows (no line allocated). */
   isEmpty(c: number): boolean {
     const base = c * LINES_PER_PAGE;
-    for (let i = 0; i < LINES_PER_PAGE; i++) if (this.tables[base + i]! >= 0) return false;
+    for (let i = 0; i < LINES_PER_PAGE; i++) if (this.tables[base + i] >= 0) return false;
     return true;
   }
 

@@ -22,7 +22,7 @@ export class CpuCounters {
 
   /** A plain copy for snapshots. */
   toJSON(): Record<string, number> {
-    return Object.fromEntries(Object.entries(this)) as Record<string, number>;
+    return Object.fromEntries(Object.entries(this));
   }
 }
 

@@ -86,17 +86,17 @@ export class Mmu {
     const vpn = Math.floor(va / PAGE_SIZE);
     const tlb = cpu.tlb;
     const slot = (vpn >>> 0) & tlb.mask;
-    const t = tlb.tag[slot]!;
+    const t = tlb.tag[slot];
     const tagBase = vpn * TAG_SCALE;
     if ((t === tagBase + cpu.pcid || t === tagBase + GLOBAL_TAG) && user && access !== ACCESS_FETCH) {
       // The hot path: a user data access through a cached translation.
-      const a = tlb.attr[slot]!;
+      const a = tlb.attr[slot];
       const need = access === ACCESS_WRITE ? TLB_U | TLB_W | TLB_D : TLB_U;
       if ((a & need) === need) {
         if (!cpu.pke || ((cpu.pkru >>> (((a >>> TLB_KEY_SHIFT) & 0xf) << 1)) & (access === ACCESS_WRITE ? 3 : 1)) === 0) {
           cpu.counters.tlbHits++;
           if (this.checkKeys) this.recheckKey(cpu, va, access);
-          return tlb.pfn[slot]!;
+          return tlb.pfn[slot];
         }
       }
     }
@@ -110,30 +110,30 @@ export class Mmu {
     let pfn = -1;
     const slot = (vpn >>> 0) & tlb.mask;
     const tagBase = vpn * TAG_SCALE;
-    const t = tlb.tag[slot]!;
+    const t = tlb.tag[slot];
     const hpn = Math.floor(vpn / 512);
     const hslot = (hpn >>> 0) & tlb.hugeMask;
-    const ht = tlb.hugeTag[hslot]!;
+    const ht = tlb.hugeTag[hslot];
     if (t === tagBase + cpu.pcid || t === tagBase + GLOBAL_TAG) {
       attr = tlb.attr[slot]!;
       pfn = tlb.pfn[slot]!;
     } else if (ht === hpn * TAG_SCALE + cpu.pcid || ht === hpn * TAG_SCALE + GLOBAL_TAG) {
       attr = tlb.hugeAttr[hslot]!;
-      pfn = tlb.hugePfn[hslot]! + ((vpn >>> 0) & 511);
+      pfn = tlb.hugePfn[hslot] + ((vpn >>> 0) & 511);
     }
     if (attr >= 0) {
-      // A write through an entry cached clean must walk to set D (SDM §4.8): treat as a miss.
-      if (!(access === ACCESS_WRITE && (attr & TLB_D) === 0 && (attr & TLB_W) !== 0)) {
-        const ec = this.check(cpu, attr, access, user);
-        if (ec === 0) {
-          c.tlbHits++;
-          if (this.checkKeys && user) this.recheckKey(cpu, va, access);
-          return pfn;
-        }
+      const ec = this.check(cpu, attr, access, user);
+      if (ec !== 0) {
         // A fault invalidates the TLB entries for the faulting address (SDM §4.10.4.1), so a
         // stale, too-weak entry costs one spurious fault and the retry walks.
         tlb.invalidatePage(vpn, cpu.pcid);
-        return this.fault(cpu, va, ec | PF_P);
+        return this.fault(cpu, va, ec);
+      }
+      // An allowed write through an entry cached clean walks to set D (SDM §4.8).
+      if (!(access === ACCESS_WRITE && (attr & TLB_D) === 0)) {
+        c.tlbHits++;
+        if (this.checkKeys && user) this.recheckKey(cpu, va, access);
+        return pfn;
       }
     }
     c.tlbMisses++;
@@ -147,6 +147,10 @@ export class Mmu {
     const hi = this.tables.hi;
     let table = cpu.cr3Table;
     if (table < 0) return this.fault(cpu, va, notPresentCode(access, user));
+    if (!this.tables.isLive(table)) {
+      this.violations.push({ id: 'no-pt-use-after-free', message: `CPU ${cpu.id} walked va 0x${va.toString(16)} from a CR3 whose PML4 (table ${table}) was freed` });
+      return this.fault(cpu, va, notPresentCode(access, user) | PF_RSVD | PF_P);
+    }
     const top = Math.floor(vpn / FOUR_LEVEL_SHIFT_39);
     const low27 = vpn - top * FOUR_LEVEL_SHIFT_39;
     let rw = PTE_RW;
@@ -160,11 +164,11 @@ export class Mmu {
     for (let level = 4; level >= 1; level--) {
       const idx = level === 4 ? top & 511 : level === 3 ? low27 >>> 18 : level === 2 ? (low27 >>> 9) & 511 : low27 & 511;
       const s = table * 512 + idx;
-      const l = lo[s]!;
+      const l = lo[s];
       if ((l & PTE_P) === 0) return this.fault(cpu, va, notPresentCode(access, user));
       rw &= l;
       us &= l;
-      xd |= hi[s]! & PTE_HI_XD ? 1 : 0;
+      xd |= hi[s] & PTE_HI_XD ? 1 : 0;
       if (level === 4) s4 = s;
       else if (level === 3) s3 = s;
       else if (level === 2) s2 = s;
@@ -173,28 +177,29 @@ export class Mmu {
         huge = level === 2;
         break;
       }
-      const next = ptePfn(l, hi[s]!);
-      if (this.mem.kind[next] !== FRAME_PAGETABLE) {
+      const next = ptePfn(l, hi[s]);
+      const nextTable = this.mem.kind[next] === FRAME_PAGETABLE ? this.mem.data[next] : -1;
+      if (nextTable < 0 || this.tables.generation[nextTable] !== this.tables.linkGeneration[s]) {
         this.violations.push({
           id: 'no-pt-use-after-free',
-          message: `CPU ${cpu.id} walked va 0x${va.toString(16)} into frame ${next}, which is no longer a page table`,
+          message: `CPU ${cpu.id} walked va 0x${va.toString(16)} into frame ${next}, which ${nextTable < 0 ? 'is no longer a page table' : 'was freed and reused as another page table'}`,
         });
         return this.fault(cpu, va, notPresentCode(access, user) | PF_RSVD | PF_P);
       }
-      table = this.mem.data[next]!;
+      table = nextTable;
     }
-    const leafLo = lo[leaf]!;
-    const leafHi = hi[leaf]!;
+    const leafLo = lo[leaf];
+    const leafHi = hi[leaf];
     const key = pteKey(leafHi);
     let attr = (rw ? TLB_W : 0) | (us ? TLB_U : 0) | (xd ? TLB_XD : 0) | (key << TLB_KEY_SHIFT);
     if (leafLo & PTE_D) attr |= TLB_D;
     if (leafLo & 0x100 /* G */) attr |= TLB_G;
     const ec = this.check(cpu, attr, access, user);
-    if (ec !== 0) return this.fault(cpu, va, ec | PF_P);
+    if (ec !== 0) return this.fault(cpu, va, ec);
     // Success: A on every level, D on the leaf for a write.
-    lo[s4] = lo[s4]! | PTE_A;
-    lo[s3] = lo[s3]! | PTE_A;
-    if (s2 !== leaf) lo[s2] = lo[s2]! | PTE_A;
+    lo[s4] = lo[s4] | PTE_A;
+    lo[s3] = lo[s3] | PTE_A;
+    if (s2 !== leaf) lo[s2] = lo[s2] | PTE_A;
     if (access === ACCESS_WRITE) {
       lo[leaf] = leafLo | PTE_A | PTE_D;
       attr |= TLB_D;
@@ -236,7 +241,8 @@ export class Mmu {
       if (bits & 1 || (bits & 2 && write && (user || cpu.wp))) pk = true;
     }
     if (!denied && !pk) return 0;
-    return base | (pk ? PF_PK : 0);
+    // P is part of every protection fault; it also keeps a denied plain kernel read non-zero.
+    return base | PF_P | (pk ? PF_PK : 0);
   }
 
   private fault(cpu: Cpu, va: number, ec: number): number {
@@ -262,6 +268,7 @@ export class Mmu {
     const vpn = Math.floor(va / PAGE_SIZE);
     const top = Math.floor(vpn / FOUR_LEVEL_SHIFT_39);
     const low27 = vpn - top * FOUR_LEVEL_SHIFT_39;
+    if (!this.tables.isLive(rootTable)) return out;
     let table = rootTable;
     let rw = PTE_RW;
     let us = PTE_US;
@@ -269,13 +276,13 @@ export class Mmu {
     for (let level = 4; level >= 1; level--) {
       const idx = level === 4 ? top & 511 : level === 3 ? low27 >>> 18 : level === 2 ? (low27 >>> 9) & 511 : low27 & 511;
       const s = table * 512 + idx;
-      const l = lo[s]!;
+      const l = lo[s];
       out.slot = s;
       out.level = level;
       if ((l & PTE_P) === 0) return out;
       rw &= l;
       us &= l;
-      xd |= hi[s]! & PTE_HI_XD ? 1 : 0;
+      xd |= hi[s] & PTE_HI_XD ? 1 : 0;
       if (level === 1 || (level === 2 && l & PTE_PS)) {
         out.present = true;
         out.writable = rw !== 0;
@@ -283,7 +290,7 @@ export class Mmu {
         out.executeDisable = xd !== 0;
         return out;
       }
-      const next = ptePfn(l, hi[s]!);
+      const next = ptePfn(l, hi[s]);
       if (this.mem.kind[next] !== FRAME_PAGETABLE) {
         out.slot = -1;
         return out;
@@ -302,7 +309,7 @@ export class Mmu {
       this.violations.push({ id: 'keys-enforced', message: `CPU ${cpu.id} accessed va 0x${va.toString(16)} through a TLB entry whose page is no longer present` });
       return;
     }
-    const key = pteKey(this.tables.hi[w.slot]!);
+    const key = pteKey(this.tables.hi[w.slot]);
     const bits = (cpu.pkru >>> (key << 1)) & 3;
     if (bits & 1 || (bits & 2 && access === ACCESS_WRITE)) {
       this.violations.push({

@@ -9,9 +9,12 @@ export type TableLevel = 1 | 2 | 3 | 4;
  * flat typed arrays. A page-table page is a frame of kind FRAME_PAGETABLE whose
  * `data` holds its table number here; slot `table * 512 + i` is its entry i.
  *
- * A freed table keeps its number on a free list and its `freedAt` stamp, so a walk that
- * reaches it can be caught (the no-pt-use-after-free invariant) instead of silently
- * reading whatever the next owner wrote.
+ * Each table has a generation, bumped whenever its number is handed out, and each
+ * entry that links a child table remembers the child's generation when it was written
+ * ({@link link}). This is mmsim's ghost state, not hardware's: a walk through an entry
+ * whose child was freed — even if the frame and number were reused for another table —
+ * is caught (the no-pt-use-after-free invariant) instead of silently reading what the
+ * next owner wrote.
  */
 export class PageTables {
   /** Low words of every entry. Re-read after {@link alloc}: growth replaces the array. */
@@ -22,6 +25,10 @@ export class PageTables {
   tablePfn: Int32Array;
   /** Level of each table. */
   level: Uint8Array;
+  /** Generation of each table number, bumped on every allocation. */
+  generation: Uint32Array;
+  /** For each entry slot: the generation of the child table it linked when written. */
+  linkGeneration: Uint32Array;
   private freeTables: number[];
   private capacity: number;
   private used: number;
@@ -32,6 +39,8 @@ export class PageTables {
     this.hi = new Uint32Array(initialTables * ENTRIES_PER_TABLE);
     this.tablePfn = new Int32Array(initialTables).fill(NO_FRAME);
     this.level = new Uint8Array(initialTables);
+    this.generation = new Uint32Array(initialTables);
+    this.linkGeneration = new Uint32Array(initialTables * ENTRIES_PER_TABLE);
     this.freeTables = [];
     this.used = 0;
   }
@@ -55,13 +64,22 @@ export class PageTables {
     this.hi.fill(0, base, base + ENTRIES_PER_TABLE);
     this.tablePfn[table] = pfn;
     this.level[table] = level;
+    this.generation[table] = this.generation[table] + 1;
     this.mem.data[pfn] = table;
     return table;
   }
 
+  /** Writes entry `slot` to link `child` with the non-leaf flags `flags`, remembering the child's generation. */
+  link(slot: number, child: number, flags: number): void {
+    const pfn = this.tablePfn[child];
+    this.lo[slot] = ((pfn % 0x100000) * 4096 + (flags & 0xfff)) >>> 0;
+    this.hi[slot] = Math.floor(pfn / 0x100000) & 0xfffff;
+    this.linkGeneration[slot] = this.generation[child]!;
+  }
+
   /** Frees a table and its frame. The caller guarantees no walker can still reach it. */
   free(table: number): void {
-    const pfn = this.tablePfn[table]!;
+    const pfn = this.tablePfn[table];
     if (pfn === NO_FRAME) throw new Error(`mmsim bug: page table ${table} freed twice`);
     this.tablePfn[table] = NO_FRAME;
     this.mem.data[pfn] = -1;
@@ -76,7 +94,7 @@ export class PageTables {
 
   /** Table number held by a page-table frame. */
   tableOfPfn(pfn: number): number {
-    return this.mem.data[pfn]!;
+    return this.mem.data[pfn];
   }
 
   /** True when every entry of the table is zero. */
@@ -102,5 +120,11 @@ export class PageTables {
     const level = new Uint8Array(this.capacity);
     level.set(this.level);
     this.level = level;
+    const gen = new Uint32Array(this.capacity);
+    gen.set(this.generation);
+    this.generation = gen;
+    const linkGen = new Uint32Array(this.capacity * ENTRIES_PER_TABLE);
+    linkGen.set(this.linkGeneration);
+    this.linkGeneration = linkGen;
   }
 }

@@ -111,20 +111,20 @@ export class PhysMem {
 
   /** Drops one reference and frees the frame when it was the last. Returns true if freed. */
   put(pfn: number): boolean {
-    if (--this.refcount[pfn]! > 0) return false;
+    if (--this.refcount[pfn] > 0) return false;
     this.free(pfn);
     return true;
   }
 
   /** Byte at `offset` of frame `pfn`. */
   read8(pfn: number, offset: number): number {
-    const c = this.data[pfn]!;
+    const c = this.data[pfn];
     return c < 0 ? 0 : this.content.read8(c, offset);
   }
 
   /** Stores a byte; the first non-zero store gives the frame its content chunk. */
   write8(pfn: number, offset: number, value: number): void {
-    let c = this.data[pfn]!;
+    let c = this.data[pfn];
     if (c < 0) {
       if ((value & 0xff) === 0) return;
       c = this.content.alloc();
@@ -135,14 +135,15 @@ export class PhysMem {
 
   /** Makes `dst` hold a copy of `src`'s contents. */
   copyContent(dst: number, src: number): void {
+    if (dst === src) return;
     this.dropContent(dst);
-    const chunk = this.data[src]!;
+    const chunk = this.data[src];
     if (chunk >= 0) this.data[dst] = this.content.duplicate(chunk);
   }
 
   /** Zero-fills a frame, giving its chunk back. */
   dropContent(pfn: number): void {
-    const chunk = this.data[pfn]!;
+    const chunk = this.data[pfn];
     if (chunk >= 0) {
       this.content.free(chunk);
       this.data[pfn] = -1;
@@ -151,7 +152,7 @@ export class PhysMem {
 
   /** Takes the frame's chunk away (it reads as zeros afterwards); -1 when it had none. */
   takeContent(pfn: number): number {
-    const chunk = this.data[pfn]!;
+    const chunk = this.data[pfn];
     this.data[pfn] = -1;
     return chunk;
   }

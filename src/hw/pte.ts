@@ -88,7 +88,7 @@ export function pteLo(pfn: number, flags: number): number {
 
 /** High word holding `pfn`, `key` and XD. */
 export function pteHi(pfn: number, key: number, xd: boolean): number {
-  return ((Math.floor(pfn / 0x100000) & PTE_HI_PFN_MASK) | (key << PTE_HI_KEY_SHIFT) | (xd ? PTE_HI_XD : 0)) >>> 0;
+  return ((Math.floor(pfn / 0x100000) & PTE_HI_PFN_MASK) | ((key & 0xf) << PTE_HI_KEY_SHIFT) | (xd ? PTE_HI_XD : 0)) >>> 0;
 }
 
 /** Protection key of an entry. */

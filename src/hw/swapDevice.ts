@@ -28,7 +28,7 @@ export class SwapDevice {
 
   /** Reads a page in: returns the content and forgets it (the frame owns it now). */
   take(slot: number): number {
-    const c = this.content[slot]!;
+    const c = this.content[slot];
     this.content[slot] = -1;
     this.reads++;
     return c;
@@ -36,13 +36,13 @@ export class SwapDevice {
 
   /** Drops the slot's page without reading it (the slot was freed); returns its content to free, or -1. */
   discard(slot: number): number {
-    const c = this.content[slot]!;
+    const c = this.content[slot];
     this.content[slot] = -1;
     return c;
   }
 
   /** The content of `slot` without taking it; -1 for zeros. */
   peek(slot: number): number {
-    return this.content[slot]!;
+    return this.content[slot];
   }
 }

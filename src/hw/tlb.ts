@@ -90,11 +90,11 @@ export class Tlb {
   /** INVLPG / INVPCID type 0: drops the translation of `vpn` for `pcid` and any global one. */
   invalidatePage(vpn: number, pcid: number): void {
     const slot = (vpn >>> 0) & this.mask;
-    const t = this.tag[slot]!;
+    const t = this.tag[slot];
     if (t === vpn * TAG_SCALE + pcid || t === vpn * TAG_SCALE + GLOBAL_TAG) this.tag[slot] = INVALID;
     const hpn = Math.floor(vpn / 512);
     const hslot = (hpn >>> 0) & this.hugeMask;
-    const ht = this.hugeTag[hslot]!;
+    const ht = this.hugeTag[hslot];
     if (ht === hpn * TAG_SCALE + pcid || ht === hpn * TAG_SCALE + GLOBAL_TAG) this.hugeTag[hslot] = INVALID;
   }
 
@@ -126,28 +126,28 @@ export class Tlb {
 
 function dropMatching(tags: Float64Array, pcid: number): void {
   for (let i = 0; i < tags.length; i++) {
-    const t = tags[i]!;
+    const t = tags[i];
     if (t !== INVALID && t % TAG_SCALE === pcid) tags[i] = INVALID;
   }
 }
 
 function dropNonGlobal(tags: Float64Array): void {
   for (let i = 0; i < tags.length; i++) {
-    const t = tags[i]!;
+    const t = tags[i];
     if (t !== INVALID && t % TAG_SCALE !== GLOBAL_TAG) tags[i] = INVALID;
   }
 }
 
 function collect(out: TlbEntryView[], tags: Float64Array, pfns: Int32Array, attrs: Int32Array, pageBytes: number): void {
   for (let i = 0; i < tags.length; i++) {
-    const t = tags[i]!;
+    const t = tags[i];
     if (t === INVALID) continue;
     const tagPcid = t % TAG_SCALE;
-    const a = attrs[i]!;
+    const a = attrs[i];
     out.push({
       va: ((t - tagPcid) / TAG_SCALE) * pageBytes,
       pcid: tagPcid === GLOBAL_TAG ? undefined : tagPcid,
-      pfn: pfns[i]!,
+      pfn: pfns[i],
       writable: (a & TLB_W) !== 0,
       user: (a & TLB_U) !== 0,
       executeDisable: (a & TLB_XD) !== 0,

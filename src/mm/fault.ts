@@ -190,8 +190,8 @@ function* fileFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, 
     mm.pmap.enter(slot, page, pfn, vma.prot, vma.pkey, true);
     mm.counters.cowCopies++;
   } else {
-    mem.refcount[cached]!++;
-    mem.mapcount[cached]!++;
+    mem.refcount[cached]++;
+    mem.mapcount[cached]++;
     mm.pmap.enter(slot, page, cached, vma.shared ? vma.prot : readOnly(vma.prot), vma.pkey, write);
   }
   mm.counters.minorFaults++;
@@ -205,7 +205,7 @@ function* swapInFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number
   const mem = k.hw.mem;
   const sw = k.swap;
   const swapSlot = swapPteOffset(lo, hi);
-  let pfn = sw.cache[swapSlot]!;
+  let pfn = sw.cache[swapSlot];
   if (pfn < 0) {
     // Not in the swap cache: read it in (a major fault).
     pfn = k.allocFrame(FRAME_ANON, t.process);
@@ -213,7 +213,7 @@ function* swapInFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number
     if (ctx.preemptible) yield ctx.at('alloc', `frame ${pfn} for swap slot ${swapSlot}`, page);
     mem.giveContent(pfn, k.hw.swap.take(swapSlot));
     mem.owner[pfn] = anonVmaPrepare(vma);
-    mem.flags[pfn]! |= FRAME_SWAPCACHE;
+    mem.flags[pfn] |= FRAME_SWAPCACHE;
     mem.index[pfn] = swapSlot;
     sw.cache[swapSlot] = pfn;
     // The swap cache holds the frame's first reference; the mapping takes another below.
@@ -223,9 +223,9 @@ function* swapInFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number
     mm.counters.minorFaults++;
   }
   mm.counters.swapIns++;
-  sw.refs[swapSlot]!--;
-  mem.refcount[pfn]!++;
-  mem.mapcount[pfn]!++;
+  sw.refs[swapSlot]--;
+  mem.refcount[pfn]++;
+  mem.mapcount[pfn]++;
   // Once no other entry names the slot, the page leaves the swap cache (Linux swap_free + try_to_free_swap).
   k.maybeFreeSwapSlot(swapSlot);
   const exclusive = k.canReuse(pfn);

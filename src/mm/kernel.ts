@@ -4,13 +4,15 @@ import { FRAME_ANON, FRAME_DIRTY, FRAME_FILE, FRAME_KERNEL, FRAME_SWAPCACHE, NO_
 import { PTE_D, pteIsSwap, pteMapsFrame, ptePfn, swapPteOffset } from '../hw/pte.js';
 import { Pmap } from '../pmap/pmap.js';
 import { SpinLock } from '../step/locks.js';
+import { KernelCtx } from '../step/step.js';
 import { type Personality } from './errno.js';
-import { File } from './file.js';
+import type { File } from './file.js';
 import { Mm } from './mm.js';
 import { Process, Thread } from './process.js';
 import { reclaim } from './reclaim.js';
 import { type SignalInfo } from './signal.js';
 import { SwapSpace } from './swap.js';
+import { removeVma } from './vmaOps.js';
 
 /** PKRU at execve: access-disable on keys 1-15 (Linux init_pkru_value). */
 export const INIT_PKRU = 0x55555554;
@@ -46,6 +48,10 @@ export class Kernel {
   /** Thread currently loaded on each CPU. */
   private readonly running: (Thread | null)[];
   private readonly ptLocks: (SpinLock | undefined)[] = [];
+  /** Context for kernel work done on no thread's behalf (truncate's unmapping, reclaim). */
+  readonly kernelCtx = new KernelCtx(0);
+  /** Dirty file pages written back by msync(MS_SYNC). */
+  writebacks = 0;
   private nextPid = 1;
   private nextTid = 1;
 
@@ -74,6 +80,22 @@ export class Kernel {
     this.processes.set(p.pid, p);
     this.addThread(p, cpu, INIT_PKRU);
     return p;
+  }
+
+  /** A process around an address space made elsewhere (fork), with one thread inheriting `pkru`. */
+  createProcessWithMm(name: string, mm: Mm, parent: Process, cpu: Cpu, pkru: number): Process {
+    const p = new Process(this.nextPid++, mm, parent, name);
+    this.processes.set(p.pid, p);
+    this.addThread(p, cpu, pkru);
+    return p;
+  }
+
+  /** Forgets which thread ran on `t`'s CPU, so the next switch reloads CR3 and PKRU. */
+  forgetCpu(t: Thread): void {
+    if (this.running[t.cpu.id] === t) {
+      this.running[t.cpu.id] = null;
+      t.cpu.cr3Table = -1;
+    }
   }
 
   /** A pmap whose page-table allocations reclaim memory when frames run out. */
@@ -178,7 +200,7 @@ export class Kernel {
   releaseEntry(lo: number, hi: number): void {
     if (pteIsSwap(lo)) {
       const slot = swapPteOffset(lo, hi);
-      this.swap.refs[slot]!--;
+      this.swap.refs[slot]--;
       this.maybeFreeSwapSlot(slot);
       return;
     }
@@ -186,12 +208,12 @@ export class Kernel {
     const pfn = ptePfn(lo, hi);
     if (pfn === this.zeroPfn) return;
     const mem = this.hw.mem;
-    mem.mapcount[pfn]!--;
-    if (lo & PTE_D && mem.kind[pfn] === FRAME_FILE) mem.flags[pfn]! |= FRAME_DIRTY;
+    mem.mapcount[pfn]--;
+    if (lo & PTE_D && mem.kind[pfn] === FRAME_FILE) mem.flags[pfn] |= FRAME_DIRTY;
     mem.put(pfn);
     // An unmapped swap-cache page whose slot nobody names any more is garbage.
-    if (mem.kind[pfn] === FRAME_ANON && mem.flags[pfn]! & FRAME_SWAPCACHE && mem.mapcount[pfn] === 0) {
-      this.maybeFreeSwapSlot(mem.index[pfn]!);
+    if (mem.kind[pfn] === FRAME_ANON && mem.flags[pfn] & FRAME_SWAPCACHE && mem.mapcount[pfn] === 0) {
+      this.maybeFreeSwapSlot(mem.index[pfn]);
     }
   }
 
@@ -200,11 +222,11 @@ export class Kernel {
     const sw = this.swap;
     if (sw.refs[slot] !== 0) return;
     const mem = this.hw.mem;
-    const cached = sw.cache[slot]!;
+    const cached = sw.cache[slot];
     if (cached >= 0) {
       // Mapped or not, the frame no longer stands for the slot.
       sw.cache[slot] = -1;
-      mem.flags[cached]! &= ~FRAME_SWAPCACHE;
+      mem.flags[cached] &= ~FRAME_SWAPCACHE;
       mem.put(cached);
     }
     const content = sw.releaseIfUnused(slot);
@@ -218,7 +240,7 @@ export class Kernel {
   canReuse(pfn: number): boolean {
     const mem = this.hw.mem;
     if (pfn === this.zeroPfn || mem.kind[pfn] !== FRAME_ANON || mem.mapcount[pfn] !== 1) return false;
-    if (mem.flags[pfn]! & FRAME_SWAPCACHE) return this.swap.refs[mem.index[pfn]!] === 0;
+    if (mem.flags[pfn] & FRAME_SWAPCACHE) return this.swap.refs[mem.index[pfn]] === 0;
     return true;
   }
 
@@ -241,9 +263,8 @@ export class Kernel {
 export function teardownMm(k: Kernel, mm: Mm): void {
   for (let v = mm.vmas.first(); v; v = v.nextSpan) {
     mm.pmap.mapDelete(null, v.start, v.end, (_va, lo, hi) => k.releaseEntry(lo, hi));
-    v.file?.mappings.delete(v);
   }
-  while (mm.vmas.size > 0) mm.vmas.remove(mm.vmas.first()!);
+  while (mm.vmas.size > 0) removeVma(mm, mm.vmas.first()!);
   mm.pmap.destroy();
 }
 

@@ -37,16 +37,16 @@ export function* sysMprotect(k: Kernel, t: Thread, start: number, len: number, p
     let at = start;
     while (at < end) {
       if (!vma || vma.start !== at) return ENOMEM;
-      const newPkey = pkey === -1 ? vma.pkey : pkey;
+      const newPkey: number = pkey === -1 ? vma.pkey : pkey;
       // VM_MAY* bits sit four above VM_READ/WRITE/EXEC: a right without its MAY bit is EACCES.
       const may = (vma.flags & VM_MAYREAD ? PROT_READ : 0) | (vma.flags & VM_MAYWRITE ? PROT_WRITE : 0) | (vma.flags & VM_MAYEXEC ? PROT_EXEC : 0);
       if (prot & ~may) return EACCES;
       const stop = Math.min(end, vma.end);
-      const next: Vma | undefined = vma.end < end ? vma.nextSpan : undefined;
       const changed: Vma | SysResult = yield* mprotectFixup(k, t, vma, at, stop, prot, newPkey);
       if (!(changed instanceof SpanNode)) return changed;
-      at = stop;
-      vma = next ?? changed.nextSpan;
+      // Like Linux's iterator, continue after the (possibly merged) VMA.
+      at = changed.end;
+      vma = changed.nextSpan;
     }
     return 0;
   } finally {

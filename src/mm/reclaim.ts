@@ -53,17 +53,17 @@ export function reclaimRange(k: Kernel, mm: Mm, start: number, end: number, mode
       if (pfn === k.zeroPfn || mem.kind[pfn] === FRAME_FILE) {
         pmap.setPte(s, 0, 0);
       } else if (mem.kind[pfn] === FRAME_ANON) {
-        let slot = mem.flags[pfn]! & FRAME_SWAPCACHE ? mem.index[pfn]! : -1;
+        let slot = mem.flags[pfn] & FRAME_SWAPCACHE ? mem.index[pfn] : -1;
         if (slot < 0) {
           slot = sw.alloc();
           if (slot < 0) continue; // swap is full: the page stays
-          mem.flags[pfn]! |= FRAME_SWAPCACHE;
+          mem.flags[pfn] |= FRAME_SWAPCACHE;
           mem.index[pfn] = slot;
           sw.cache[slot] = pfn;
-          mem.refcount[pfn]!++;
+          mem.refcount[pfn]++;
         }
         pmap.setPte(s, swapPteLo(0, slot), swapPteHi(slot));
-        sw.refs[slot]!++;
+        sw.refs[slot]++;
         mm.counters.swapOuts++;
       } else {
         continue;
@@ -74,8 +74,8 @@ export function reclaimRange(k: Kernel, mm: Mm, start: number, end: number, mode
     if (pending.length === 0) return;
     pmap.flushRange(initiator, va, va + count * PAGE_SIZE);
     for (let i = 0; i < pending.length; i += 2) {
-      const lo = pending[i]!;
-      const hi = pending[i + 1]!;
+      const lo = pending[i];
+      const hi = pending[i + 1];
       const pfn = ptePfn(lo, hi);
       if (pfn === k.zeroPfn) continue;
       const wasFile = mem.kind[pfn] === FRAME_FILE;
@@ -94,11 +94,11 @@ export function reclaimRange(k: Kernel, mm: Mm, start: number, end: number, mode
 /** A swap-cache frame nobody maps any more goes to its slot and is freed. */
 function writeBackIfUnmapped(k: Kernel, pfn: number): boolean {
   const mem = k.hw.mem;
-  if (mem.kind[pfn] !== FRAME_ANON || mem.mapcount[pfn] !== 0 || !(mem.flags[pfn]! & FRAME_SWAPCACHE)) return false;
-  const slot = mem.index[pfn]!;
+  if (mem.kind[pfn] !== FRAME_ANON || mem.mapcount[pfn] !== 0 || !(mem.flags[pfn] & FRAME_SWAPCACHE)) return false;
+  const slot = mem.index[pfn];
   k.hw.swap.store(slot, mem.takeContent(pfn));
   k.swap.cache[slot] = -1;
-  mem.flags[pfn]! &= ~FRAME_SWAPCACHE;
+  mem.flags[pfn] &= ~FRAME_SWAPCACHE;
   return mem.put(pfn);
 }
 
@@ -130,13 +130,13 @@ export function reclaim(k: Kernel, target: number): number {
   }
   const mem = k.hw.mem;
   for (let slot = 0; slot < k.swap.cache.length && result.freed < target; slot++) {
-    const pfn = k.swap.cache[slot]!;
+    const pfn = k.swap.cache[slot];
     if (pfn >= 0 && writeBackIfUnmapped(k, pfn)) result.freed++;
   }
   const procs = [...k.processes.values()].filter((p) => p.alive);
   // Two sweeps of the clock: the first clears A bits, the second takes what stayed cold.
   for (let sweep = 0; sweep < 2 * procs.length && result.freed < target; sweep++) {
-    const p = procs[clockHand++ % procs.length]!;
+    const p = procs[clockHand++ % procs.length];
     for (let v = p.mm.vmas.first(); v && result.freed < target; v = v.nextSpan) {
       reclaimRange(k, p.mm, v.start, v.end, { respectAccessed: true, target }, null, result);
     }

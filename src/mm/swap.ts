@@ -43,7 +43,7 @@ export class SwapSpace {
   /** A free slot, or -1 when swap is full. */
   alloc(): number {
     if (this.freeTop === 0) return -1;
-    const s = this.freeSlots[--this.freeTop]!;
+    const s = this.freeSlots[--this.freeTop];
     this.inUse[s] = 1;
     this.refs[s] = 0;
     this.cache[s] = -1;

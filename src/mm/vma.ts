@@ -1,5 +1,6 @@
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from './abi.js';
 import { type File } from './file.js';
+import { type Mm } from './mm.js';
 import { SpanNode } from './vmaTree.js';
 
 /** vm_flags bits mmsim keeps (Linux include/linux/mm.h values). */
@@ -35,6 +36,8 @@ export class Vma extends SpanNode {
   pgoff: number;
   /** anon_vma identity, 0 until the first anonymous page is faulted in. */
   anonVma: number;
+  /** The address space holding this VMA (Linux vm_mm); null while outside any. */
+  mm: Mm | null;
 
   constructor(start: number, end: number, prot: number, flags: number, file: File | null, pgoff: number) {
     super(start, end);
@@ -44,6 +47,7 @@ export class Vma extends SpanNode {
     this.file = file;
     this.pgoff = pgoff;
     this.anonVma = 0;
+    this.mm = null;
   }
 
   /** Number of pages. */

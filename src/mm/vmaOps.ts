@@ -24,12 +24,14 @@ export function canMerge(a: Vma, b: Vma): boolean {
 /** Adds a VMA to the address space and to its file's mappings. */
 export function insertVma(mm: Mm, vma: Vma): void {
   mm.vmas.insert(vma);
+  vma.mm = mm;
   vma.file?.mappings.add(vma);
 }
 
 /** Removes a VMA from the address space and from its file's mappings. */
 export function removeVma(mm: Mm, vma: Vma): void {
   mm.vmas.remove(vma);
+  vma.mm = null;
   vma.file?.mappings.delete(vma);
 }
 
@@ -92,7 +94,7 @@ export function* unmapRange(k: Kernel, ctx: KernelCtx, cpu: Cpu | null, mm: Mm, 
     removeVma(mm, v);
     if (ctx.preemptible) yield ctx.at('vma', `remove vma 0x${v.start.toString(16)}-0x${v.end.toString(16)}`, v.start);
   }
-  const nextStart = victims[victims.length - 1]!.nextSpan?.start ?? Number.MAX_SAFE_INTEGER;
+  const nextStart = victims[victims.length - 1].nextSpan?.start ?? Number.MAX_SAFE_INTEGER;
   mm.pmap.freeEmptyTables(prevEnd, nextStart);
 }
 

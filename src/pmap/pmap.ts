@@ -127,10 +127,10 @@ export class Pmap {
     let table = this.root;
     for (let level = 4; level >= 2; level--) {
       const s = table * ENTRIES_PER_TABLE + indexAt(va, level);
-      const lo = t.lo[s]!;
+      const lo = t.lo[s];
       if ((lo & PTE_P) === 0) return -1;
       if (lo & PTE_PS) throw new Error('mmsim bug: pteSlot() reached a 2 MiB leaf');
-      table = t.tableOfPfn(ptePfn(lo, t.hi[s]!));
+      table = t.tableOfPfn(ptePfn(lo, t.hi[s]));
     }
     return table * ENTRIES_PER_TABLE + indexAt(va, 1);
   }
@@ -141,9 +141,9 @@ export class Pmap {
     let table = this.root;
     for (let level = 4; level >= 3; level--) {
       const s = table * ENTRIES_PER_TABLE + indexAt(va, level);
-      const lo = t.lo[s]!;
+      const lo = t.lo[s];
       if ((lo & PTE_P) === 0) return -1;
-      table = t.tableOfPfn(ptePfn(lo, t.hi[s]!));
+      table = t.tableOfPfn(ptePfn(lo, t.hi[s]));
     }
     return table * ENTRIES_PER_TABLE + indexAt(va, 2);
   }
@@ -154,20 +154,17 @@ export class Pmap {
     let table = this.root;
     for (let level = 4; level >= 2; level--) {
       const s = table * ENTRIES_PER_TABLE + indexAt(va, level);
-      const lo = t.lo[s]!;
+      const lo = t.lo[s];
       if ((lo & PTE_P) === 0) {
         let child = t.alloc((level - 1) as TableLevel);
         if (child === NO_FRAME && this.onOutOfFrames?.()) child = t.alloc((level - 1) as TableLevel);
         if (child === NO_FRAME) return -1;
         this.tablesAllocated++;
-        const pfn = t.tablePfn[child]!;
-        // alloc() may have grown the arrays: index them afresh.
-        t.lo[s] = ((pfn % 0x100000) * PAGE_SIZE + TABLE_ENTRY_FLAGS) >>> 0;
-        t.hi[s] = Math.floor(pfn / 0x100000) & PTE_HI_PFN_MASK;
+        t.link(s, child, TABLE_ENTRY_FLAGS);
         table = child;
       } else {
         if (lo & PTE_PS) throw new Error('mmsim bug: ensurePteSlot() reached a 2 MiB leaf');
-        table = t.tableOfPfn(ptePfn(lo, t.hi[s]!));
+        table = t.tableOfPfn(ptePfn(lo, t.hi[s]));
       }
     }
     return table * ENTRIES_PER_TABLE + indexAt(va, 1);
@@ -175,12 +172,12 @@ export class Pmap {
 
   /** Low word of the entry at `slot`. */
   lo(slot: number): number {
-    return this.hw.tables.lo[slot]!;
+    return this.hw.tables.lo[slot];
   }
 
   /** High word of the entry at `slot`. */
   hi(slot: number): number {
-    return this.hw.tables.hi[slot]!;
+    return this.hw.tables.hi[slot];
   }
 
   /**
@@ -189,7 +186,7 @@ export class Pmap {
    */
   setPte(slot: number, lo: number, hi: number): void {
     const t = this.hw.tables;
-    const was = pteMapsFrame(t.lo[slot]!);
+    const was = pteMapsFrame(t.lo[slot]);
     const now = pteMapsFrame(lo);
     if (was !== now) this.resident += now ? 1 : -1;
     t.lo[slot] = lo;
@@ -231,10 +228,10 @@ export class Pmap {
       const pmd = this.pmdSlot(va);
       if (pmd >= 0) {
         const t = this.hw.tables;
-        const l = t.lo[pmd]!;
+        const l = t.lo[pmd];
         if (l & PTE_P) {
           if (l & PTE_PS) throw new Error('mmsim bug: 2 MiB leaves are not handled by forEachPt()');
-          const table = t.tableOfPfn(ptePfn(l, t.hi[pmd]!));
+          const table = t.tableOfPfn(ptePfn(l, t.hi[pmd]));
           fn(table, indexAt(va, 1), (ptEnd - va) / PAGE_SIZE, va);
         }
       }
@@ -256,8 +253,8 @@ export class Pmap {
       const base = table * ENTRIES_PER_TABLE + first;
       for (let i = 0; i < count; i++) {
         const s = base + i;
-        const lo = t.lo[s]!;
-        const hi = t.hi[s]!;
+        const lo = t.lo[s];
+        const hi = t.hi[s];
         if (lo === 0 && hi === 0) continue;
         if (lo & PTE_P) flushNeeded = true;
         this.setPte(s, 0, 0);
@@ -266,7 +263,7 @@ export class Pmap {
     });
     this.extension?.onRemove(start, end);
     if (flushNeeded) this.flushRange(initiator, start, end);
-    for (let i = 0; i < removed.length; i += 3) onRemoved(removed[i]!, removed[i + 1]!, removed[i + 2]!);
+    for (let i = 0; i < removed.length; i += 3) onRemoved(removed[i], removed[i + 1], removed[i + 2]);
     const n = removed.length / 3;
     removed.length = 0;
     return n;
@@ -291,9 +288,9 @@ export class Pmap {
       const base = table * ENTRIES_PER_TABLE + first;
       for (let i = 0; i < count; i++) {
         const s = base + i;
-        const lo = t.lo[s]!;
+        const lo = t.lo[s];
         if (!pteMapsFrame(lo)) continue;
-        const hi = t.hi[s]!;
+        const hi = t.hi[s];
         const pageVa = va + i * PAGE_SIZE;
         let k = key;
         if (this.extension) {
@@ -324,9 +321,9 @@ export class Pmap {
         va = (Math.floor(va / (PT_SPAN * 512)) + 1) * PT_SPAN * 512 - PT_SPAN;
         continue;
       }
-      const l = t.lo[pmd]!;
+      const l = t.lo[pmd];
       if ((l & PTE_P) === 0 || l & PTE_PS) continue;
-      const table = t.tableOfPfn(ptePfn(l, t.hi[pmd]!));
+      const table = t.tableOfPfn(ptePfn(l, t.hi[pmd]));
       if (!t.isEmpty(table)) continue;
       t.lo[pmd] = 0;
       t.hi[pmd] = 0;
@@ -344,8 +341,8 @@ export class Pmap {
       if (level > 1) {
         const base = table * ENTRIES_PER_TABLE;
         for (let i = 0; i < ENTRIES_PER_TABLE; i++) {
-          const l = t.lo[base + i]!;
-          if (l & PTE_P && !(level === 2 && l & PTE_PS)) freeBelow(t.tableOfPfn(ptePfn(l, t.hi[base + i]!)), level - 1);
+          const l = t.lo[base + i];
+          if (l & PTE_P && !(level === 2 && l & PTE_PS)) freeBelow(t.tableOfPfn(ptePfn(l, t.hi[base + i])), level - 1);
         }
       }
       t.free(table);

@@ -1,0 +1,215 @@
+import { type Cpu } from '../hw/cpu.js';
+import { Hardware } from '../hw/hardware.js';
+import { checkInvariants } from '../invariants/index.js';
+import { type Violation } from '../hw/violation.js';
+import { type Personality } from '../mm/errno.js';
+import { createFile } from '../mm/fileOps.js';
+import { Kernel } from '../mm/kernel.js';
+import { type Process, type Thread } from '../mm/process.js';
+import { reclaim, reclaimRange, type ReclaimResult } from '../mm/reclaim.js';
+import { Scheduler, type ScheduledStep } from '../step/scheduler.js';
+import { type KernelPath } from '../step/step.js';
+import { machineCounters } from './snapshot.js';
+import { ProcessHandle } from './process.js';
+import { ThreadHandle } from './thread.js';
+
+/** How a machine checks the invariants of DESIGN.md §3. */
+export type InvariantMode = 'off' | 'record' | 'throw';
+
+/** What a machine is made of. Sizes are in bytes. */
+export interface MachineOptions {
+  /** OS personality; only 'linux' is modelled so far. */
+  readonly os?: Personality;
+  /** Logical CPUs (default 1). */
+  readonly cpus?: number;
+  /** Physical memory in bytes (default 256 MiB). */
+  readonly memory?: number;
+  /** Swap in bytes (default 256 MiB). */
+  readonly swap?: number;
+  /** Named design variants to switch on. */
+  readonly variants?: readonly string[];
+  /** vm.max_map_count (default 65530). */
+  readonly maxMapCount?: number;
+  /** TLB entries per CPU (default 1024). */
+  readonly tlbEntries?: number;
+  /** Whether the CPUs have PKU (default true). */
+  readonly pku?: boolean;
+  /**
+   * Check every invariant after each operation: 'record' collects violations in
+   * {@link Machine.violations}, 'throw' throws {@link InvariantError} at the first.
+   * Default 'off' (benchmarks); tests use 'throw'.
+   */
+  readonly invariants?: InvariantMode;
+}
+
+/** Thrown in 'throw' mode when an operation leaves the machine breaking an invariant. */
+export class InvariantError extends Error {
+  constructor(readonly violations: readonly Violation[]) {
+    super(`invariant broken: ${violations.map((v) => `[${v.id}] ${v.message}`).join('; ')}`);
+  }
+}
+
+/** The result of {@link Machine.interleave}: each path's result and the steps as they ran. */
+export interface InterleaveResult {
+  readonly results: readonly unknown[];
+  readonly steps: readonly ScheduledStep[];
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * A modelled machine: x86-64 hardware (CPUs with TLBs and key registers, physical
+ * memory, page tables, a swap disk) running a kernel personality. Processes and threads
+ * are made here; everything they do goes through their handles.
+ *
+ * ```ts
+ * const m = new Machine({ cpus: 2, memory: 64 * MiB, invariants: 'throw' });
+ * const p = m.spawn('demo');
+ * const a = p.main.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+ * ```
+ */
+export class Machine {
+  readonly hw: Hardware;
+  /** @internal */
+  readonly kernel: Kernel;
+  /** Violations found so far in 'record' mode. */
+  readonly violations: Violation[] = [];
+  private readonly mode: InvariantMode;
+  private readonly handles = new WeakMap<Thread, ThreadHandle>();
+  private readonly processHandles = new WeakMap<Process, ProcessHandle>();
+
+  constructor(options: MachineOptions = {}) {
+    const os = options.os ?? 'linux';
+    if (os !== 'linux') throw new RangeError(`the '${os}' personality is not modelled yet`);
+    this.hw = new Hardware({
+      cpus: options.cpus ?? 1,
+      memoryBytes: options.memory ?? 256 * MiB,
+      swapBytes: options.swap ?? 256 * MiB,
+      tlbEntries: options.tlbEntries ?? 1024,
+      pku: options.pku ?? true,
+    });
+    this.kernel = new Kernel(this.hw, {
+      personality: os,
+      variants: new Set(options.variants ?? []),
+      maxMapCount: options.maxMapCount ?? 65530,
+    });
+    this.mode = options.invariants ?? 'off';
+    this.hw.mmu.checkKeys = this.mode !== 'off';
+  }
+
+  /** True when invariants are checked after each operation. */
+  get checking(): boolean {
+    return this.mode !== 'off';
+  }
+
+  /** CPU number `n`. */
+  cpuAt(n: number): Cpu {
+    const cpu = this.hw.cpus[n];
+    if (!cpu) throw new RangeError(`no CPU ${n}: the machine has ${this.hw.cpus.length}`);
+    return cpu;
+  }
+
+  /** Starts a process with an empty address space and one thread on `cpu`. */
+  spawn(name = 'process', cpu = 0): ProcessHandle {
+    const p = this.kernel.createProcess(name, this.cpuAt(cpu));
+    if (!p) throw new RangeError('out of memory: no frame for a new page table');
+    return this.processHandle(p.pid);
+  }
+
+  /** The handle of process `pid`. */
+  processHandle(pid: number): ProcessHandle {
+    const p = this.kernel.process(pid);
+    if (!p) throw new RangeError(`no process ${pid}`);
+    let h = this.processHandles.get(p);
+    if (!h) this.processHandles.set(p, (h = new ProcessHandle(this, p)));
+    return h;
+  }
+
+  /** @internal */
+  threadHandle(t: Thread): ThreadHandle {
+    let h = this.handles.get(t);
+    if (!h) this.handles.set(t, (h = new ThreadHandle(this, t)));
+    return h;
+  }
+
+  /** Every process ever started, in pid order. */
+  get processes(): ProcessHandle[] {
+    return [...this.kernel.processes.keys()].map((pid) => this.processHandle(pid));
+  }
+
+  /** Creates an in-memory file with these bytes (or this many zero bytes). */
+  createFile(name: string, contents: Uint8Array | number): void {
+    createFile(this.kernel, name, contents);
+    this.afterOperation();
+  }
+
+  /**
+   * Swaps out the resident pages of `p` in [start, end): anonymous pages become swap
+   * entries, file pages are unmapped; pages whose last mapping goes are written out and
+   * freed. Returns the number of entries unmapped.
+   */
+  swapOut(p: ProcessHandle, start = 0, end = Number.MAX_SAFE_INTEGER): number {
+    const k = this.kernel;
+    const mm = p.process.mm;
+    const result: ReclaimResult = { freed: 0, unmapped: 0 };
+    if (p.alive) {
+      for (let v = mm.vmas.first(); v; v = v.nextSpan) {
+        if (v.end <= start || v.start >= end) continue;
+        reclaimRange(k, mm, Math.max(start, v.start), Math.min(end, v.end), { respectAccessed: false, target: Number.MAX_SAFE_INTEGER }, null, result);
+      }
+    }
+    this.afterOperation();
+    return result.unmapped;
+  }
+
+  /** Runs memory-pressure reclaim (page cache, swap cache, then a clock over all processes) until `pages` frames are freed or nothing more can be. */
+  reclaim(pages: number): number {
+    const n = reclaim(this.kernel, pages);
+    this.afterOperation();
+    return n;
+  }
+
+  /**
+   * Runs kernel paths of several threads concurrently: first the explicit `schedule`
+   * (a list of thread ids, one step each), then the rest round-robin by thread id.
+   * Paths come from {@link ThreadHandle.paths}; their threads yield at every preemption point.
+   */
+  interleave(paths: readonly (readonly [ThreadHandle, KernelPath<unknown>])[], schedule: readonly number[] = []): InterleaveResult {
+    const s = new Scheduler();
+    for (const [t, path] of paths) {
+      t.thread.ctx.preemptible = true;
+      s.spawn(t.tid, path);
+    }
+    try {
+      s.run(schedule);
+    } finally {
+      for (const [t] of paths) t.thread.ctx.preemptible = false;
+    }
+    this.afterOperation();
+    return { results: paths.map(([t]) => s.resultOf(t.tid)), steps: s.history };
+  }
+
+  /** Every invariant checked now; the violations found. */
+  checkInvariants(): Violation[] {
+    return checkInvariants(this.kernel);
+  }
+
+  /** @internal Runs the invariant checks the machine was configured for. */
+  afterOperation(): void {
+    if (this.mode === 'off') return;
+    const v = checkInvariants(this.kernel);
+    if (v.length === 0) return;
+    if (this.mode === 'throw') throw new InvariantError(v);
+    this.violations.push(...v);
+  }
+
+  /** Machine-wide counters: frames, swap, page cache, and each CPU's TLB and fault counts. */
+  counters(): { machine: Record<string, number>; cpus: Record<string, number>[] } {
+    return { machine: machineCounters(this.kernel), cpus: this.hw.cpus.map((c) => c.counters.toJSON()) };
+  }
+
+  /** Events such as OOM kills and reclaim passes. */
+  get events(): readonly { readonly kind: string; readonly message: string }[] {
+    return this.kernel.events;
+  }
+}

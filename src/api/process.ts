@@ -1,0 +1,84 @@
+import { sysExit } from '../mm/fork.js';
+import { type ExitReason, type Process } from '../mm/process.js';
+import { formatMaps } from './maps.js';
+import { type Machine } from './machine.js';
+import { type ProcessSnapshot, snapshotProcess, type SnapshotRange } from './snapshot.js';
+import { type ThreadHandle } from './thread.js';
+
+/** A modelled process: its threads, its address space as /proc/pid/maps shows it, and its lifecycle. */
+export class ProcessHandle {
+  /** @internal */
+  constructor(
+    readonly machine: Machine,
+    /** @internal */ readonly process: Process,
+  ) {}
+
+  /** Process id. */
+  get pid(): number {
+    return this.process.pid;
+  }
+
+  /** True until the process exits or is killed. */
+  get alive(): boolean {
+    return this.process.alive;
+  }
+
+  /** How it ended, once it has. */
+  get exitReason(): ExitReason | null {
+    return this.process.exit;
+  }
+
+  /** Its threads, the first being the main thread. */
+  get threads(): ThreadHandle[] {
+    return this.process.threads.map((t) => this.machine.threadHandle(t));
+  }
+
+  /** The main thread. */
+  get main(): ThreadHandle {
+    return this.machine.threadHandle(this.process.threads[0]);
+  }
+
+  /** clone(CLONE_VM | CLONE_THREAD): a new thread on `cpu`, inheriting the creator's PKRU. */
+  spawnThread(cpu: number, creator: ThreadHandle = this.main): ThreadHandle {
+    const k = this.machine.kernel;
+    k.syncPkru(creator.thread);
+    const t = k.addThread(this.process, this.machine.cpuAt(cpu), creator.thread.pkru);
+    return this.machine.threadHandle(t);
+  }
+
+  /** exit(2). */
+  exit(code = 0): void {
+    sysExit(this.machine.kernel, this.process, code);
+    this.machine.afterOperation();
+  }
+
+  /** /proc/pid/maps. */
+  maps(): string {
+    return formatMaps(this.process.mm);
+  }
+
+  /** Number of VMAs. */
+  get mapCount(): number {
+    return this.process.mm.mapCount;
+  }
+
+  /** Resident pages (entries mapping a frame). */
+  get resident(): number {
+    return this.process.mm.pmap.resident;
+  }
+
+  /** Fault, COW and swap counts of the address space. */
+  get counters(): Readonly<Record<string, number>> {
+    return { ...this.process.mm.counters };
+  }
+
+  /** Swaps out every resident page (or those in [start, end)): anonymous pages go to swap, file pages are unmapped. */
+  swapOut(start = 0, end = Number.MAX_SAFE_INTEGER): number {
+    return this.machine.swapOut(this, start, end);
+  }
+
+  /** A JSON-ready snapshot: VMAs, page-table entries in a range, TLBs, counters. */
+  snapshot(range: SnapshotRange = {}): ProcessSnapshot {
+    return snapshotProcess(this.machine.kernel, this.process, range);
+  }
+}

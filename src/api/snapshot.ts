@@ -1,0 +1,110 @@
+import { describePte, pteKey, pteMapsFrame, ptePfn } from '../hw/pte.js';
+import { type TlbEntryView } from '../hw/tlb.js';
+import { FRAME_KIND_NAMES } from '../hw/physMem.js';
+import { type Kernel } from '../mm/kernel.js';
+import { type Process } from '../mm/process.js';
+import { forEachLeaf } from '../invariants/walkAll.js';
+
+/** One VMA in a snapshot. */
+export interface VmaSnapshot {
+  readonly start: number;
+  readonly end: number;
+  /** `rw-p` as /proc/pid/maps shows it. */
+  readonly perms: string;
+  readonly pkey: number;
+  readonly file: string | null;
+  /** File offset in bytes for file mappings; 0 for anonymous memory. */
+  readonly offset: number;
+}
+
+/** One leaf page-table entry in a snapshot. */
+export interface PteSnapshot {
+  readonly va: number;
+  /** Decoded: `pfn=0x12 P RW US A D XD key=3`, `swap type=0 offset=7`, … */
+  readonly entry: string;
+  /** Raw 64-bit value as a hex string. */
+  readonly raw: string;
+  readonly pfn: number | null;
+  readonly key: number | null;
+  /** Frame kind, mapcount and refcount of the mapped frame. */
+  readonly frame: { readonly kind: string; readonly mapcount: number; readonly refcount: number } | null;
+}
+
+/** A JSON-ready picture of one process and the machine around it. */
+export interface ProcessSnapshot {
+  readonly pid: number;
+  readonly alive: boolean;
+  readonly vmas: readonly VmaSnapshot[];
+  readonly pageTable: readonly PteSnapshot[];
+  readonly tlbs: readonly { readonly cpu: number; readonly pcid: number; readonly entries: readonly TlbEntryView[] }[];
+  readonly counters: {
+    readonly cpus: readonly Record<string, number>[];
+    readonly mm: Record<string, number>;
+    readonly machine: Record<string, number>;
+  };
+}
+
+/** Options of {@link snapshotProcess}. */
+export interface SnapshotRange {
+  readonly start?: number;
+  readonly end?: number;
+}
+
+/** A snapshot of `p`: VMAs, the leaf entries of its page table in a range, every CPU's TLB, counters. */
+export function snapshotProcess(k: Kernel, p: Process, range: SnapshotRange = {}): ProcessSnapshot {
+  const mm = p.mm;
+  const start = range.start ?? 0;
+  const end = range.end ?? Number.MAX_SAFE_INTEGER;
+  const vmas: VmaSnapshot[] = [];
+  for (let v = mm.vmas.first(); v; v = v.nextSpan) {
+    vmas.push({ start: v.start, end: v.end, perms: v.permString(), pkey: v.pkey, file: v.file ? v.file.name : null, offset: v.file ? v.pgoff * 4096 : 0 });
+  }
+  const mem = k.hw.mem;
+  const pageTable: PteSnapshot[] = [];
+  if (p.alive) {
+    forEachLeaf(mm.pmap, (va, slot) => {
+      if (va < start || va >= end) return;
+      const lo = mm.pmap.lo(slot);
+      const hi = mm.pmap.hi(slot);
+      const maps = pteMapsFrame(lo);
+      const pfn = maps ? ptePfn(lo, hi) : null;
+      pageTable.push({
+        va,
+        entry: describePte(lo, hi),
+        raw: `0x${hi.toString(16).padStart(8, '0')}${lo.toString(16).padStart(8, '0')}`,
+        pfn,
+        key: maps ? pteKey(hi) : null,
+        frame: pfn === null ? null : { kind: pfn === k.zeroPfn ? 'zero' : FRAME_KIND_NAMES[mem.kind[pfn]], mapcount: mem.mapcount[pfn], refcount: mem.refcount[pfn] },
+      });
+    });
+  }
+  return {
+    pid: p.pid,
+    alive: p.alive,
+    vmas,
+    pageTable,
+    tlbs: k.hw.cpus.map((c) => ({ cpu: c.id, pcid: c.pcid, entries: c.tlb.entries() })),
+    counters: {
+      cpus: k.hw.cpus.map((c) => c.counters.toJSON()),
+      mm: { ...mm.counters, resident: mm.pmap.resident, pageTables: mm.pmap.tablesAllocated, vmas: mm.mapCount },
+      machine: machineCounters(k),
+    },
+  };
+}
+
+/** Machine-wide figures: memory, swap, page cache. */
+export function machineCounters(k: Kernel): Record<string, number> {
+  let pageCache = 0;
+  for (const f of k.allFiles()) pageCache += f.cache.size;
+  return {
+    frames: k.hw.mem.frameCount,
+    freeFrames: k.hw.mem.freeFrames,
+    pageTables: k.hw.tables.liveTables,
+    pageCachePages: pageCache,
+    swapSlots: k.hw.swap.slots,
+    swapUsed: k.swap.usedSlots,
+    swapWrites: k.hw.swap.writes,
+    swapReads: k.hw.swap.reads,
+    contentBytes: k.hw.mem.content.bytesInUse,
+  };
+}

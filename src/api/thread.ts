@@ -1,0 +1,216 @@
+import { type SysResult } from '../mm/errno.js';
+import { sysClose, sysFtruncate, sysOpen, sysPread, sysPwrite } from '../mm/fileOps.js';
+import { sysExec, sysFork } from '../mm/fork.js';
+import { sysMadvise, sysMsync } from '../mm/madvise.js';
+import { sysMmap, sysMunmap } from '../mm/mmap.js';
+import { sysMprotect } from '../mm/mprotect.js';
+import { sysMremap } from '../mm/mremap.js';
+import { type Thread } from '../mm/process.js';
+import { type SignalInfo } from '../mm/signal.js';
+import { userFetch, userLoad, userStore, userTranslatePath } from '../mm/uaccess.js';
+import { drain, type KernelPath } from '../step/step.js';
+import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE } from '../hw/mmu.js';
+import { type Machine } from './machine.js';
+
+/** Bytes a load or store moves at once. */
+export type AccessSize = 1 | 2 | 4;
+
+/**
+ * A thread of a modelled process: the syscalls it can make and the memory accesses it
+ * can perform. A syscall returns its value or an {@link Errno}; an access returns its
+ * value (or null for a store) or the {@link SignalInfo} it raised.
+ *
+ * Each method runs to completion. To interleave threads, take the same operation as a
+ * kernel path from {@link ThreadHandle.paths} and hand it to {@link Machine.interleave}.
+ */
+export class ThreadHandle {
+  /** The same operations as kernel paths, for {@link Machine.interleave}. */
+  readonly paths: ThreadPaths;
+
+  /** @internal */
+  constructor(
+    readonly machine: Machine,
+    /** @internal */ readonly thread: Thread,
+  ) {
+    this.paths = new ThreadPaths(machine, thread);
+  }
+
+  /** Thread id. */
+  get tid(): number {
+    return this.thread.tid;
+  }
+
+  /** The CPU the thread runs on. */
+  get cpu(): number {
+    return this.thread.cpu.id;
+  }
+
+  /** Signals delivered to this thread so far. */
+  get signals(): readonly SignalInfo[] {
+    return this.thread.signals;
+  }
+
+  /** False once the thread's process exited or was killed. */
+  get alive(): boolean {
+    return this.thread.alive;
+  }
+
+  private run<R>(path: KernelPath<R>): R {
+    const r = drain(path);
+    this.machine.afterOperation();
+    return r;
+  }
+
+  /** mmap(2). `fd` is ignored with MAP_ANONYMOUS. */
+  mmap(addr: number, length: number, prot: number, flags: number, fd = -1, offset = 0): SysResult {
+    return this.run(sysMmap(this.machine.kernel, this.thread, addr, length, prot, flags, fd, offset));
+  }
+
+  /** munmap(2). */
+  munmap(addr: number, length: number): SysResult {
+    return this.run(sysMunmap(this.machine.kernel, this.thread, addr, length));
+  }
+
+  /** mprotect(2). */
+  mprotect(addr: number, length: number, prot: number): SysResult {
+    return this.run(sysMprotect(this.machine.kernel, this.thread, addr, length, prot));
+  }
+
+  /** mremap(2). `newAddr` is used with MREMAP_FIXED. */
+  mremap(addr: number, oldLength: number, newLength: number, flags: number, newAddr = 0): SysResult {
+    return this.run(sysMremap(this.machine.kernel, this.thread, addr, oldLength, newLength, flags, newAddr));
+  }
+
+  /** madvise(2). */
+  madvise(addr: number, length: number, advice: number): SysResult {
+    return this.run(sysMadvise(this.machine.kernel, this.thread, addr, length, advice));
+  }
+
+  /** msync(2). */
+  msync(addr: number, length: number, flags: number): SysResult {
+    return this.run(sysMsync(this.machine.kernel, this.thread, addr, length, flags));
+  }
+
+  /** open(2) of an in-memory file; O_CREAT creates it. */
+  open(path: string, flags: number): SysResult {
+    const r = sysOpen(this.machine.kernel, this.thread.process, path, flags);
+    this.machine.afterOperation();
+    return r;
+  }
+
+  /** close(2). */
+  close(fd: number): SysResult {
+    return sysClose(this.thread.process, fd);
+  }
+
+  /** pread(2) into user memory at `buf` (copy_to_user: a PKRU-denied buffer is EFAULT). */
+  pread(fd: number, buf: number, length: number, offset: number): SysResult {
+    const r = sysPread(this.machine.kernel, this.thread, fd, buf, length, offset);
+    this.machine.afterOperation();
+    return r;
+  }
+
+  /** pwrite(2) from user memory at `buf`. */
+  pwrite(fd: number, buf: number, length: number, offset: number): SysResult {
+    const r = sysPwrite(this.machine.kernel, this.thread, fd, buf, length, offset);
+    this.machine.afterOperation();
+    return r;
+  }
+
+  /** ftruncate(2). */
+  ftruncate(fd: number, size: number): SysResult {
+    const r = sysFtruncate(this.machine.kernel, this.thread, fd, size);
+    this.machine.afterOperation();
+    return r;
+  }
+
+  /** Loads `size` bytes (little-endian) at `va`. */
+  load(va: number, size: AccessSize = 1): number | SignalInfo {
+    const r = userLoad(this.machine.kernel, this.thread, va, size);
+    if (this.machine.checking) this.machine.afterOperation();
+    return r;
+  }
+
+  /** Stores the low `size` bytes of `value` at `va`; null on success. */
+  store(va: number, value: number, size: AccessSize = 1): SignalInfo | null {
+    const r = userStore(this.machine.kernel, this.thread, va, value, size);
+    if (this.machine.checking) this.machine.afterOperation();
+    return r;
+  }
+
+  /** Fetches an instruction byte at `va` (keys never apply to fetches). */
+  fetch(va: number): number | SignalInfo {
+    const r = userFetch(this.machine.kernel, this.thread, va);
+    if (this.machine.checking) this.machine.afterOperation();
+    return r;
+  }
+
+  /** fork(2): the child process (one thread, on `cpu` or this thread's CPU), or an errno. */
+  fork(cpu?: number): ReturnType<Machine['processHandle']> | SysResult {
+    const k = this.machine.kernel;
+    const r = this.run(sysFork(k, this.thread, cpu === undefined ? this.thread.cpu : this.machine.cpuAt(cpu)));
+    return typeof r === 'number' ? this.machine.processHandle(r) : r;
+  }
+
+  /** execve(2) as far as memory goes: a new, empty address space. */
+  exec(): SysResult {
+    const r = sysExec(this.machine.kernel, this.thread);
+    this.machine.afterOperation();
+    return r;
+  }
+
+  /** The thread's PKRU value (its CPU's while it runs there). */
+  get pkru(): number {
+    this.machine.kernel.syncPkru(this.thread);
+    return this.thread.pkru;
+  }
+}
+
+/** A thread's operations as kernel paths that yield at every preemption point. */
+export class ThreadPaths {
+  /** @internal */
+  constructor(
+    private readonly machine: Machine,
+    private readonly thread: Thread,
+  ) {}
+
+  mmap(addr: number, length: number, prot: number, flags: number, fd = -1, offset = 0): KernelPath<SysResult> {
+    return sysMmap(this.machine.kernel, this.thread, addr, length, prot, flags, fd, offset);
+  }
+
+  munmap(addr: number, length: number): KernelPath<SysResult> {
+    return sysMunmap(this.machine.kernel, this.thread, addr, length);
+  }
+
+  mprotect(addr: number, length: number, prot: number): KernelPath<SysResult> {
+    return sysMprotect(this.machine.kernel, this.thread, addr, length, prot);
+  }
+
+  mremap(addr: number, oldLength: number, newLength: number, flags: number, newAddr = 0): KernelPath<SysResult> {
+    return sysMremap(this.machine.kernel, this.thread, addr, oldLength, newLength, flags, newAddr);
+  }
+
+  madvise(addr: number, length: number, advice: number): KernelPath<SysResult> {
+    return sysMadvise(this.machine.kernel, this.thread, addr, length, advice);
+  }
+
+  /** A one-byte load: yields at the access and inside any fault it takes. */
+  *load(va: number): KernelPath<number | SignalInfo> {
+    const pfn = yield* userTranslatePath(this.machine.kernel, this.thread, va, ACCESS_READ);
+    return typeof pfn === 'number' ? this.machine.kernel.hw.mem.read8(pfn, va % 4096) : pfn;
+  }
+
+  /** A one-byte store. */
+  *store(va: number, value: number): KernelPath<SignalInfo | null> {
+    const pfn = yield* userTranslatePath(this.machine.kernel, this.thread, va, ACCESS_WRITE);
+    if (typeof pfn !== 'number') return pfn;
+    this.machine.kernel.hw.mem.write8(pfn, va % 4096, value);
+    return null;
+  }
+
+  /** An instruction fetch. */
+  *fetch(va: number): KernelPath<number | SignalInfo> {
+    const pfn = yield* userTranslatePath(this.machine.kernel, this.thread, va, ACCESS_FETCH);
+    return typeof pfn === 'number' ? this.machine.kernel.hw.mem.read8(pfn, va % 4096) : pfn;
+  }
+}

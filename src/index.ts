@@ -1,0 +1,20 @@
+/**
+ * mmsim: an executable model of an operating-system kernel's memory management.
+ *
+ * Make a {@link Machine}, spawn processes, and drive their threads: syscalls return a
+ * value or an {@link Errno}; memory accesses return a value or a {@link SignalInfo}.
+ * @packageDocumentation
+ */
+export { Machine, InvariantError, type MachineOptions, type InvariantMode, type InterleaveResult } from './api/machine.js';
+export { ProcessHandle } from './api/process.js';
+export { ThreadHandle, ThreadPaths, type AccessSize } from './api/thread.js';
+export { type ProcessSnapshot, type VmaSnapshot, type PteSnapshot, type SnapshotRange } from './api/snapshot.js';
+export { formatMaps } from './api/maps.js';
+export { Errno, errno, isErrno, type ErrnoName, type Personality, type SysResult } from './mm/errno.js';
+export { isSignal, type SignalInfo, type SignalName, type SignalCode } from './mm/signal.js';
+export { type ExitReason } from './mm/process.js';
+export { type Violation, type InvariantId } from './hw/violation.js';
+export { type TlbEntryView } from './hw/tlb.js';
+export { type KernelPath, type Step } from './step/step.js';
+export { ScheduleError } from './step/scheduler.js';
+export * from './mm/abi.js';

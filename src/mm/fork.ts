@@ -1,0 +1,136 @@
+import { type Cpu } from '../hw/cpu.js';
+import { ENTRIES_PER_TABLE, PAGE_SIZE, PTE_A, PTE_D, PTE_RW, pteIsSwap, pteMapsFrame, ptePfn, swapPteOffset } from '../hw/pte.js';
+import { type KernelPath } from '../step/step.js';
+import { ENOMEM, type SysResult } from './errno.js';
+import { INIT_PKRU, type Kernel, teardownMm } from './kernel.js';
+import { Mm } from './mm.js';
+import { type Process, type Thread } from './process.js';
+import { Vma } from './vma.js';
+import { insertVma } from './vmaOps.js';
+
+/**
+ * fork(2) (Linux copy_process() → dup_mmap()): a child with a copy of every VMA; page
+ * tables are copied only for VMAs with anonymous pages (the rest refault from the page
+ * cache, as Linux's vma_needs_copy() decides); private writable pages become read-only
+ * in both so the first write copies. The child's single thread inherits the caller's
+ * PKRU and runs on `childCpu`. Returns the child's pid.
+ */
+export function* sysFork(k: Kernel, t: Thread, childCpu: Cpu = t.cpu): KernelPath<SysResult> {
+  const parent = t.process;
+  const mm = parent.mm;
+  const ctx = t.ctx;
+  k.syncPkru(t);
+  yield* mm.mmapLock.write(ctx);
+  try {
+    const pmap = k.newPmap();
+    if (!pmap) return ENOMEM;
+    const childMm = new Mm(pmap);
+    childMm.pkeyAllocationMap = mm.pkeyAllocationMap;
+    childMm.executeOnlyPkey = mm.executeOnlyPkey;
+    const anonMap = new Map<number, number>();
+    let wrprotected = false;
+    for (let v = mm.vmas.first(); v; v = v.nextSpan) {
+      const c = new Vma(v.start, v.end, v.prot, v.flags, v.file, v.pgoff);
+      c.pkey = v.pkey;
+      if (v.anonVma) {
+        // anon_vma_fork(): the child's pages get an anon_vma of their own.
+        let id = anonMap.get(v.anonVma);
+        if (id === undefined) anonMap.set(v.anonVma, (id = Mm.nextAnonVma++));
+        c.anonVma = id;
+      }
+      insertVma(childMm, c);
+      if (!v.anonVma) continue;
+      const ok = copyPageRange(k, mm, childMm, v);
+      if (ok < 0) {
+        teardownMm(k, childMm);
+        return ENOMEM;
+      }
+      if (ok > 0) wrprotected = true;
+      if (ctx.preemptible) yield ctx.at('pte-write', `copy ptes 0x${v.start.toString(16)}-0x${v.end.toString(16)}`, v.start);
+    }
+    // dup_mmap() ends with flush_tlb_mm(): the parent's writable translations are gone.
+    if (wrprotected) mm.pmap.flushAll(t.cpu);
+    const child = k.createProcessWithMm(parent.name, childMm, parent, childCpu, t.pkru);
+    for (const [fd, open] of parent.fds) child.fds.set(fd, open);
+    return child.pid;
+  } finally {
+    mm.mmapLock.writeUnlock(ctx.tid);
+  }
+}
+
+/**
+ * copy_pte_range() for one VMA. Returns -1 when a page table could not be allocated, else
+ * the number of parent entries write-protected.
+ */
+function copyPageRange(k: Kernel, src: Mm, dst: Mm, vma: Vma): number {
+  const mem = k.hw.mem;
+  const from = src.pmap;
+  const to = dst.pmap;
+  let wrprotected = 0;
+  let failed = false;
+  const cow = vma.isCow;
+  from.forEachPt(vma.start, vma.end, (table, first, count, va) => {
+    if (failed) return;
+    for (let i = 0; i < count; i++) {
+      const s = table * ENTRIES_PER_TABLE + first + i;
+      let lo = from.lo(s);
+      const hi = from.hi(s);
+      if (lo === 0 && hi === 0) continue;
+      const pageVa = va + i * PAGE_SIZE;
+      const d = to.ensurePteSlot(pageVa);
+      if (d < 0) {
+        failed = true;
+        return;
+      }
+      if (pteIsSwap(lo)) {
+        k.swap.refs[swapPteOffset(lo, hi)]++;
+        to.setPte(d, lo, hi);
+        continue;
+      }
+      if (!pteMapsFrame(lo)) continue;
+      const pfn = ptePfn(lo, hi);
+      if (pfn !== k.zeroPfn) {
+        mem.mapcount[pfn]++;
+        mem.refcount[pfn]++;
+      }
+      if (cow && lo & PTE_RW) {
+        lo = (lo & ~PTE_RW) >>> 0;
+        from.setPte(s, lo, hi);
+        wrprotected++;
+      }
+      // The child's entry starts old, and clean when shared (Linux copy_present_pte()).
+      let childLo = (lo & ~PTE_A) >>> 0;
+      if (vma.shared) childLo = (childLo & ~PTE_D) >>> 0;
+      to.setPte(d, childLo, hi);
+    }
+  });
+  return failed ? -1 : wrprotected;
+}
+
+/**
+ * execve(2) as far as memory goes: a fresh, empty address space; the old one is dropped;
+ * PKRU and the key allocation start over; the other threads of the process are gone.
+ */
+export function sysExec(k: Kernel, t: Thread): SysResult {
+  const p = t.process;
+  const pmap = k.newPmap();
+  if (!pmap) return ENOMEM;
+  const old = p.mm;
+  for (const other of p.threads) {
+    if (other !== t) other.alive = false;
+  }
+  p.mm = new Mm(pmap);
+  if (--old.users === 0) teardownMm(k, old);
+  t.pkru = INIT_PKRU;
+  k.forgetCpu(t);
+  return 0;
+}
+
+/** exit(2) of the whole process: every thread ends and the address space goes. */
+export function sysExit(k: Kernel, p: Process, code: number): void {
+  if (!p.alive) return;
+  p.exit = { kind: 'exited', code };
+  for (const t of p.threads) t.alive = false;
+  p.fds.clear();
+  k.dropMm(p);
+}

@@ -1,0 +1,102 @@
+import { PTE_D, pteMapsFrame } from '../hw/pte.js';
+import { type KernelPath } from '../step/step.js';
+import { MADV_DONTNEED, MS_ASYNC, MS_INVALIDATE, MS_SYNC } from './abi.js';
+import { EBUSY, EINVAL, ENOMEM, type SysResult } from './errno.js';
+import { type Kernel } from './kernel.js';
+import { type Thread } from './process.js';
+import { VM_LOCKED, type Vma } from './vma.js';
+import { zapVmaRange } from './vmaOps.js';
+
+const PAGE = 4096;
+/** Advice values Linux accepts (madvise_behavior_valid()); only MADV_DONTNEED changes state here. */
+const VALID_ADVICE = new Set([0, 1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25]);
+
+/** madvise(2). MADV_DONTNEED zaps the range; the other valid advice is accepted and has no modelled effect. */
+export function* sysMadvise(k: Kernel, t: Thread, start: number, len: number, advice: number): KernelPath<SysResult> {
+  if (!VALID_ADVICE.has(advice)) return EINVAL;
+  if (start % PAGE !== 0) return EINVAL;
+  const aligned = Math.ceil(len / PAGE) * PAGE;
+  if (len && !aligned) return EINVAL;
+  const end = start + aligned;
+  if (end < start) return EINVAL;
+  if (end === start) return 0;
+  const mm = t.process.mm;
+  const ctx = t.ctx;
+  yield* mm.mmapLock.read(ctx);
+  try {
+    // madvise_walk_vmas(): holes make the result ENOMEM, after the mapped parts were advised.
+    let unmapped: SysResult = 0;
+    let at = start;
+    let vma: Vma | undefined = mm.findVma(at);
+    for (;;) {
+      if (!vma) return ENOMEM;
+      if (at < vma.start) {
+        unmapped = ENOMEM;
+        at = vma.start;
+        if (at >= end) break;
+      }
+      const stop = Math.min(end, vma.end);
+      if (advice === MADV_DONTNEED) {
+        if (vma.flags & VM_LOCKED) return EINVAL;
+        yield* zapVmaRange(k, ctx, t.cpu, mm, at, stop, false);
+      }
+      at = stop;
+      if (at >= end) break;
+      vma = vma.nextSpan;
+    }
+    return unmapped;
+  } finally {
+    mm.mmapLock.readUnlock();
+  }
+}
+
+/**
+ * msync(2) (Linux mm/msync.c). MS_SYNC writes back dirty pages of shared file mappings
+ * (here: clears their dirty state and counts them); MS_INVALIDATE has no effect on Linux
+ * beyond its EBUSY check.
+ */
+export function* sysMsync(k: Kernel, t: Thread, start: number, len: number, flags: number): KernelPath<SysResult> {
+  if (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) return EINVAL;
+  if (start % PAGE !== 0) return EINVAL;
+  if (flags & MS_ASYNC && flags & MS_SYNC) return EINVAL;
+  len = Math.ceil(len / PAGE) * PAGE;
+  const end = start + len;
+  if (end < start) return ENOMEM;
+  if (end === start) return 0;
+  const mm = t.process.mm;
+  const ctx = t.ctx;
+  yield* mm.mmapLock.read(ctx);
+  try {
+    let unmapped: SysResult = 0;
+    let at = start;
+    let vma = mm.findVma(at);
+    for (;;) {
+      if (!vma) return ENOMEM;
+      if (at < vma.start) {
+        if (flags === MS_ASYNC) return ENOMEM;
+        at = vma.start;
+        if (at >= end) return ENOMEM;
+        unmapped = ENOMEM;
+      }
+      if (flags & MS_INVALIDATE && vma.flags & VM_LOCKED) return EBUSY;
+      const stop = Math.min(end, vma.end);
+      if (flags & MS_SYNC && vma.file && vma.shared) writeBack(k, t, at, stop);
+      at = vma.end;
+      if (at >= end) return unmapped;
+      vma = mm.findVma(at);
+    }
+  } finally {
+    mm.mmapLock.readUnlock();
+  }
+}
+
+/** Counts the dirty pages of a shared file range as written back. */
+function writeBack(k: Kernel, t: Thread, start: number, end: number): void {
+  const pmap = t.process.mm.pmap;
+  pmap.forEachPt(start, end, (table, first, count) => {
+    for (let i = 0; i < count; i++) {
+      const lo = pmap.lo(table * 512 + first + i);
+      if (pteMapsFrame(lo) && lo & PTE_D) k.writebacks++;
+    }
+  });
+}

@@ -1,0 +1,152 @@
+import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, type AccessKind, faultErrorCode } from '../hw/mmu.js';
+import { PAGE_SIZE } from '../hw/pte.js';
+import { drain, type KernelPath } from '../step/step.js';
+import { EFAULT, type SysResult } from './errno.js';
+import { handleUserFault } from './fault.js';
+import { type Kernel } from './kernel.js';
+import { type Thread } from './process.js';
+import { type SignalInfo } from './signal.js';
+
+/** Retries after a resolved fault before mmsim calls its own fault handling broken. */
+const MAX_FAULT_RETRIES = 8;
+
+/** The signal an access on a dead thread reports. */
+function deadThread(t: Thread, va: number): SignalInfo {
+  return t.signals[t.signals.length - 1] ?? { signal: 'SIGKILL', code: 'SI_KERNEL', addr: va, pkey: -1, errorCode: 0, tid: t.tid };
+}
+
+/**
+ * Translates `va` for a user access by `t`, resolving faults through the kernel. Returns
+ * the frame, or a signal when the kernel could not resolve the fault. Sequential: the
+ * fault path is drained. The common case — a TLB hit — allocates nothing.
+ */
+export function userTranslate(k: Kernel, t: Thread, va: number, kind: AccessKind): number | SignalInfo {
+  const cpu = k.switchTo(t);
+  for (let attempt = 0; attempt < MAX_FAULT_RETRIES; attempt++) {
+    const r = k.hw.mmu.translate(cpu, va, kind, true);
+    if (r >= 0) return r;
+    if (!t.alive) return deadThread(t, va);
+    const out = drain(handleUserFault(k, t, va, faultErrorCode(r)));
+    if (out !== null) return out;
+    if (!t.alive) return deadThread(t, va);
+  }
+  throw new Error(`mmsim bug: access to 0x${va.toString(16)} still faults after ${MAX_FAULT_RETRIES} resolved faults`);
+}
+
+/** The same as {@link userTranslate}, as a kernel path that yields at the access and inside the fault. */
+export function* userTranslatePath(k: Kernel, t: Thread, va: number, kind: AccessKind): KernelPath<number | SignalInfo> {
+  for (let attempt = 0; attempt < MAX_FAULT_RETRIES; attempt++) {
+    const cpu = k.switchTo(t);
+    yield t.ctx.at('access', `${kind === ACCESS_WRITE ? 'store' : kind === ACCESS_FETCH ? 'fetch' : 'load'} 0x${va.toString(16)}`, va);
+    const r = k.hw.mmu.translate(cpu, va, kind, true);
+    if (r >= 0) return r;
+    if (!t.alive) return deadThread(t, va);
+    const out = yield* handleUserFault(k, t, va, faultErrorCode(r));
+    if (out !== null) return out;
+    if (!t.alive) return deadThread(t, va);
+  }
+  throw new Error(`mmsim bug: access to 0x${va.toString(16)} still faults after ${MAX_FAULT_RETRIES} resolved faults`);
+}
+
+/** Reads `size` little-endian bytes at `va` (1, 2 or 4), or the signal the access raised. */
+export function userLoad(k: Kernel, t: Thread, va: number, size: 1 | 2 | 4): number | SignalInfo {
+  const off = va % PAGE_SIZE;
+  const pfn = userTranslate(k, t, va, ACCESS_READ);
+  if (typeof pfn !== 'number') return pfn;
+  const mem = k.hw.mem;
+  if (size === 1) return mem.read8(pfn, off);
+  if (off + size <= PAGE_SIZE) {
+    let v = 0;
+    for (let i = size - 1; i >= 0; i--) v = v * 256 + mem.read8(pfn, off + i);
+    return v;
+  }
+  // A split access: both pages are translated before any byte is read.
+  const pfn2 = userTranslate(k, t, va - off + PAGE_SIZE, ACCESS_READ);
+  if (typeof pfn2 !== 'number') return pfn2;
+  let v = 0;
+  for (let i = size - 1; i >= 0; i--) {
+    const o = off + i;
+    v = v * 256 + (o < PAGE_SIZE ? mem.read8(pfn, o) : mem.read8(pfn2, o - PAGE_SIZE));
+  }
+  return v;
+}
+
+/** Writes `size` little-endian bytes of `value` at `va`; returns null or the signal the access raised. */
+export function userStore(k: Kernel, t: Thread, va: number, value: number, size: 1 | 2 | 4): SignalInfo | null {
+  const off = va % PAGE_SIZE;
+  const pfn = userTranslate(k, t, va, ACCESS_WRITE);
+  if (typeof pfn !== 'number') return pfn;
+  const mem = k.hw.mem;
+  if (size === 1) {
+    mem.write8(pfn, off, value);
+    return null;
+  }
+  let pfn2 = pfn;
+  if (off + size > PAGE_SIZE) {
+    // x86 checks both pages of a split store before it writes either.
+    const r = userTranslate(k, t, va - off + PAGE_SIZE, ACCESS_WRITE);
+    if (typeof r !== 'number') return r;
+    pfn2 = r;
+    // Resolving the second page may have changed the first (COW, reclaim): re-translate.
+    const again = userTranslate(k, t, va, ACCESS_WRITE);
+    if (typeof again !== 'number') return again;
+    return writeSplit(k, again, pfn2, off, value, size);
+  }
+  return writeSplit(k, pfn, pfn2, off, value, size);
+}
+
+function writeSplit(k: Kernel, pfn: number, pfn2: number, off: number, value: number, size: number): null {
+  const mem = k.hw.mem;
+  let v = value >>> 0;
+  for (let i = 0; i < size; i++) {
+    const o = off + i;
+    if (o < PAGE_SIZE) mem.write8(pfn, o, v & 0xff);
+    else mem.write8(pfn2, o - PAGE_SIZE, v & 0xff);
+    v = Math.floor(v / 256);
+  }
+  return null;
+}
+
+/** An instruction fetch at `va`: the byte there, or the signal it raised. */
+export function userFetch(k: Kernel, t: Thread, va: number): number | SignalInfo {
+  const pfn = userTranslate(k, t, va, ACCESS_FETCH);
+  if (typeof pfn !== 'number') return pfn;
+  return k.hw.mem.read8(pfn, va % PAGE_SIZE);
+}
+
+/**
+ * copy_to_user() / copy_from_user(): the kernel touching user memory for `t` — a
+ * supervisor access with EFLAGS.AC set (STAC), so SMAP allows it and PKRU still applies.
+ * A fault the kernel cannot resolve is EFAULT, not a signal (the exception-table fixup).
+ */
+export function copyUser(k: Kernel, t: Thread, va: number, bytes: Uint8Array, toUser: boolean): SysResult {
+  const cpu = k.switchTo(t);
+  const kind = toUser ? ACCESS_WRITE : ACCESS_READ;
+  const mem = k.hw.mem;
+  let i = 0;
+  let retries = 0;
+  while (i < bytes.length) {
+    const a = va + i;
+    cpu.ac = true;
+    const r = k.hw.mmu.translate(cpu, a, kind, false);
+    cpu.ac = false;
+    if (r < 0) {
+      const before = t.signals.length;
+      const out = drain(handleUserFault(k, t, a, faultErrorCode(r)));
+      // A kernel access never raises a signal: drop the one the fault path recorded.
+      t.signals.length = before;
+      if (out !== null || !t.alive) return EFAULT;
+      if (++retries > MAX_FAULT_RETRIES) throw new Error(`mmsim bug: kernel access to 0x${a.toString(16)} keeps faulting`);
+      continue;
+    }
+    const off = a % PAGE_SIZE;
+    const n = Math.min(bytes.length - i, PAGE_SIZE - off);
+    for (let j = 0; j < n; j++) {
+      if (toUser) mem.write8(r, off + j, bytes[i + j]);
+      else bytes[i + j] = mem.read8(r, off + j);
+    }
+    i += n;
+    retries = 0;
+  }
+  return bytes.length;
+}
