@@ -1,4 +1,4 @@
-import { type SysResult } from '../mm/errno.js';
+import { type Errno, type SysResult } from '../mm/errno.js';
 import { sysClose, sysFtruncate, sysOpen, sysPread, sysPwrite } from '../mm/fileOps.js';
 import { sysExec, sysFork } from '../mm/fork.js';
 import { sysMadvise, sysMsync } from '../mm/madvise.js';
@@ -11,6 +11,7 @@ import { userFetch, userLoad, userStore, userTranslatePath } from '../mm/uaccess
 import { drain, type KernelPath } from '../step/step.js';
 import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE } from '../hw/mmu.js';
 import { type Machine } from './machine.js';
+import { type ProcessHandle } from './process.js';
 
 /** Bytes a load or store moves at once. */
 export type AccessSize = 1 | 2 | 4;
@@ -146,7 +147,7 @@ export class ThreadHandle {
   }
 
   /** fork(2): the child process (one thread, on `cpu` or this thread's CPU), or an errno. */
-  fork(cpu?: number): ReturnType<Machine['processHandle']> | SysResult {
+  fork(cpu?: number): ProcessHandle | Errno {
     const k = this.machine.kernel;
     const r = this.run(sysFork(k, this.thread, cpu === undefined ? this.thread.cpu : this.machine.cpuAt(cpu)));
     return typeof r === 'number' ? this.machine.processHandle(r) : r;

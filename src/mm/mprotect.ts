@@ -36,7 +36,8 @@ export function* sysMprotect(k: Kernel, t: Thread, start: number, len: number, p
     if (!vma || vma.start > start) return ENOMEM;
     let at = start;
     while (at < end) {
-      if (!vma || vma.start !== at) return ENOMEM;
+      // A hole: Linux returns ENOMEM with the VMAs before it already changed.
+      if (!vma || vma.start > at) return ENOMEM;
       const newPkey: number = pkey === -1 ? vma.pkey : pkey;
       // VM_MAY* bits sit four above VM_READ/WRITE/EXEC: a right without its MAY bit is EACCES.
       const may = (vma.flags & VM_MAYREAD ? PROT_READ : 0) | (vma.flags & VM_MAYWRITE ? PROT_WRITE : 0) | (vma.flags & VM_MAYEXEC ? PROT_EXEC : 0);
