@@ -88,11 +88,20 @@ export function* handleMmFault(k: Kernel, t: Thread, vma: Vma, page: number, wri
   try {
     const lo = pmap.lo(slot);
     const hi = pmap.hi(slot);
+    // The page is allocated and its entry written under the page-table lock, so no other
+    // kernel path can see the state in between; the step after the write is where the
+    // new entry becomes visible to other CPUs' walkers.
     if (pteNone(lo, hi)) {
-      if (vma.file) return yield* fileFault(k, t, vma, page, slot, write, ec);
-      return yield* anonFault(k, t, vma, page, slot, write, ec);
+      const out = vma.file ? fileFault(k, t, vma, page, slot, write, ec) : anonFault(k, t, vma, page, slot, write, ec);
+      if (ctx.preemptible) yield ctx.at('pte-write', `pte 0x${page.toString(16)}`, page);
+      return out;
     }
-    if (pteIsSwap(lo)) return yield* swapInFault(k, t, vma, page, slot, lo, hi, write, ec);
+    if (pteIsSwap(lo)) {
+      const out = swapInFault(k, t, vma, page, slot, lo, hi, write, ec);
+      if (ctx.preemptible) yield ctx.at('pte-write', `pte 0x${page.toString(16)}`, page);
+      if (out !== SWAPPED_IN_READ_ONLY) return out;
+      return yield* wpFault(k, t, vma, page, slot, pmap.lo(slot), pmap.hi(slot), ec);
+    }
     if (!pteMapsFrame(lo)) throw new Error(`mmsim bug: unknown PTE 0x${hi.toString(16)}_${lo.toString(16)} at 0x${page.toString(16)}`);
     if ((lo & PTE_P) === 0 && lo & PTE_PROTNONE) {
       // The VMA allows access now but the PTE still says PROT_NONE: re-derive it.
@@ -133,8 +142,7 @@ export function anonVmaPrepare(vma: Vma): number {
   return vma.anonVma;
 }
 
-function* anonFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, write: boolean, ec: number): KernelPath<FaultOutcome> {
-  const ctx = t.ctx;
+function anonFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, write: boolean, ec: number): FaultOutcome {
   const mm = t.process.mm;
   if (!write) {
     // do_anonymous_page(): a read maps the shared zero page read-only.
@@ -143,13 +151,11 @@ function* anonFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, 
     const anon = anonVmaPrepare(vma);
     const pfn = k.allocFrame(FRAME_ANON, t.process);
     if (pfn === NO_FRAME) return oom(k, t, page, ec);
-    if (ctx.preemptible) yield ctx.at('alloc', `frame ${pfn}`, page);
     k.hw.mem.owner[pfn] = anon;
     k.hw.mem.mapcount[pfn] = 1;
     mm.pmap.enter(slot, page, pfn, vma.prot, vma.pkey, true);
   }
   mm.counters.minorFaults++;
-  if (ctx.preemptible) yield ctx.at('pte-write', `pte 0x${page.toString(16)}`, page);
   return null;
 }
 
@@ -171,8 +177,7 @@ export function pageCacheGet(k: Kernel, file: File, index: number, requester: Th
   return pfn;
 }
 
-function* fileFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, write: boolean, ec: number): KernelPath<FaultOutcome> {
-  const ctx = t.ctx;
+function fileFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, write: boolean, ec: number): FaultOutcome {
   const mm = t.process.mm;
   const file = vma.file!;
   const index = vma.pgoffAt(page);
@@ -195,12 +200,14 @@ function* fileFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, 
     mm.pmap.enter(slot, page, cached, vma.shared ? vma.prot : readOnly(vma.prot), vma.pkey, write);
   }
   mm.counters.minorFaults++;
-  if (ctx.preemptible) yield ctx.at('pte-write', `pte 0x${page.toString(16)}`, page);
   return null;
 }
 
-function* swapInFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, lo: number, hi: number, write: boolean, ec: number): KernelPath<FaultOutcome> {
-  const ctx = t.ctx;
+/** swapInFault() mapped the page read-only for a write fault: the caller continues with do_wp_page(). */
+const SWAPPED_IN_READ_ONLY: SignalInfo = Object.freeze({ signal: 'SIGSEGV', code: 'SI_KERNEL', addr: 0, pkey: -1, errorCode: 0, tid: -1 });
+
+/** do_swap_page(). */
+function swapInFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, lo: number, hi: number, write: boolean, ec: number): FaultOutcome {
   const mm = t.process.mm;
   const mem = k.hw.mem;
   const sw = k.swap;
@@ -210,7 +217,6 @@ function* swapInFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number
     // Not in the swap cache: read it in (a major fault).
     pfn = k.allocFrame(FRAME_ANON, t.process);
     if (pfn === NO_FRAME) return oom(k, t, page, ec);
-    if (ctx.preemptible) yield ctx.at('alloc', `frame ${pfn} for swap slot ${swapSlot}`, page);
     mem.giveContent(pfn, k.hw.swap.take(swapSlot));
     mem.owner[pfn] = anonVmaPrepare(vma);
     mem.flags[pfn] |= FRAME_SWAPCACHE;
@@ -230,9 +236,7 @@ function* swapInFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number
   k.maybeFreeSwapSlot(swapSlot);
   const exclusive = k.canReuse(pfn);
   mm.pmap.enter(slot, page, pfn, write && exclusive ? vma.prot : readOnly(vma.prot), vma.pkey, write && exclusive);
-  if (ctx.preemptible) yield ctx.at('pte-write', `pte 0x${page.toString(16)}`, page);
-  if (write && !exclusive) return yield* wpFault(k, t, vma, page, slot, mm.pmap.lo(slot), mm.pmap.hi(slot), ec);
-  return null;
+  return write && !exclusive ? SWAPPED_IN_READ_ONLY : null;
 }
 
 /** do_wp_page(): a write to a present read-only page in a writable VMA. */
@@ -252,13 +256,14 @@ function* wpFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, lo
   } else {
     const pfn = k.allocFrame(FRAME_ANON, t.process);
     if (pfn === NO_FRAME) return oom(k, t, page, ec);
-    if (ctx.preemptible) yield ctx.at('alloc', `frame ${pfn} (COW copy)`, page);
     mem.owner[pfn] = anonVmaPrepare(vma);
     if (old !== k.zeroPfn) mem.copyContent(pfn, old);
     mem.mapcount[pfn] = 1;
     // ptep_clear_flush(): the old translation leaves every TLB before the new one is used.
     mm.pmap.setPte(slot, 0, 0);
+    if (ctx.preemptible) yield ctx.at('pte-write', `clear pte 0x${page.toString(16)}`, page);
     mm.pmap.flushPage(t.cpu, page);
+    if (ctx.preemptible) yield ctx.at('tlb-flush', `flush 0x${page.toString(16)}`, page);
     mm.pmap.enter(slot, page, pfn, vma.prot, key, true);
     k.releaseEntry(lo, hi);
     mm.counters.cowCopies++;
@@ -267,4 +272,3 @@ function* wpFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, lo
   return null;
 }
 
-void FRAME_FILE;

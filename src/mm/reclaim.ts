@@ -134,6 +134,10 @@ export function reclaim(k: Kernel, target: number): number {
     if (pfn >= 0 && writeBackIfUnmapped(k, pfn)) result.freed++;
   }
   const procs = [...k.processes.values()].filter((p) => p.alive);
+  // With swap full and no page cache, the clock could only clear A bits: skip the O(pages) walk.
+  let pageCache = 0;
+  for (const f of k.allFiles()) pageCache += f.cache.size;
+  if (k.swap.freeSlotCount === 0 && pageCache === 0) procs.length = 0;
   // Two sweeps of the clock: the first clears A bits, the second takes what stayed cold.
   for (let sweep = 0; sweep < 2 * procs.length && result.freed < target; sweep++) {
     const p = procs[clockHand++ % procs.length];

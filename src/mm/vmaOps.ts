@@ -83,7 +83,7 @@ export function* unmapRange(k: Kernel, ctx: KernelCtx, cpu: Cpu | null, mm: Mm, 
   let vma = mm.findVma(start);
   if (!vma || vma.start >= end) return;
   if (vma.start < start) vma = splitVma(mm, vma, start);
-  const prevEnd = vma.prevSpan?.end ?? 0;
+  const floor = vma.prevSpan?.end ?? 0;
   const victims: Vma[] = [];
   for (let v: Vma | undefined = vma; v && v.start < end; v = v.nextSpan) {
     if (v.end > end) splitVma(mm, v, end);
@@ -94,8 +94,8 @@ export function* unmapRange(k: Kernel, ctx: KernelCtx, cpu: Cpu | null, mm: Mm, 
     removeVma(mm, v);
     if (ctx.preemptible) yield ctx.at('vma', `remove vma 0x${v.start.toString(16)}-0x${v.end.toString(16)}`, v.start);
   }
-  const nextStart = victims[victims.length - 1].nextSpan?.start ?? Number.MAX_SAFE_INTEGER;
-  mm.pmap.freeEmptyTables(prevEnd, nextStart);
+  const ceiling = victims[victims.length - 1].nextSpan?.start ?? Number.MAX_SAFE_INTEGER;
+  mm.pmap.freeEmptyTables(victims[0].start, victims[victims.length - 1].end, floor, ceiling);
 }
 
 /**

@@ -308,19 +308,19 @@ export class Pmap {
     return changed;
   }
 
-  /** Frees page tables under [floor, ceiling) that hold no entries (Linux free_pgtables()). */
-  freeEmptyTables(floor: number, ceiling: number): number {
+  /**
+   * Linux free_pgtables(): frees the empty page tables covering [start, end) whose whole
+   * 2 MiB span lies in [floor, ceiling) — the space between the neighbouring VMAs — so a
+   * table a neighbour still uses is kept. Upper levels are kept (as Linux keeps them
+   * unless the whole span above is free); they cost one page per GiB.
+   */
+  freeEmptyTables(start: number, end: number, floor: number, ceiling: number): number {
     const t = this.hw.tables;
     let freed = 0;
-    const first = Math.ceil(floor / PT_SPAN) * PT_SPAN;
-    const last = Math.floor(ceiling / PT_SPAN) * PT_SPAN;
-    for (let va = first; va < last; va += PT_SPAN) {
+    for (let va = Math.floor(start / PT_SPAN) * PT_SPAN; va < end; va += PT_SPAN) {
+      if (va < floor || va + PT_SPAN > ceiling) continue;
       const pmd = this.pmdSlot(va);
-      if (pmd < 0) {
-        // Skip the rest of this PD's span.
-        va = (Math.floor(va / (PT_SPAN * 512)) + 1) * PT_SPAN * 512 - PT_SPAN;
-        continue;
-      }
+      if (pmd < 0) continue;
       const l = t.lo[pmd];
       if ((l & PTE_P) === 0 || l & PTE_PS) continue;
       const table = t.tableOfPfn(ptePfn(l, t.hi[pmd]));

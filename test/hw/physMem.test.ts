@@ -341,7 +341,7 @@ describe('PhysMem: copy, take and give contents', () => {
 
 describe('ContentPool', () => {
   it('allocates all-zero contents that cost no line storage', () => {
-    const pool = new ContentPool(2);
+    const pool = new ContentPool();
     const a = pool.alloc();
     assert.equal(pool.contentsInUse, 1);
     assert.equal(pool.bytesInUse, 0);
@@ -350,8 +350,8 @@ describe('ContentPool', () => {
     assert.equal(pool.read8(a, PAGE_SIZE - 1), 0);
   });
 
-  it('stores only the 64-byte lines that ever held a non-zero byte', () => {
-    const pool = new ContentPool(2);
+  it('stores only the lines that ever held a non-zero byte', () => {
+    const pool = new ContentPool();
     const a = pool.alloc();
     pool.write8(a, 100, 0); // zero into a zero line: nothing
     assert.equal(pool.bytesInUse, 0);
@@ -372,7 +372,7 @@ describe('ContentPool', () => {
   });
 
   it('keeps contents apart', () => {
-    const pool = new ContentPool(2);
+    const pool = new ContentPool();
     const a = pool.alloc();
     const b = pool.alloc();
     pool.write8(a, 5, 0xa);
@@ -382,7 +382,7 @@ describe('ContentPool', () => {
   });
 
   it('free returns the content and its lines; reuse reads as zeros', () => {
-    const pool = new ContentPool(2);
+    const pool = new ContentPool();
     const a = pool.alloc();
     pool.write8(a, 1, 7);
     pool.write8(a, 2000, 8);
@@ -399,7 +399,7 @@ describe('ContentPool', () => {
   });
 
   it('grows, keeping existing contents', () => {
-    const pool = new ContentPool(1);
+    const pool = new ContentPool();
     const cs: number[] = [];
     for (let i = 0; i < 40; i++) {
       const c = pool.alloc();
@@ -414,7 +414,7 @@ describe('ContentPool', () => {
   });
 
   it('duplicate copies every line, independently, even when the copy makes the pool grow', () => {
-    const pool = new ContentPool(1);
+    const pool = new ContentPool();
     const a = pool.alloc();
     pool.write8(a, 10, 0x99);
     pool.write8(a, 4000, 0x77);
@@ -430,7 +430,7 @@ describe('ContentPool', () => {
   });
 
   it('keeps its free lists through many frees', () => {
-    const pool = new ContentPool(4);
+    const pool = new ContentPool();
     const cs = Array.from({ length: 100 }, (_, i) => {
       const c = pool.alloc();
       pool.write8(c, i, 1);
