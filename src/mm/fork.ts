@@ -1,5 +1,5 @@
 import { type Cpu } from '../hw/cpu.js';
-import { ENTRIES_PER_TABLE, PAGE_SIZE, PTE_A, PTE_D, PTE_RW, pteIsSwap, pteMapsFrame, ptePfn, swapPteOffset } from '../hw/pte.js';
+import { pteIsSwap, pteMapsFrame, ptePfn, swapPteOffset } from '../hw/pte.js';
 import { type KernelPath } from '../step/step.js';
 import { ENOMEM, type SysResult } from './errno.js';
 import { INIT_PKRU, type Kernel, teardownMm } from './kernel.js';
@@ -58,53 +58,20 @@ export function* sysFork(k: Kernel, t: Thread, childCpu: Cpu = t.cpu): KernelPat
   }
 }
 
-/**
- * copy_pte_range() for one VMA. Returns -1 when a page table could not be allocated, else
- * the number of parent entries write-protected.
- */
+/** copy_pte_range() for one VMA: the pmap copies, the kernel takes each copy's references. */
 function copyPageRange(k: Kernel, src: Mm, dst: Mm, vma: Vma): number {
   const mem = k.hw.mem;
-  const from = src.pmap;
-  const to = dst.pmap;
-  let wrprotected = 0;
-  let failed = false;
-  const cow = vma.isCow;
-  from.forEachPt(vma.start, vma.end, (table, first, count, va) => {
-    if (failed) return;
-    for (let i = 0; i < count; i++) {
-      const s = table * ENTRIES_PER_TABLE + first + i;
-      let lo = from.lo(s);
-      const hi = from.hi(s);
-      if (lo === 0 && hi === 0) continue;
-      const pageVa = va + i * PAGE_SIZE;
-      const d = to.ensurePteSlot(pageVa);
-      if (d < 0) {
-        failed = true;
-        return;
-      }
-      if (pteIsSwap(lo)) {
-        k.swap.refs[swapPteOffset(lo, hi)]++;
-        to.setPte(d, lo, hi);
-        continue;
-      }
-      if (!pteMapsFrame(lo)) continue;
+  return src.pmap.copyRange(dst.pmap, vma.start, vma.end, vma.isCow, vma.shared, (lo, hi) => {
+    if (pteIsSwap(lo)) {
+      k.swap.refs[swapPteOffset(lo, hi)]++;
+    } else if (pteMapsFrame(lo)) {
       const pfn = ptePfn(lo, hi);
       if (pfn !== k.zeroPfn) {
         mem.mapcount[pfn]++;
         mem.refcount[pfn]++;
       }
-      if (cow && lo & PTE_RW) {
-        lo = (lo & ~PTE_RW) >>> 0;
-        from.setPte(s, lo, hi);
-        wrprotected++;
-      }
-      // The child's entry starts old, and clean when shared (Linux copy_present_pte()).
-      let childLo = (lo & ~PTE_A) >>> 0;
-      if (vma.shared) childLo = (childLo & ~PTE_D) >>> 0;
-      to.setPte(d, childLo, hi);
     }
   });
-  return failed ? -1 : wrprotected;
 }
 
 /**

@@ -309,6 +309,43 @@ export class Pmap {
   }
 
   /**
+   * The page-table half of fork (Linux copy_pte_range(), FreeBSD pmap_copy()): copies
+   * every entry of [start, end) into `child`. With `writeProtect`, writable entries lose
+   * RW in both (copy-on-write). The child's entries start old (A clear), and clean when
+   * `shared`. `onCopied(lo, hi)` takes the extra reference each copied entry holds.
+   * Returns the number of parent entries write-protected, or -1 when the child ran out of
+   * page tables. The caller flushes the parent's TLBs when entries were write-protected.
+   */
+  copyRange(child: Pmap, start: number, end: number, writeProtect: boolean, shared: boolean, onCopied: (lo: number, hi: number) => void): number {
+    let wrprotected = 0;
+    let failed = false;
+    this.forEachPt(start, end, (table, first, count, va) => {
+      if (failed) return;
+      for (let i = 0; i < count; i++) {
+        const s = table * ENTRIES_PER_TABLE + first + i;
+        let lo = this.lo(s);
+        const hi = this.hi(s);
+        if (lo === 0 && hi === 0) continue;
+        const d = child.ensurePteSlot(va + i * PAGE_SIZE);
+        if (d < 0) {
+          failed = true;
+          return;
+        }
+        onCopied(lo, hi);
+        if (writeProtect && pteMapsFrame(lo) && lo & PTE_RW) {
+          lo = (lo & ~PTE_RW) >>> 0;
+          this.setPte(s, lo, hi);
+          wrprotected++;
+        }
+        let childLo = pteMapsFrame(lo) ? (lo & ~PTE_A) >>> 0 : lo;
+        if (shared && pteMapsFrame(lo)) childLo = (childLo & ~PTE_D) >>> 0;
+        child.setPte(d, childLo, hi);
+      }
+    });
+    return failed ? -1 : wrprotected;
+  }
+
+  /**
    * Linux free_pgtables(): frees the empty page tables covering [start, end) whose whole
    * 2 MiB span lies in [floor, ceiling) — the space between the neighbouring VMAs — so a
    * table a neighbour still uses is kept. Upper levels are kept (as Linux keeps them
