@@ -305,10 +305,9 @@ export class Mmu {
   private recheckKey(cpu: Cpu, va: number, access: AccessKind): void {
     if (!cpu.pke) return;
     const w = this.peek(cpu.cr3Table, va, this.scratch);
-    if (!w.present) {
-      this.violations.push({ id: 'keys-enforced', message: `CPU ${cpu.id} accessed va 0x${va.toString(16)} through a TLB entry whose page is no longer present` });
-      return;
-    }
+    // A stale entry for a page being unmapped is a TLB question (no-stale-tlb, checked
+    // between operations), not a key question.
+    if (!w.present) return;
     const key = pteKey(this.tables.hi[w.slot]);
     const bits = (cpu.pkru >>> (key << 1)) & 3;
     if (bits & 1 || (bits & 2 && access === ACCESS_WRITE)) {

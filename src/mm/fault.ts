@@ -58,7 +58,7 @@ export function* handleUserFault(k: Kernel, t: Thread, va: number, ec: number): 
       const byKey = (ec & PF_PK) !== 0 || (t.cpu.pke && !(ec & PF_I) && !pkruPermits(t.cpu.pkru, vma.pkey, (ec & PF_W) !== 0));
       return byKey ? signal(t, 'SIGSEGV', 'SEGV_PKUERR', va, ec, vma.pkey) : signal(t, 'SIGSEGV', 'SEGV_ACCERR', va, ec);
     }
-    return yield* handleMmFault(k, t, vma, Math.floor(va / 4096) * 4096, (ec & PF_W) !== 0, ec);
+    return yield* handleMmFault(k, t, vma, va, (ec & PF_W) !== 0, ec);
   } finally {
     mm.mmapLock.readUnlock();
   }
@@ -73,8 +73,9 @@ function readOnly(prot: number): number {
  * handle_mm_fault() for one page: demand-zero, file, swap-in, write-protect (COW) or a
  * spurious fault. Runs under mmap_lock (read) and takes the page-table lock.
  */
-export function* handleMmFault(k: Kernel, t: Thread, vma: Vma, page: number, write: boolean, ec: number): KernelPath<FaultOutcome> {
+export function* handleMmFault(k: Kernel, t: Thread, vma: Vma, addr: number, write: boolean, ec: number): KernelPath<FaultOutcome> {
   const ctx = t.ctx;
+  const page = addr - (addr % 4096);
   const mm = t.process.mm;
   const pmap = mm.pmap;
   const slot = pmap.ensurePteSlot(page);
@@ -92,7 +93,7 @@ export function* handleMmFault(k: Kernel, t: Thread, vma: Vma, page: number, wri
     // kernel path can see the state in between; the step after the write is where the
     // new entry becomes visible to other CPUs' walkers.
     if (pteNone(lo, hi)) {
-      const out = vma.file ? fileFault(k, t, vma, page, slot, write, ec) : anonFault(k, t, vma, page, slot, write, ec);
+      const out = vma.file ? fileFault(k, t, vma, addr, slot, write, ec) : anonFault(k, t, vma, page, slot, write, ec);
       if (ctx.preemptible) yield ctx.at('pte-write', `pte 0x${page.toString(16)}`, page);
       return out;
     }
@@ -177,11 +178,12 @@ export function pageCacheGet(k: Kernel, file: File, index: number, requester: Th
   return pfn;
 }
 
-function fileFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, write: boolean, ec: number): FaultOutcome {
+function fileFault(k: Kernel, t: Thread, vma: Vma, addr: number, slot: number, write: boolean, ec: number): FaultOutcome {
   const mm = t.process.mm;
+  const page = addr - (addr % 4096);
   const file = vma.file!;
   const index = vma.pgoffAt(page);
-  if (index >= file.pages) return signal(t, 'SIGBUS', 'BUS_ADRERR', page, ec);
+  if (index >= file.pages) return signal(t, 'SIGBUS', 'BUS_ADRERR', addr, ec);
   const cached = pageCacheGet(k, file, index, t.process);
   if (cached === NO_FRAME) return oom(k, t, page, ec);
   const mem = k.hw.mem;

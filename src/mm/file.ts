@@ -21,6 +21,8 @@ export class File {
   writable: boolean;
   /** Whether a process may open it for reading. */
   readable: boolean;
+  /** Called when the last mapping goes: a shmem object has no other reference and frees its pages. */
+  onLastUnmap: (() => void) | null;
 
   constructor(
     /** Path shown in /proc/pid/maps. */
@@ -33,6 +35,7 @@ export class File {
     this.size = size;
     this.writable = true;
     this.readable = true;
+    this.onLastUnmap = null;
   }
 
   /** Pages covering the size: accesses at or past this page raise SIGBUS. */

@@ -247,6 +247,19 @@ export class Kernel {
   /** Shared anonymous memory objects (shmem), which have no name in the file table. */
   readonly shmemFiles = new Set<File>();
 
+  /** Registers a shmem object; it frees its pages when its last mapping goes. */
+  addShmem(file: File): void {
+    this.shmemFiles.add(file);
+    file.onLastUnmap = () => {
+      const mem = this.hw.mem;
+      for (const pfn of file.cache.values()) mem.put(pfn);
+      file.cache.clear();
+      for (const c of file.disk.values()) mem.content.free(c);
+      file.disk.clear();
+      this.shmemFiles.delete(file);
+    };
+  }
+
   /** Every file with a page cache: named files and shmem objects. */
   *allFiles(): IterableIterator<File> {
     yield* this.files.values();

@@ -43,7 +43,8 @@ export function getUnmappedArea(mm: Mm, addr: number, len: number, flags: number
     return addr;
   }
   if (addr) {
-    const hint = pageAlignUp(addr);
+    // x86-64 arch_get_unmapped_area_topdown() rounds the hint down (addr &= PAGE_MASK).
+    const hint = addr - (addr % PAGE);
     if (TASK_SIZE - len >= hint && hint >= MMAP_MIN_ADDR) {
       const next = mm.findVma(hint);
       if (!next || hint + len <= next.start) return hint;
@@ -52,6 +53,12 @@ export function getUnmappedArea(mm: Mm, addr: number, len: number, flags: number
   let a = mm.vmas.findGapTopDown(MMAP_MIN_ADDR, MMAP_BASE, len);
   if (a < 0) a = mm.vmas.findGapBottomUp(TASK_UNMAPPED_BASE, TASK_SIZE, len);
   return a < 0 ? ENOMEM : a;
+}
+
+/** Linux round_hint_to_min(): a hint is rounded down; one below mmap_min_addr is raised to it; page 0 means no hint. */
+function roundHintToMin(hint: number): number {
+  hint -= hint % PAGE;
+  return hint !== 0 && hint < MMAP_MIN_ADDR ? MMAP_MIN_ADDR : hint;
 }
 
 /**
@@ -65,7 +72,9 @@ export function* sysMmap(k: Kernel, t: Thread, addr: number, len: number, prot: 
   const open = anon ? undefined : t.process.fds.get(fd);
   if (!anon && !open) return EBADF;
   if (len === 0) return EINVAL;
-  if (!(flags & MAP_FIXED) && addr !== 0 && addr < MMAP_MIN_ADDR) addr = MMAP_MIN_ADDR; // round_hint_to_min()
+  // do_mmap(): NOREPLACE forces MAP_FIXED handling before the hint is rounded.
+  if (flags & MAP_FIXED_NOREPLACE) flags |= MAP_FIXED;
+  if (!(flags & MAP_FIXED)) addr = roundHintToMin(addr);
   len = pageAlignUp(len);
   if (len === 0 || len > Number.MAX_SAFE_INTEGER - PAGE) return ENOMEM;
   let pgoff = offset / PAGE;
@@ -75,7 +84,6 @@ export function* sysMmap(k: Kernel, t: Thread, addr: number, len: number, prot: 
   yield* mm.mmapLock.write(ctx);
   try {
     if (mm.mapCount > k.config.maxMapCount) return ENOMEM;
-    if (flags & MAP_FIXED_NOREPLACE) flags |= MAP_FIXED;
     const where = getUnmappedArea(mm, addr, len, flags);
     if (isErrno(where)) return where;
     if (flags & MAP_FIXED_NOREPLACE) {
@@ -105,7 +113,7 @@ export function* sysMmap(k: Kernel, t: Thread, addr: number, len: number, prot: 
         vmFlags |= VM_SHARED | VM_MAYSHARE;
         // Shared anonymous memory is a shmem object of its own (Linux shmem_zero_setup()).
         file = new File('/dev/zero (deleted)', len, true);
-        k.shmemFiles.add(file);
+        k.addShmem(file);
         pgoff = 0;
       } else if (type === MAP_PRIVATE) {
         pgoff = where / PAGE;

@@ -135,7 +135,8 @@ export function copyUser(k: Kernel, t: Thread, va: number, bytes: Uint8Array, to
       const out = drain(handleUserFault(k, t, a, faultErrorCode(r)));
       // A kernel access never raises a signal: drop the one the fault path recorded.
       t.signals.length = before;
-      if (out !== null || !t.alive) return EFAULT;
+      // Like copy_to_user(), a short copy reports what was copied; nothing copied is EFAULT.
+      if (out !== null || !t.alive) return i > 0 ? i : EFAULT;
       if (++retries > MAX_FAULT_RETRIES) throw new Error(`mmsim bug: kernel access to 0x${a.toString(16)} keeps faulting`);
       continue;
     }

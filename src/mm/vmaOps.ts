@@ -32,7 +32,11 @@ export function insertVma(mm: Mm, vma: Vma): void {
 export function removeVma(mm: Mm, vma: Vma): void {
   mm.vmas.remove(vma);
   vma.mm = null;
-  vma.file?.mappings.delete(vma);
+  const file = vma.file;
+  if (file) {
+    file.mappings.delete(vma);
+    if (file.mappings.size === 0) file.onLastUnmap?.();
+  }
 }
 
 /** Splits `vma` at `addr` (strictly inside it); returns the upper part, now in the tree. */
