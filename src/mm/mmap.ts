@@ -98,7 +98,8 @@ export function* sysMmap(k: Kernel, t: Thread, addr: number, len: number, prot: 
     if (open) {
       file = open.file;
       if (type === MAP_SHARED || type === MAP_SHARED_VALIDATE) {
-        if (type === MAP_SHARED_VALIDATE && flags & ~(LEGACY_MAP_MASK | MAP_SYNC | MAP_FIXED_NOREPLACE)) return errno('EOPNOTSUPP');
+        // MAP_SHARED_VALIDATE rejects unknown flags, and MAP_SYNC on a file without DAX (all of mmsim's).
+        if (type === MAP_SHARED_VALIDATE && flags & ~(LEGACY_MAP_MASK | MAP_FIXED_NOREPLACE)) return errno('EOPNOTSUPP');
         if (prot & PROT_WRITE && !open.canWrite) return EACCES;
         vmFlags |= VM_SHARED | VM_MAYSHARE;
         if (!open.canWrite) vmFlags &= ~(VM_MAYWRITE | VM_SHARED);
@@ -107,8 +108,8 @@ export function* sysMmap(k: Kernel, t: Thread, addr: number, len: number, prot: 
       }
       if (!open.canRead) return EACCES;
     } else {
-      if (type === MAP_SHARED || type === MAP_SHARED_VALIDATE) {
-        if (type === MAP_SHARED_VALIDATE && flags & ~(LEGACY_MAP_MASK | MAP_FIXED_NOREPLACE)) return errno('EOPNOTSUPP');
+      // Anonymous memory knows MAP_SHARED and MAP_PRIVATE only: MAP_SHARED_VALIDATE is EINVAL here.
+      if (type === MAP_SHARED) {
         if (vmFlags & VM_GROWSDOWN) return EINVAL;
         vmFlags |= VM_SHARED | VM_MAYSHARE;
         // Shared anonymous memory is a shmem object of its own (Linux shmem_zero_setup()).
@@ -125,8 +126,7 @@ export function* sysMmap(k: Kernel, t: Thread, addr: number, len: number, prot: 
     if (flags & MAP_FIXED) {
       const over = mm.findVma(where);
       if (over && over.start < where + len) {
-        // Unmapping may split one VMA in three: Linux refuses that at the limit.
-        if (over.start < where && over.end > where + len && mm.mapCount >= k.config.maxMapCount) return ENOMEM;
+          if (unmapWouldExceedLimit(k, mm, where, where + len)) return ENOMEM;
         yield* unmapRange(k, ctx, t.cpu, mm, where, where + len);
       }
     }
@@ -158,6 +158,12 @@ function* populate(k: Kernel, t: Thread, vma: Vma, start: number, end: number): 
   }
 }
 
+/** do_vmi_align_munmap(): punching a hole inside one VMA adds one; Linux refuses that at max_map_count. */
+export function unmapWouldExceedLimit(k: Kernel, mm: Mm, start: number, end: number): boolean {
+  const first = mm.findVma(start);
+  return first !== undefined && first.start < start && first.end > end && mm.mapCount >= k.config.maxMapCount;
+}
+
 /** munmap(2) (Linux __vm_munmap() / do_vmi_munmap()). */
 export function* sysMunmap(k: Kernel, t: Thread, start: number, len: number): KernelPath<SysResult> {
   if (start % PAGE !== 0 || start > TASK_SIZE || len > TASK_SIZE - start) return EINVAL;
@@ -167,10 +173,7 @@ export function* sysMunmap(k: Kernel, t: Thread, start: number, len: number): Ke
   const ctx = t.ctx;
   yield* mm.mmapLock.write(ctx);
   try {
-    const first = mm.findVma(start);
-    if (!first || first.start >= end) return 0;
-    // do_vmi_align_munmap(): punching a hole in one VMA adds one; refuse at the limit.
-    if (first.start < start && first.end > end && mm.mapCount >= k.config.maxMapCount) return ENOMEM;
+    if (unmapWouldExceedLimit(k, mm, start, end)) return ENOMEM;
     yield* unmapRange(k, ctx, t.cpu, mm, start, end);
     return 0;
   } finally {

@@ -4,7 +4,7 @@ import { MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MREMAP_DONTUNMAP, MREMAP_FIXED, MRE
 import { EFAULT, EINVAL, ENOMEM, type Errno, isErrno, type SysResult } from './errno.js';
 import { type Kernel } from './kernel.js';
 import { type Mm, TASK_SIZE } from './mm.js';
-import { getUnmappedArea } from './mmap.js';
+import { getUnmappedArea, unmapWouldExceedLimit } from './mmap.js';
 import { type Thread } from './process.js';
 import { VM_MAYSHARE, VM_SHARED, type Vma } from './vma.js';
 import { insertVma, mergeAround, splitVma, unmapRange } from './vmaOps.js';
@@ -30,8 +30,11 @@ export function* sysMremap(k: Kernel, t: Thread, addr: number, oldLen: number, n
       return yield* mremapTo(k, t, addr, oldLen, newAddr, newLen, flags);
     }
     if (oldLen >= newLen) {
-      // Always allow a shrinking remap.
-      if (oldLen > newLen) yield* unmapRange(k, ctx, t.cpu, mm, addr + newLen, addr + oldLen);
+      // Always allow a shrinking remap (but do_vmi_munmap() still guards max_map_count).
+      if (oldLen > newLen) {
+        if (unmapWouldExceedLimit(k, mm, addr + newLen, addr + oldLen)) return ENOMEM;
+        yield* unmapRange(k, ctx, t.cpu, mm, addr + newLen, addr + oldLen);
+      }
       return addr;
     }
     const checked = vmaToResize(mm, addr, oldLen);
@@ -92,8 +95,11 @@ function* moveVma(k: Kernel, t: Thread, vma: Vma, from: number, oldLen: number, 
   const mm = t.process.mm;
   if (mm.mapCount >= k.config.maxMapCount - 3) return ENOMEM;
   let src = vma;
-  if (src.start < from) src = splitVma(mm, src, from);
-  if (src.end > from + oldLen) splitVma(mm, src, from + oldLen);
+  // old_len 0 duplicates a shared mapping: nothing is split, moved or unmapped.
+  if (oldLen > 0) {
+    if (src.start < from) src = splitVma(mm, src, from);
+    if (src.end > from + oldLen) splitVma(mm, src, from + oldLen);
+  }
   const moved = src.cloneRange(from, from + oldLen);
   moved.start = to;
   moved.end = to + newLen;
@@ -117,7 +123,7 @@ function* moveVma(k: Kernel, t: Thread, vma: Vma, from: number, oldLen: number, 
   if (anyPresent) pmap.flushRange(t.cpu, from, from + oldLen);
   insertVma(mm, moved);
   mergeAround(mm, moved);
-  if (!dontUnmap) {
+  if (!dontUnmap && oldLen > 0) {
     // The entries are gone already; this drops the VMA and any page tables left empty.
     yield* unmapRange(k, t.ctx, t.cpu, mm, from, from + oldLen);
   }
