@@ -10,6 +10,7 @@ import { type SignalInfo } from '../mm/signal.js';
 import { userFetch, userLoad, userStore, userTranslatePath } from '../mm/uaccess.js';
 import { drain, type KernelPath } from '../step/step.js';
 import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE } from '../hw/mmu.js';
+import { pageOffset } from '../hw/pte.js';
 import { type Machine } from './machine.js';
 import { type ProcessHandle } from './process.js';
 
@@ -127,6 +128,7 @@ export class ThreadHandle {
 
   /** Loads `size` bytes (little-endian) at `va`. */
   load(va: number, size: AccessSize = 1): number | SignalInfo {
+    checkAddress(va, size);
     const r = userLoad(this.machine.kernel, this.thread, va, size);
     if (this.machine.checking) this.machine.afterOperation();
     return r;
@@ -134,6 +136,7 @@ export class ThreadHandle {
 
   /** Stores the low `size` bytes of `value` at `va`; null on success. */
   store(va: number, value: number, size: AccessSize = 1): SignalInfo | null {
+    checkAddress(va, size);
     const r = userStore(this.machine.kernel, this.thread, va, value, size);
     if (this.machine.checking) this.machine.afterOperation();
     return r;
@@ -141,6 +144,7 @@ export class ThreadHandle {
 
   /** Fetches an instruction byte at `va` (keys never apply to fetches). */
   fetch(va: number): number | SignalInfo {
+    checkAddress(va, 1);
     const r = userFetch(this.machine.kernel, this.thread, va);
     if (this.machine.checking) this.machine.afterOperation();
     return r;
@@ -165,6 +169,12 @@ export class ThreadHandle {
     this.machine.kernel.syncPkru(this.thread);
     return this.thread.pkru;
   }
+}
+
+/** A caller passing something that is not an address is a programming error, not a fault to model. */
+function checkAddress(va: number, size: number): void {
+  if (!(Number.isSafeInteger(va) && va >= 0)) throw new RangeError(`address must be a non-negative safe integer, not ${va}`);
+  if (size !== 1 && size !== 2 && size !== 4) throw new RangeError(`access size must be 1, 2 or 4, not ${String(size)}`);
 }
 
 /** A thread's operations as kernel paths that yield at every preemption point. */
@@ -198,20 +208,20 @@ export class ThreadPaths {
   /** A one-byte load: yields at the access and inside any fault it takes. */
   *load(va: number): KernelPath<number | SignalInfo> {
     const pfn = yield* userTranslatePath(this.machine.kernel, this.thread, va, ACCESS_READ);
-    return typeof pfn === 'number' ? this.machine.kernel.hw.mem.read8(pfn, va % 4096) : pfn;
+    return typeof pfn === 'number' ? this.machine.kernel.hw.mem.read8(pfn, pageOffset(va)) : pfn;
   }
 
   /** A one-byte store. */
   *store(va: number, value: number): KernelPath<SignalInfo | null> {
     const pfn = yield* userTranslatePath(this.machine.kernel, this.thread, va, ACCESS_WRITE);
     if (typeof pfn !== 'number') return pfn;
-    this.machine.kernel.hw.mem.write8(pfn, va % 4096, value);
+    this.machine.kernel.hw.mem.write8(pfn, pageOffset(va), value);
     return null;
   }
 
   /** An instruction fetch. */
   *fetch(va: number): KernelPath<number | SignalInfo> {
     const pfn = yield* userTranslatePath(this.machine.kernel, this.thread, va, ACCESS_FETCH);
-    return typeof pfn === 'number' ? this.machine.kernel.hw.mem.read8(pfn, va % 4096) : pfn;
+    return typeof pfn === 'number' ? this.machine.kernel.hw.mem.read8(pfn, pageOffset(va)) : pfn;
   }
 }

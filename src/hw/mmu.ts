@@ -179,7 +179,7 @@ export class Mmu {
       }
       const next = ptePfn(l, hi[s]);
       const nextTable = this.mem.kind[next] === FRAME_PAGETABLE ? this.mem.data[next] : -1;
-      if (nextTable < 0 || this.tables.generation[nextTable] !== this.tables.linkGeneration[s]) {
+      if (nextTable < 0 || this.tables.generation[nextTable] !== this.tables.linkedGeneration(s)) {
         this.violations.push({
           id: 'no-pt-use-after-free',
           message: `CPU ${cpu.id} walked va 0x${va.toString(16)} into frame ${next}, which ${nextTable < 0 ? 'is no longer a page table' : 'was freed and reused as another page table'}`,

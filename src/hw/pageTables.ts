@@ -27,8 +27,16 @@ export class PageTables {
   level: Uint8Array;
   /** Generation of each table number, bumped on every allocation. */
   generation: Uint32Array;
-  /** For each entry slot: the generation of the child table it linked when written. */
+  /** For each upper-level table, its row in {@link linkGeneration}; -1 for a PT (leaf-level) table. */
+  upperRow: Int32Array;
+  /**
+   * For each entry of an upper-level table (row * 512 + index): the generation of the
+   * child table it linked when written. Leaf-level tables — nearly all of them — link
+   * no tables and need no row.
+   */
   linkGeneration: Uint32Array;
+  private readonly freeRows: number[] = [];
+  private rowsUsed = 0;
   private freeTables: number[];
   private capacity: number;
   private used: number;
@@ -40,7 +48,8 @@ export class PageTables {
     this.tablePfn = new Int32Array(initialTables).fill(NO_FRAME);
     this.level = new Uint8Array(initialTables);
     this.generation = new Uint32Array(initialTables);
-    this.linkGeneration = new Uint32Array(initialTables * ENTRIES_PER_TABLE);
+    this.upperRow = new Int32Array(initialTables).fill(-1);
+    this.linkGeneration = new Uint32Array(16 * ENTRIES_PER_TABLE);
     this.freeTables = [];
     this.used = 0;
   }
@@ -65,8 +74,27 @@ export class PageTables {
     this.tablePfn[table] = pfn;
     this.level[table] = level;
     this.generation[table] = this.generation[table] + 1;
+    this.upperRow[table] = level > 1 ? this.allocRow() : -1;
     this.mem.data[pfn] = table;
     return table;
+  }
+
+  /** Generation the entry at `slot` of an upper-level table recorded for its child. */
+  linkedGeneration(slot: number): number {
+    const row = this.upperRow[(slot / ENTRIES_PER_TABLE) | 0];
+    return row < 0 ? 0 : this.linkGeneration[row * ENTRIES_PER_TABLE + (slot & (ENTRIES_PER_TABLE - 1))];
+  }
+
+  private allocRow(): number {
+    const reused = this.freeRows.pop();
+    const row = reused ?? this.rowsUsed++;
+    if ((row + 1) * ENTRIES_PER_TABLE > this.linkGeneration.length) {
+      const bigger = new Uint32Array(this.linkGeneration.length * 2);
+      bigger.set(this.linkGeneration);
+      this.linkGeneration = bigger;
+    }
+    this.linkGeneration.fill(0, row * ENTRIES_PER_TABLE, (row + 1) * ENTRIES_PER_TABLE);
+    return row;
   }
 
   /** Writes entry `slot` to link `child` with the non-leaf flags `flags`, remembering the child's generation. */
@@ -74,7 +102,9 @@ export class PageTables {
     const pfn = this.tablePfn[child];
     this.lo[slot] = ((pfn % 0x100000) * 4096 + (flags & 0xfff)) >>> 0;
     this.hi[slot] = Math.floor(pfn / 0x100000) & 0xfffff;
-    this.linkGeneration[slot] = this.generation[child]!;
+    const row = this.upperRow[(slot / ENTRIES_PER_TABLE) | 0];
+    if (row < 0) throw new Error(`mmsim bug: table ${(slot / ENTRIES_PER_TABLE) | 0} is a leaf-level table and cannot link a child`);
+    this.linkGeneration[row * ENTRIES_PER_TABLE + (slot & (ENTRIES_PER_TABLE - 1))] = this.generation[child];
   }
 
   /** Frees a table and its frame. The caller guarantees no walker can still reach it. */
@@ -82,6 +112,8 @@ export class PageTables {
     const pfn = this.tablePfn[table];
     if (pfn === NO_FRAME) throw new Error(`mmsim bug: page table ${table} freed twice`);
     this.tablePfn[table] = NO_FRAME;
+    if (this.upperRow[table] >= 0) this.freeRows.push(this.upperRow[table]);
+    this.upperRow[table] = -1;
     this.mem.data[pfn] = -1;
     this.mem.free(pfn);
     this.freeTables.push(table);
@@ -123,8 +155,8 @@ export class PageTables {
     const gen = new Uint32Array(this.capacity);
     gen.set(this.generation);
     this.generation = gen;
-    const linkGen = new Uint32Array(this.capacity * ENTRIES_PER_TABLE);
-    linkGen.set(this.linkGeneration);
-    this.linkGeneration = linkGen;
+    const rows = new Int32Array(this.capacity).fill(-1);
+    rows.set(this.upperRow);
+    this.upperRow = rows;
   }
 }

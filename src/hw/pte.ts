@@ -76,6 +76,14 @@ export const PAGE_SHIFT = 12;
 /** Size of a PMD-level leaf (a 2 MiB page). */
 export const HUGE_PAGE_SIZE = 2 * 1024 * 1024;
 
+/**
+ * Offset of `va` within its page. `va % 4096` on a double compiles to a slow library call
+ * in V8; the low 32 bits (ToUint32 is exact modulo 2^32) give the same answer cheaply.
+ */
+export function pageOffset(va: number): number {
+  return (va >>> 0) & (PAGE_SIZE - 1);
+}
+
 /** PFN of a present (or PROTNONE) entry. */
 export function ptePfn(lo: number, hi: number): number {
   return (hi & PTE_HI_PFN_MASK) * 0x100000 + (lo >>> PAGE_SHIFT);

@@ -1,6 +1,6 @@
 import { PF_I, PF_P, PF_PK, PF_W } from '../hw/mmu.js';
 import { FRAME_ANON, FRAME_FILE, FRAME_SWAPCACHE, NO_FRAME } from '../hw/physMem.js';
-import { PTE_D, PTE_P, PTE_PROTNONE, PTE_RW, pteIsSwap, pteKey, pteMapsFrame, ptePfn, pteNone, swapPteOffset } from '../hw/pte.js';
+import { pageOffset, PTE_D, PTE_P, PTE_PROTNONE, PTE_RW, pteIsSwap, pteKey, pteMapsFrame, ptePfn, pteNone, swapPteOffset } from '../hw/pte.js';
 import { VM_PROT_WRITE } from '../pmap/pmap.js';
 import { type KernelPath } from '../step/step.js';
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from './abi.js';
@@ -75,11 +75,21 @@ function readOnly(prot: number): number {
  */
 export function* handleMmFault(k: Kernel, t: Thread, vma: Vma, addr: number, write: boolean, ec: number): KernelPath<FaultOutcome> {
   const ctx = t.ctx;
-  const page = addr - (addr % 4096);
+  const page = addr - pageOffset(addr);
   const mm = t.process.mm;
   const pmap = mm.pmap;
   const slot = pmap.ensurePteSlot(page);
   if (slot < 0) return oom(k, t, page, ec);
+  // Linux allocates before it takes the page-table lock (do_anonymous_page(),
+  // filemap_fault(), wp_page_copy(), swapin): reclaim may need that very lock. Peek at the
+  // entry, get what the fault will probably need, then lock and look again.
+  const fileIndex = vma.file ? vma.pgoffAt(page) : -1;
+  if (vma.file && fileIndex >= vma.file.pages && pteNone(pmap.lo(slot), pmap.hi(slot))) return signal(t, 'SIGBUS', 'BUS_ADRERR', addr, ec);
+  const prepared = prepareFrames(k, t, vma, slot, fileIndex, write);
+  if (prepared !== null) {
+    releasePrepared(k, t);
+    return oom(k, t, page, ec);
+  }
   const ptl = k.ptLock((slot / 512) | 0);
   if (ptl.owner !== -1) yield* ptl.lock(ctx);
   else {
@@ -89,11 +99,10 @@ export function* handleMmFault(k: Kernel, t: Thread, vma: Vma, addr: number, wri
   try {
     const lo = pmap.lo(slot);
     const hi = pmap.hi(slot);
-    // The page is allocated and its entry written under the page-table lock, so no other
-    // kernel path can see the state in between; the step after the write is where the
-    // new entry becomes visible to other CPUs' walkers.
+    // The step after the entry is written is where other CPUs' walkers can see it.
     if (pteNone(lo, hi)) {
-      const out = vma.file ? fileFault(k, t, vma, addr, slot, write, ec) : anonFault(k, t, vma, page, slot, write, ec);
+      if (vma.file && fileIndex >= vma.file.pages) return signal(t, 'SIGBUS', 'BUS_ADRERR', addr, ec);
+      const out = vma.file ? fileFault(k, t, vma, page, slot, write, ec) : anonFault(k, t, vma, page, slot, write, ec);
       if (ctx.preemptible) yield ctx.at('pte-write', `pte 0x${page.toString(16)}`, page);
       return out;
     }
@@ -119,6 +128,63 @@ export function* handleMmFault(k: Kernel, t: Thread, vma: Vma, addr: number, wri
     return null;
   } finally {
     ptl.unlock(ctx);
+    releasePrepared(k, t);
+  }
+}
+
+/**
+ * Gets, before the page-table lock, the frames this fault will probably need: a new
+ * anonymous frame (first write, COW copy, swap-in) and the file's page-cache page, which
+ * is pinned until the fault ends. Returns null, or 'oom' when memory could not be found.
+ */
+function prepareFrames(k: Kernel, t: Thread, vma: Vma, slot: number, fileIndex: number, write: boolean): null | 'oom' {
+  const pmap = t.process.mm.pmap;
+  const lo = pmap.lo(slot);
+  const hi = pmap.hi(slot);
+  const mem = k.hw.mem;
+  let needAnon = false;
+  if (pteNone(lo, hi)) {
+    if (vma.file) {
+      const cached = pageCacheGet(k, vma.file, fileIndex, t.process);
+      if (cached === NO_FRAME) return 'oom';
+      mem.refcount[cached]++;
+      t.pinnedPage = cached;
+      needAnon = write && !vma.shared;
+    } else {
+      needAnon = write;
+    }
+  } else if (pteIsSwap(lo)) {
+    needAnon = k.swap.cache[swapPteOffset(lo, hi)] < 0;
+  } else if (write && lo & PTE_P && !(lo & PTE_RW) && !vma.shared) {
+    needAnon = !k.canReuse(ptePfn(lo, hi));
+  }
+  if (needAnon) {
+    const pfn = k.allocFrame(FRAME_ANON, t.process);
+    if (pfn === NO_FRAME) return 'oom';
+    t.spareFrame = pfn;
+  }
+  return null;
+}
+
+/** An anonymous frame for this fault: the one prepared before the lock, or a new one. */
+function takeFrame(k: Kernel, t: Thread): number {
+  const pfn = t.spareFrame;
+  if (pfn !== NO_FRAME) {
+    t.spareFrame = NO_FRAME;
+    return pfn;
+  }
+  return k.allocFrame(FRAME_ANON, t.process);
+}
+
+/** Gives back what the fault prepared but did not use, and unpins the page-cache page. */
+function releasePrepared(k: Kernel, t: Thread): void {
+  if (t.spareFrame !== NO_FRAME) {
+    k.hw.mem.free(t.spareFrame);
+    t.spareFrame = NO_FRAME;
+  }
+  if (t.pinnedPage !== NO_FRAME) {
+    k.hw.mem.put(t.pinnedPage);
+    t.pinnedPage = NO_FRAME;
   }
 }
 
@@ -150,7 +216,7 @@ function anonFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, w
     mm.pmap.enter(slot, page, k.zeroPfn, readOnly(vma.prot), vma.pkey, false);
   } else {
     const anon = anonVmaPrepare(vma);
-    const pfn = k.allocFrame(FRAME_ANON, t.process);
+    const pfn = takeFrame(k, t);
     if (pfn === NO_FRAME) return oom(k, t, page, ec);
     k.hw.mem.owner[pfn] = anon;
     k.hw.mem.mapcount[pfn] = 1;
@@ -178,18 +244,14 @@ export function pageCacheGet(k: Kernel, file: File, index: number, requester: Th
   return pfn;
 }
 
-function fileFault(k: Kernel, t: Thread, vma: Vma, addr: number, slot: number, write: boolean, ec: number): FaultOutcome {
+function fileFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, write: boolean, ec: number): FaultOutcome {
   const mm = t.process.mm;
-  const page = addr - (addr % 4096);
-  const file = vma.file!;
-  const index = vma.pgoffAt(page);
-  if (index >= file.pages) return signal(t, 'SIGBUS', 'BUS_ADRERR', addr, ec);
-  const cached = pageCacheGet(k, file, index, t.process);
+  const cached = t.pinnedPage !== NO_FRAME ? t.pinnedPage : pageCacheGet(k, vma.file!, vma.pgoffAt(page), t.process);
   if (cached === NO_FRAME) return oom(k, t, page, ec);
   const mem = k.hw.mem;
   if (write && !vma.shared) {
     // do_cow_fault(): a private copy of the file page.
-    const pfn = k.allocFrame(FRAME_ANON, t.process);
+    const pfn = takeFrame(k, t);
     if (pfn === NO_FRAME) return oom(k, t, page, ec);
     mem.owner[pfn] = anonVmaPrepare(vma);
     mem.copyContent(pfn, cached);
@@ -217,7 +279,7 @@ function swapInFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number,
   let pfn = sw.cache[swapSlot];
   if (pfn < 0) {
     // Not in the swap cache: read it in (a major fault).
-    pfn = k.allocFrame(FRAME_ANON, t.process);
+    pfn = takeFrame(k, t);
     if (pfn === NO_FRAME) return oom(k, t, page, ec);
     mem.giveContent(pfn, k.hw.swap.take(swapSlot));
     mem.owner[pfn] = anonVmaPrepare(vma);
@@ -256,7 +318,7 @@ function* wpFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, lo
     mm.pmap.enter(slot, page, old, vma.prot, key, true);
     mm.counters.cowReuses++;
   } else {
-    const pfn = k.allocFrame(FRAME_ANON, t.process);
+    const pfn = takeFrame(k, t);
     if (pfn === NO_FRAME) return oom(k, t, page, ec);
     mem.owner[pfn] = anonVmaPrepare(vma);
     if (old !== k.zeroPfn) mem.copyContent(pfn, old);

@@ -1,4 +1,4 @@
-import { PAGE_SIZE } from '../hw/pte.js';
+import { PAGE_SIZE, pageOffset } from '../hw/pte.js';
 import { NO_FRAME } from '../hw/physMem.js';
 import { drain } from '../step/step.js';
 import { O_ACCMODE, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY } from './abi.js';
@@ -59,7 +59,7 @@ export function writeFileBytes(k: Kernel, file: File, offset: number, bytes: Uin
     const index = Math.floor(pos / PAGE_SIZE);
     const pfn = pageCacheGet(k, file, index, requester);
     if (pfn === NO_FRAME) return i > 0 ? i : ENOMEM;
-    const off = pos % PAGE_SIZE;
+    const off = pageOffset(pos);
     const n = Math.min(bytes.length - i, PAGE_SIZE - off);
     for (let j = 0; j < n; j++) mem.write8(pfn, off + j, bytes[i + j]);
     i += n;
@@ -77,7 +77,7 @@ export function readFileBytes(k: Kernel, file: File, offset: number, length: num
     const pos = offset + i;
     const pfn = pageCacheGet(k, file, Math.floor(pos / PAGE_SIZE), requester);
     if (pfn === NO_FRAME) return ENOMEM;
-    const off = pos % PAGE_SIZE;
+    const off = pageOffset(pos);
     const m = Math.min(n - i, PAGE_SIZE - off);
     for (let j = 0; j < m; j++) out[i + j] = mem.read8(pfn, off + j);
     i += m;
@@ -91,9 +91,10 @@ export function sysPwrite(k: Kernel, t: Thread, fd: number, bufVa: number, len: 
   if (!open || !open.canWrite) return EBADF;
   if (offset < 0 || len < 0) return EINVAL;
   const bytes = new Uint8Array(len);
-  const r = copyUser(k, t, bufVa, bytes, false);
-  if (isErrno(r)) return r;
-  return writeFileBytes(k, open.file, offset, bytes, t.process);
+  const copied = copyUser(k, t, bufVa, bytes, false);
+  if (isErrno(copied)) return copied;
+  // generic_perform_write(): only what was copied in is written.
+  return writeFileBytes(k, open.file, offset, bytes.subarray(0, copied), t.process);
 }
 
 /** pread(2) into a user buffer: from the page cache, then copy_to_user (which honours PKRU). */

@@ -151,8 +151,11 @@ export class Kernel {
     const mem = this.hw.mem;
     let pfn = mem.alloc(kind);
     if (pfn !== NO_FRAME) return pfn;
-    reclaim(this, 32);
-    pfn = mem.alloc(kind);
+    // Like the page allocator's slow path, retry reclaim while it makes progress.
+    for (let pass = 0; pass < 4 && pfn === NO_FRAME; pass++) {
+      if (reclaim(this, 32) === 0 && pass > 0) break;
+      pfn = mem.alloc(kind);
+    }
     while (pfn === NO_FRAME) {
       const victim = this.oomVictim();
       if (!victim) return NO_FRAME;
@@ -264,6 +267,12 @@ export class Kernel {
   *allFiles(): IterableIterator<File> {
     yield* this.files.values();
     yield* this.shmemFiles;
+  }
+
+  /** The file or shmem object with inode number `inode` (a page-cache frame's owner). */
+  fileByInode(inode: number): File | undefined {
+    for (const f of this.allFiles()) if (f.inode === inode) return f;
+    return undefined;
   }
 
   /** A process by pid. */

@@ -5,6 +5,7 @@ import {
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
   MAP_GROWSDOWN,
+  MAP_HUGETLB,
   MAP_LOCKED,
   MAP_POPULATE,
   MAP_PRIVATE,
@@ -70,6 +71,9 @@ export function* sysMmap(k: Kernel, t: Thread, addr: number, len: number, prot: 
   const anon = (flags & MAP_ANONYMOUS) !== 0;
   const open = anon ? undefined : t.process.fds.get(fd);
   if (!anon && !open) return EBADF;
+  // ksys_mmap_pgoff(): MAP_HUGETLB needs a hugetlbfs file, or, for anonymous memory, reserved
+  // huge pages — mmsim's machines have none (vm.nr_hugepages = 0), which Linux reports as ENOMEM.
+  if (flags & MAP_HUGETLB) return anon ? ENOMEM : EINVAL;
   if (len === 0) return EINVAL;
   // do_mmap(): NOREPLACE forces MAP_FIXED handling before the hint is rounded.
   if (flags & MAP_FIXED_NOREPLACE) flags |= MAP_FIXED;
@@ -106,6 +110,8 @@ export function* sysMmap(k: Kernel, t: Thread, addr: number, len: number, prot: 
         return EINVAL;
       }
       if (!open.canRead) return EACCES;
+      // do_mmap(): a file mapping cannot grow down.
+      if (vmFlags & VM_GROWSDOWN) return EINVAL;
     } else {
       // Anonymous memory knows MAP_SHARED and MAP_PRIVATE only: MAP_SHARED_VALIDATE is EINVAL here.
       if (type === MAP_SHARED) {

@@ -15,6 +15,10 @@ export class Thread {
   readonly signals: SignalInfo[] = [];
   /** False once the thread has exited or was killed. */
   alive = true;
+  /** A frame a fault in progress allocated before taking the page-table lock; -1 when none. */
+  spareFrame = -1;
+  /** A page-cache page a fault in progress pinned before taking the page-table lock; -1 when none. */
+  pinnedPage = -1;
   readonly ctx: KernelCtx;
 
   constructor(

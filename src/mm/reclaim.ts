@@ -79,10 +79,11 @@ export function reclaimRange(k: Kernel, mm: Mm, start: number, end: number, mode
       const pfn = ptePfn(lo, hi);
       if (pfn === k.zeroPfn) continue;
       const wasFile = mem.kind[pfn] === FRAME_FILE;
-      const freesNow = mem.refcount[pfn] === 1;
       k.releaseEntry(lo, hi);
       if (wasFile) {
-        if (freesNow) result.freed++;
+        // shrink_folio_list(): an unmapped page-cache page is evicted in the same pass.
+        const file = k.fileByInode(mem.owner[pfn]);
+        if (file && evictPageCache(k, file, mem.index[pfn], pfn)) result.freed++;
       } else if (writeBackIfUnmapped(k, pfn)) {
         result.freed++;
       }

@@ -1,5 +1,5 @@
 import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, type AccessKind, faultErrorCode } from '../hw/mmu.js';
-import { PAGE_SIZE } from '../hw/pte.js';
+import { PAGE_SIZE, pageOffset } from '../hw/pte.js';
 import { drain, type KernelPath } from '../step/step.js';
 import { EFAULT, type SysResult } from './errno.js';
 import { handleUserFault } from './fault.js';
@@ -9,6 +9,20 @@ import { type SignalInfo } from './signal.js';
 
 /** Retries after a resolved fault before mmsim calls its own fault handling broken. */
 const MAX_FAULT_RETRIES = 8;
+
+/**
+ * Addresses from 2^47 up are the kernel half or non-canonical. mmsim treats every one as
+ * non-canonical: a #GP, which Linux reports as SIGSEGV with si_code SI_KERNEL and
+ * si_addr 0 (arch/x86/kernel/traps.c). (A canonical kernel address would be a page fault
+ * with SEGV_MAPERR instead; such values are beyond 2^53 and not exact in a JS number.)
+ */
+export const USER_ADDRESS_LIMIT = 2 ** 47;
+
+function generalProtection(t: Thread): SignalInfo {
+  const info: SignalInfo = { signal: 'SIGSEGV', code: 'SI_KERNEL', addr: 0, pkey: -1, errorCode: 0, tid: t.tid };
+  t.signals.push(info);
+  return info;
+}
 
 /** The signal an access on a dead thread reports. */
 function deadThread(t: Thread, va: number): SignalInfo {
@@ -21,6 +35,9 @@ function deadThread(t: Thread, va: number): SignalInfo {
  * fault path is drained. The common case — a TLB hit — allocates nothing.
  */
 export function userTranslate(k: Kernel, t: Thread, va: number, kind: AccessKind): number | SignalInfo {
+  // A thread that exited, was killed or was ended by exec runs no more instructions.
+  if (!t.alive) return deadThread(t, va);
+  if (va >= USER_ADDRESS_LIMIT) return generalProtection(t);
   const cpu = k.switchTo(t);
   for (let attempt = 0; attempt < MAX_FAULT_RETRIES; attempt++) {
     const r = k.hw.mmu.translate(cpu, va, kind, true);
@@ -35,6 +52,8 @@ export function userTranslate(k: Kernel, t: Thread, va: number, kind: AccessKind
 
 /** The same as {@link userTranslate}, as a kernel path that yields at the access and inside the fault. */
 export function* userTranslatePath(k: Kernel, t: Thread, va: number, kind: AccessKind): KernelPath<number | SignalInfo> {
+  if (!t.alive) return deadThread(t, va);
+  if (va >= USER_ADDRESS_LIMIT) return generalProtection(t);
   for (let attempt = 0; attempt < MAX_FAULT_RETRIES; attempt++) {
     const cpu = k.switchTo(t);
     yield t.ctx.at('access', `${kind === ACCESS_WRITE ? 'store' : kind === ACCESS_FETCH ? 'fetch' : 'load'} 0x${va.toString(16)}`, va);
@@ -50,7 +69,7 @@ export function* userTranslatePath(k: Kernel, t: Thread, va: number, kind: Acces
 
 /** Reads `size` little-endian bytes at `va` (1, 2 or 4), or the signal the access raised. */
 export function userLoad(k: Kernel, t: Thread, va: number, size: 1 | 2 | 4): number | SignalInfo {
-  const off = va % PAGE_SIZE;
+  const off = pageOffset(va);
   const pfn = userTranslate(k, t, va, ACCESS_READ);
   if (typeof pfn !== 'number') return pfn;
   const mem = k.hw.mem;
@@ -73,7 +92,7 @@ export function userLoad(k: Kernel, t: Thread, va: number, size: 1 | 2 | 4): num
 
 /** Writes `size` little-endian bytes of `value` at `va`; returns null or the signal the access raised. */
 export function userStore(k: Kernel, t: Thread, va: number, value: number, size: 1 | 2 | 4): SignalInfo | null {
-  const off = va % PAGE_SIZE;
+  const off = pageOffset(va);
   const pfn = userTranslate(k, t, va, ACCESS_WRITE);
   if (typeof pfn !== 'number') return pfn;
   const mem = k.hw.mem;
@@ -111,7 +130,7 @@ function writeSplit(k: Kernel, pfn: number, pfn2: number, off: number, value: nu
 export function userFetch(k: Kernel, t: Thread, va: number): number | SignalInfo {
   const pfn = userTranslate(k, t, va, ACCESS_FETCH);
   if (typeof pfn !== 'number') return pfn;
-  return k.hw.mem.read8(pfn, va % PAGE_SIZE);
+  return k.hw.mem.read8(pfn, pageOffset(va));
 }
 
 /**
@@ -120,6 +139,7 @@ export function userFetch(k: Kernel, t: Thread, va: number): number | SignalInfo
  * A fault the kernel cannot resolve is EFAULT, not a signal (the exception-table fixup).
  */
 export function copyUser(k: Kernel, t: Thread, va: number, bytes: Uint8Array, toUser: boolean): SysResult {
+  if (!t.alive) return EFAULT;
   const cpu = k.switchTo(t);
   const kind = toUser ? ACCESS_WRITE : ACCESS_READ;
   const mem = k.hw.mem;
@@ -140,7 +160,7 @@ export function copyUser(k: Kernel, t: Thread, va: number, bytes: Uint8Array, to
       if (++retries > MAX_FAULT_RETRIES) throw new Error(`mmsim bug: kernel access to 0x${a.toString(16)} keeps faulting`);
       continue;
     }
-    const off = a % PAGE_SIZE;
+    const off = pageOffset(a);
     const n = Math.min(bytes.length - i, PAGE_SIZE - off);
     for (let j = 0; j < n; j++) {
       if (toUser) mem.write8(r, off + j, bytes[i + j]);

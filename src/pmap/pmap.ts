@@ -84,7 +84,9 @@ export class Pmap {
   onOutOfFrames: (() => boolean) | null = null;
   /** Page tables allocated below the root. */
   tablesAllocated = 0;
-  private readonly removed: number[] = [];
+  /** Entries cleared by a removal, released after the flush: (va, lo, hi) triples. */
+  private removed = new Float64Array(3 * 512);
+  private removedCount = 0;
 
   private constructor(
     readonly hw: Hardware,
@@ -245,8 +247,7 @@ export class Pmap {
    * after no TLB can reach them). Returns the number of entries cleared.
    */
   remove(initiator: Cpu | null, start: number, end: number, onRemoved: RemovedEntry): number {
-    const removed = this.removed;
-    removed.length = 0;
+    this.removedCount = 0;
     const t = this.hw.tables;
     let flushNeeded = false;
     this.forEachPt(start, end, (table, first, count, va) => {
@@ -257,16 +258,34 @@ export class Pmap {
         const hi = t.hi[s];
         if (lo === 0 && hi === 0) continue;
         if (lo & PTE_P) flushNeeded = true;
-        this.setPte(s, 0, 0);
-        removed.push(va + i * PAGE_SIZE, lo, hi);
+        if (lo & (PTE_P | PTE_PROTNONE)) this.resident--;
+        t.lo[s] = 0;
+        t.hi[s] = 0;
+        this.pushRemoved(va + i * PAGE_SIZE, lo, hi);
       }
     });
     this.extension?.onRemove(start, end);
     if (flushNeeded) this.flushRange(initiator, start, end);
-    for (let i = 0; i < removed.length; i += 3) onRemoved(removed[i], removed[i + 1], removed[i + 2]);
-    const n = removed.length / 3;
-    removed.length = 0;
+    // Releasing an entry never removes entries, so the buffer cannot be reused underneath.
+    const removed = this.removed;
+    const n = this.removedCount;
+    for (let i = 0; i < n * 3; i += 3) onRemoved(removed[i], removed[i + 1], removed[i + 2]);
+    this.removedCount = 0;
     return n;
+  }
+
+  private pushRemoved(va: number, lo: number, hi: number): void {
+    let r = this.removed;
+    const at = this.removedCount * 3;
+    if (at + 3 > r.length) {
+      const bigger = new Float64Array(r.length * 2);
+      bigger.set(r);
+      this.removed = r = bigger;
+    }
+    r[at] = va;
+    r[at + 1] = lo;
+    r[at + 2] = hi;
+    this.removedCount++;
   }
 
   /** pmap_map_delete(): {@link remove} for a logical unmap, which also drops per-range metadata. */
@@ -319,56 +338,82 @@ export class Pmap {
   copyRange(child: Pmap, start: number, end: number, writeProtect: boolean, shared: boolean, onCopied: (lo: number, hi: number) => void): number {
     let wrprotected = 0;
     let failed = false;
+    const t = this.hw.tables;
     this.forEachPt(start, end, (table, first, count, va) => {
       if (failed) return;
+      const base = table * ENTRIES_PER_TABLE + first;
+      let destBase = -1;
+      let copied = 0;
       for (let i = 0; i < count; i++) {
-        const s = table * ENTRIES_PER_TABLE + first + i;
-        let lo = this.lo(s);
-        const hi = this.hi(s);
+        let lo = t.lo[base + i];
+        const hi = t.hi[base + i];
         if (lo === 0 && hi === 0) continue;
-        const d = child.ensurePteSlot(va + i * PAGE_SIZE);
-        if (d < 0) {
-          failed = true;
-          return;
+        if (destBase < 0) {
+          // One walk per page table: the child's entries of this table are contiguous too.
+          const d = child.ensurePteSlot(va + i * PAGE_SIZE);
+          if (d < 0) {
+            failed = true;
+            return;
+          }
+          destBase = d - i;
         }
         onCopied(lo, hi);
-        if (writeProtect && pteMapsFrame(lo) && lo & PTE_RW) {
+        const maps = (lo & (PTE_P | PTE_PROTNONE)) !== 0;
+        if (writeProtect && maps && lo & PTE_RW) {
           lo = (lo & ~PTE_RW) >>> 0;
-          this.setPte(s, lo, hi);
+          t.lo[base + i] = lo;
           wrprotected++;
         }
-        let childLo = pteMapsFrame(lo) ? (lo & ~PTE_A) >>> 0 : lo;
-        if (shared && pteMapsFrame(lo)) childLo = (childLo & ~PTE_D) >>> 0;
-        child.setPte(d, childLo, hi);
+        let childLo = maps ? (lo & ~PTE_A) >>> 0 : lo;
+        if (shared && maps) childLo = (childLo & ~PTE_D) >>> 0;
+        t.lo[destBase + i] = childLo;
+        t.hi[destBase + i] = hi;
+        if (maps) copied++;
       }
+      child.resident += copied;
     });
     return failed ? -1 : wrprotected;
   }
 
   /**
    * Linux free_pgtables(): frees the empty page tables covering [start, end) whose whole
-   * 2 MiB span lies in [floor, ceiling) — the space between the neighbouring VMAs — so a
-   * table a neighbour still uses is kept. Upper levels are kept (as Linux keeps them
-   * unless the whole span above is free); they cost one page per GiB.
+   * span lies in [floor, ceiling) — the space between the neighbouring VMAs — so a table
+   * a neighbour still uses is kept: PTs first, then PDs and PDPTs left empty
+   * (free_pmd_range(), free_pud_range()). Returns the number of tables freed.
    */
   freeEmptyTables(start: number, end: number, floor: number, ceiling: number): number {
-    const t = this.hw.tables;
     let freed = 0;
-    for (let va = Math.floor(start / PT_SPAN) * PT_SPAN; va < end; va += PT_SPAN) {
-      if (va < floor || va + PT_SPAN > ceiling) continue;
-      const pmd = this.pmdSlot(va);
-      if (pmd < 0) continue;
-      const l = t.lo[pmd];
-      if ((l & PTE_P) === 0 || l & PTE_PS) continue;
-      const table = t.tableOfPfn(ptePfn(l, t.hi[pmd]));
-      if (!t.isEmpty(table)) continue;
-      t.lo[pmd] = 0;
-      t.hi[pmd] = 0;
-      t.free(table);
-      this.tablesAllocated--;
-      freed++;
+    // Level 2 entries hold PTs (2 MiB spans), level 3 PDs (1 GiB), level 4 PDPTs (512 GiB).
+    for (let level = 2; level <= 4; level++) {
+      const span = PAGE_SIZE * ENTRIES_PER_TABLE ** (level - 1);
+      for (let va = Math.floor(start / span) * span; va < end; va += span) {
+        if (va < floor || va + span > ceiling) continue;
+        if (this.freeChildIfEmpty(va, level)) freed++;
+      }
     }
     return freed;
+  }
+
+  /** Frees the table below the level-`level` entry for `va` if it is empty; true if freed. */
+  private freeChildIfEmpty(va: number, level: number): boolean {
+    const t = this.hw.tables;
+    let table = this.root;
+    for (let l = 4; l > level; l--) {
+      const s = table * ENTRIES_PER_TABLE + indexAt(va, l);
+      const lo = t.lo[s];
+      if ((lo & PTE_P) === 0) return false;
+      table = t.tableOfPfn(ptePfn(lo, t.hi[s]));
+    }
+    const s = table * ENTRIES_PER_TABLE + indexAt(va, level);
+    const lo = t.lo[s];
+    if ((lo & PTE_P) === 0 || lo & PTE_PS) return false;
+    const child = t.tableOfPfn(ptePfn(lo, t.hi[s]));
+    if (!t.isEmpty(child)) return false;
+    t.lo[s] = 0;
+    t.hi[s] = 0;
+    t.free(child);
+    this.tablesAllocated--;
+    return true;
   }
 
   /** Frees every page table, root included. The caller has removed all leaf entries. */

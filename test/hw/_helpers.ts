@@ -80,7 +80,9 @@ export class Rig {
     this.tables.lo[s] = pteLo(pfn, flags);
     this.tables.hi[s] = pteHi(pfn, key, xd);
     // Link the child's generation as the kernel's pmap does (PageTables.link).
-    if (this.mem.kind[pfn] === FRAME_PAGETABLE) this.tables.linkGeneration[s] = this.tables.generation[this.tables.tableOfPfn(pfn)];
+    if (this.mem.kind[pfn] === FRAME_PAGETABLE && this.tables.upperRow[table] >= 0) {
+      this.tables.linkGeneration[this.tables.upperRow[table] * 512 + index] = this.tables.generation[this.tables.tableOfPfn(pfn)];
+    }
     return s;
   }
 
