@@ -310,7 +310,7 @@ export interface Metadata {
   readonly frameBytes: number;
   /** PTE words (lo + hi) of every live page table ÷ resident pages: the 8-byte PTE with page tables amortised. */
   readonly pteBytes: number;
-  /** PageTables.linkGeneration (ghost state, one word per entry slot) of every live table ÷ resident pages. */
+  /** PageTables.linkGeneration (ghost state, one word per upper-level entry slot, whole array) ÷ resident pages. */
   readonly linkGenerationBytes: number;
   /** Per-table arrays (tablePfn, level, generation) ÷ resident pages. */
   readonly perTableBytes: number;
@@ -415,8 +415,9 @@ export function metadataPerPage(m: Machine, p: ProcessHandle, heapBefore = Numbe
   const slots = liveTables * ENTRIES_PER_TABLE;
   const frameBytes = (PhysMem.METADATA_BYTES_PER_FRAME * framesInUse) / resident;
   const pteBytes = (slots * (tables.lo.BYTES_PER_ELEMENT + tables.hi.BYTES_PER_ELEMENT)) / resident;
-  const linkGenerationBytes = (slots * tables.linkGeneration.BYTES_PER_ELEMENT) / resident;
-  const perTableBytes = (liveTables * (tables.tablePfn.BYTES_PER_ELEMENT + tables.level.BYTES_PER_ELEMENT + tables.generation.BYTES_PER_ELEMENT)) / resident;
+  // Only upper-level tables have a row of link generations; leaf-level tables link nothing.
+  const linkGenerationBytes = (tables.linkGeneration.length * tables.linkGeneration.BYTES_PER_ELEMENT) / resident;
+  const perTableBytes = (liveTables * (tables.tablePfn.BYTES_PER_ELEMENT + tables.level.BYTES_PER_ELEMENT + tables.generation.BYTES_PER_ELEMENT + tables.upperRow.BYTES_PER_ELEMENT)) / resident;
   const sizes = objectSizes();
   const ptLockBytes = (ptLockCount(m) * sizes.spinLock) / resident;
   const vmaBytes = (p.mapCount * sizes.vma) / resident;
@@ -766,7 +767,7 @@ export function formatReport(rows: readonly Row[], results: readonly CaseResult[
     const lines: [string, number, string][] = [
       ['frame metadata', metadata.frameBytes, `PhysMem.METADATA_BYTES_PER_FRAME (${PhysMem.METADATA_BYTES_PER_FRAME}) × frames in use ÷ resident`],
       ['PTEs (lo + hi)', metadata.pteBytes, 'live page tables × 512 entries × 8 B ÷ resident'],
-      ['PTE link generations', metadata.linkGenerationBytes, 'PageTables.linkGeneration: 4 B per entry slot (ghost state)'],
+      ['PTE link generations', metadata.linkGenerationBytes, 'PageTables.linkGeneration: 4 B per upper-level entry slot (ghost state)'],
       ['per-table arrays', metadata.perTableBytes, 'tablePfn + level + generation per live table'],
       ['page-table locks', metadata.ptLockBytes, `${fmt(metadata.spinLockObjectBytes)} B per SpinLock (${metadata.objectSizesMeasured ? 'measured' : 'fallback estimate'}) × locks made`],
       ['VMAs', metadata.vmaBytes, `${fmt(metadata.vmaObjectBytes)} B per Vma (${metadata.objectSizesMeasured ? 'measured' : 'fallback estimate'}) × VMAs`],
