@@ -10,6 +10,7 @@ export { ProcessHandle } from './api/process.js';
 export { ThreadHandle, ThreadPaths, type AccessSize } from './api/thread.js';
 export { type ProcessSnapshot, type VmaSnapshot, type PteSnapshot, type SnapshotRange } from './api/snapshot.js';
 export { formatMaps } from './api/maps.js';
+export { type PteView } from './api/inspect.js';
 export { Errno, errno, isErrno, type ErrnoName, type Personality, type SysResult } from './mm/errno.js';
 export { isSignal, type SignalInfo, type SignalName, type SignalCode } from './mm/signal.js';
 export { type ExitReason } from './mm/process.js';

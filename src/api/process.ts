@@ -2,7 +2,9 @@ import { sysExit } from '../mm/fork.js';
 import { type ExitReason, type Process } from '../mm/process.js';
 import { formatMaps } from './maps.js';
 import { type Machine } from './machine.js';
-import { type ProcessSnapshot, snapshotProcess, type SnapshotRange } from './snapshot.js';
+import { type ProcessSnapshot, snapshotProcess, type SnapshotRange, type VmaSnapshot } from './snapshot.js';
+import { peekByte, pteOf, type PteView, tlbEntryOf } from './inspect.js';
+import { type TlbEntryView } from '../hw/tlb.js';
 import { type ThreadHandle } from './thread.js';
 
 /** A modelled process: its threads, its address space as /proc/pid/maps shows it, and its lifecycle. */
@@ -75,6 +77,26 @@ export class ProcessHandle {
   /** Swaps out every resident page (or those in [start, end)): anonymous pages go to swap, file pages are unmapped. */
   swapOut(start = 0, end = Number.MAX_SAFE_INTEGER): number {
     return this.machine.swapOut(this, start, end);
+  }
+
+  /** The leaf page-table entry for `va`, decoded. */
+  pte(va: number): PteView {
+    return pteOf(this.machine.kernel, this.process, va);
+  }
+
+  /** The VMA containing `va`, or undefined. */
+  vma(va: number): VmaSnapshot | undefined {
+    return this.snapshot().vmas.find((v) => va >= v.start && va < v.end);
+  }
+
+  /** The byte at `va` without faulting anything in; undefined when nothing is mapped there. */
+  peek(va: number): number | undefined {
+    return peekByte(this.machine.kernel, this.process, va);
+  }
+
+  /** CPU `cpu`'s cached translation of `va` in this address space, if any. */
+  tlbEntry(cpu: number, va: number): TlbEntryView | undefined {
+    return tlbEntryOf(this.machine.kernel, cpu, this.process, va);
   }
 
   /** A JSON-ready snapshot: VMAs, page-table entries in a range, TLBs, counters. */

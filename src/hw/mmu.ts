@@ -3,6 +3,7 @@ import { FRAME_PAGETABLE, type PhysMem } from './physMem.js';
 import { type PageTables } from './pageTables.js';
 import { PTE_A, PTE_D, PTE_HI_XD, PTE_P, PTE_PS, PTE_RW, PTE_US, pteKey, ptePfn, PAGE_SIZE } from './pte.js';
 import { TLB_D, TLB_G, TLB_KEY_SHIFT, TLB_U, TLB_W, TLB_XD, TAG_SCALE, GLOBAL_TAG } from './tlb.js';
+import { type Tracer } from './trace.js';
 import { type Violation } from './violation.js';
 
 /** A data read. */
@@ -72,6 +73,8 @@ export class Mmu {
   readonly violations: Violation[] = [];
   /** Re-check every successful user access against PKRU using the page table, catching stale keys in a TLB. */
   checkKeys = false;
+  /** Receives trace events when set; null on the fast path. */
+  tracer: Tracer | null = null;
 
   constructor(
     readonly mem: PhysMem,
@@ -143,6 +146,7 @@ export class Mmu {
   /** Walks the tables, checks rights, sets A/D and fills the TLB on success. */
   private walk(cpu: Cpu, va: number, vpn: number, access: AccessKind, user: boolean): number {
     cpu.counters.walks++;
+    if (this.tracer) this.tracer({ type: 'tlb.miss', cpu: cpu.id, va });
     const lo = this.tables.lo;
     const hi = this.tables.hi;
     let table = cpu.cr3Table;
@@ -248,6 +252,7 @@ export class Mmu {
   private fault(cpu: Cpu, va: number, ec: number): number {
     cpu.cr2 = va;
     cpu.counters.pageFaults++;
+    if (this.tracer) this.tracer({ type: 'page-fault', cpu: cpu.id, va, errorCode: ec });
     return -1 - ec;
   }
 

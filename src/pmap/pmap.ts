@@ -450,13 +450,16 @@ export class Pmap {
    */
   flushRange(initiator: Cpu | null, start: number, end: number): void {
     const pages = Math.ceil((end - start) / PAGE_SIZE);
+    const tracer = this.hw.mmu.tracer;
     for (const cpu of this.hw.cpus) {
       if (!this.onCpu[cpu.id]) continue;
       if (cpu !== initiator && cpu.cr3Table === this.root) {
         if (initiator) initiator.counters.ipisSent++;
         cpu.counters.ipisReceived++;
+        if (tracer) tracer({ type: 'ipi', from: initiator ? initiator.id : null, to: cpu.id });
       }
       flushLocal(cpu, this.pcid, start, pages);
+      if (tracer) tracer({ type: 'tlb.flush', cpu: cpu.id, pcid: this.pcid, va: start, pages: pages > FLUSH_CEILING_PAGES ? 'all' : pages });
     }
   }
 
