@@ -1,0 +1,92 @@
+import { type TraceEvent } from '../hw/trace.js';
+import { describeErrorCode } from '../hw/mmu.js';
+import { formatDiagnostic } from '../scenario/diagnostics.js';
+import { type RunReport } from '../scenario/runner.js';
+
+/** Colours, or none: only on a terminal, and never when NO_COLOR is set (no-color.org). */
+export interface Style {
+  ok(s: string): string;
+  bad(s: string): string;
+  dim(s: string): string;
+  bold(s: string): string;
+}
+
+/** The style for a stream. */
+export function styleFor(stream: NodeJS.WriteStream, forceOff = false): Style {
+  const on = !forceOff && stream.isTTY === true && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '');
+  const wrap = (code: string) => (s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
+  return { ok: wrap('32'), bad: wrap('31'), dim: wrap('2'), bold: wrap('1') };
+}
+
+const hex = (n: number): string => `0x${n.toString(16)}`;
+
+/** One trace event as a line. */
+export function formatTraceEvent(e: TraceEvent): string {
+  switch (e.type) {
+    case 'tlb.miss':
+      return `cpu${e.cpu}  tlb miss, walk ${hex(e.va)}`;
+    case 'page-fault':
+      return `cpu${e.cpu}  page fault at ${hex(e.va)} (error code ${describeErrorCode(e.errorCode)})`;
+    case 'tlb.flush':
+      return `cpu${e.cpu}  tlb flush pcid ${e.pcid} ${e.pages === 'all' ? 'all' : `${e.pages} page${e.pages === 1 ? '' : 's'} at ${hex(e.va)}`}`;
+    case 'ipi':
+      return `cpu${e.to}  shoot-down IPI${e.from === null ? '' : ` from cpu${e.from}`}`;
+    case 'fault.resolved':
+      return `tid ${e.tid}  fault at ${hex(e.va)} resolved: ${e.how}`;
+    case 'op':
+      return `line ${e.line}  ${e.thread}: ${e.text}  -> ${e.result}`;
+    case 'step':
+      return `${e.thread}  step: ${e.kind} ${e.what}`;
+  }
+}
+
+/** The human report of one run: each line with its outcome, the final conditions, the notes. */
+export function formatReport(r: RunReport, style: Style, trace: boolean): string {
+  const out: string[] = [style.bold(r.file)];
+  if (r.diagnostics.length > 0) {
+    for (const d of r.diagnostics) out.push(style.bad(formatDiagnostic(d)));
+    out.push(style.bad(`ERROR ${r.file}: ${r.diagnostics.length} problem${r.diagnostics.length === 1 ? '' : 's'} in the scenario; nothing ran`));
+    return out.join('\n');
+  }
+  const width = Math.min(60, Math.max(20, ...r.lines.map((l) => l.source.length)));
+  if (trace) {
+    for (const e of r.trace) out.push(`  ${style.dim(formatTraceEvent(e))}`);
+  }
+  // Conditions are checked where they stand: print each before the first line below it.
+  const finals = [...r.finals];
+  const printFinal = (f: (typeof finals)[number]): void => {
+    out.push(`${f.passed ? style.ok('✓') : style.bad('✗')} ${String(f.line).padStart(4)}  ${f.source}   ${style.dim(`(${f.seen})`)}`);
+  };
+  for (const l of r.lines) {
+    while (finals.length > 0 && finals[0].line < l.line) printFinal(finals.shift()!);
+    const mark = l.error ? style.bad('✗') : l.expectation === null ? ' ' : l.expectation.passed ? style.ok('✓') : style.bad('✗');
+    const who = (l.thread ?? '').padEnd(6);
+    let line = `${mark} ${String(l.line).padStart(4)}  ${who} ${l.source.padEnd(width)}  ${l.result}`;
+    if (l.expectation && !l.expectation.passed) line += style.bad(`   expected ${l.expectation.text.replace(/^=>\s*/, '')}`);
+    out.push(line);
+    if (l.error) out.push(style.bad(`        ${formatDiagnostic(l.error)}`));
+  }
+  for (const f of finals) printFinal(f);
+  for (const n of r.notes) out.push(style.dim(`  note: ${n}`));
+  const expectations = r.lines.filter((l) => l.expectation).length + r.finals.length;
+  const failed = r.lines.filter((l) => l.error || (l.expectation && !l.expectation.passed)).length + r.finals.filter((f) => !f.passed).length;
+  out.push(
+    r.passed
+      ? style.ok(`PASS ${r.file} (${expectations} expectation${expectations === 1 ? '' : 's'} met)`)
+      : style.bad(`FAIL ${r.file} (${failed} of ${expectations} expectation${expectations === 1 ? '' : 's'} failed)`),
+  );
+  return out.join('\n');
+}
+
+/** A report as plain JSON (no machine). */
+export function reportJson(r: RunReport, trace: boolean): unknown {
+  return {
+    file: r.file,
+    passed: r.passed,
+    diagnostics: r.diagnostics.map((d) => ({ ...d, text: formatDiagnostic(d) })),
+    lines: r.lines,
+    finals: r.finals,
+    notes: r.notes,
+    ...(trace ? { trace: r.trace } : {}),
+  };
+}

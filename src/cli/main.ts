@@ -1,0 +1,155 @@
+#!/usr/bin/env node
+/**
+ * The `mmsim` command: run scenarios, show the state they leave, check them.
+ * Exit codes: 0 all passed, 1 an expectation failed, 2 bad input (unreadable file or a
+ * malformed scenario).
+ */
+import { Command, CommanderError } from 'commander';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatDiagnostic } from '../scenario/diagnostics.js';
+import { checkScenario, runScenario, type RunReport } from '../scenario/runner.js';
+import { formatReport, reportJson, styleFor } from './format.js';
+import { formatState, stateJson } from './show.js';
+
+/** Exit status for bad input, distinct from a failed expectation. */
+const EXIT_BAD_INPUT = 2;
+
+class InputError extends Error {}
+
+/** Every `.mms` file named, directories searched recursively, in a stable order. */
+function collect(paths: readonly string[]): string[] {
+  const files: string[] = [];
+  const walk = (p: string): void => {
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      throw new InputError(`${p}: no such file or directory`);
+    }
+    if (st.isDirectory()) {
+      for (const entry of readdirSync(p).sort()) {
+        const full = join(p, entry);
+        if (statSync(full).isDirectory() || entry.endsWith('.mms')) walk(full);
+      }
+    } else {
+      files.push(p);
+    }
+  };
+  for (const p of paths) walk(p);
+  return files;
+}
+
+function read(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new InputError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+function write(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+/** Builds the command line interface; `main()` runs it. */
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('mmsim')
+    .description('Run, inspect and check mmsim scenarios: an executable model of kernel memory management.')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('run')
+    .description('run scenarios (files or directories of .mms files) and check every expectation')
+    .argument('<paths...>', 'scenario files or directories')
+    .option('--json', 'machine-readable output')
+    .option('--trace', 'print the step-by-step event stream')
+    .option('--no-color', 'never colour the output')
+    .action((paths: string[], opts: { json?: boolean; trace?: boolean; color: boolean }) => {
+      const files = collect(paths);
+      if (files.length === 0) throw new InputError(`no .mms scenarios found in ${paths.join(', ')}`);
+      const reports: RunReport[] = files.map((f) => runScenario(read(f), f, { trace: opts.trace === true }));
+      const style = styleFor(process.stdout, !opts.color);
+      if (opts.json) {
+        write(JSON.stringify(reports.map((r) => reportJson(r, opts.trace === true)), null, 2));
+      } else {
+        for (const r of reports) write(`${formatReport(r, style, opts.trace === true)}\n`);
+        const bad = reports.filter((r) => r.diagnostics.length > 0).length;
+        const failed = reports.filter((r) => !r.passed && r.diagnostics.length === 0).length;
+        const expectations = reports.reduce((n, r) => n + r.lines.filter((l) => l.expectation).length + r.finals.length, 0);
+        const unmet = reports.reduce((n, r) => n + r.lines.filter((l) => l.error || (l.expectation && !l.expectation.passed)).length + r.finals.filter((f) => !f.passed).length, 0);
+        const summary = `${reports.length} scenario${reports.length === 1 ? '' : 's'}: ${reports.length - failed - bad} passed, ${failed} failed, ${bad} malformed; ${expectations - unmet} of ${expectations} expectations met`;
+        write(failed + bad === 0 ? style.ok(summary) : style.bad(summary));
+      }
+      process.exitCode = reports.some((r) => r.diagnostics.length > 0) ? EXIT_BAD_INPUT : reports.every((r) => r.passed) ? 0 : 1;
+    });
+
+  program
+    .command('show')
+    .description('run a scenario and show the state it leaves: maps, page tables, TLBs, counters')
+    .argument('<file>', 'a scenario file')
+    .option('--at <line>', 'stop after the statements up to this line')
+    .option('--json', 'machine-readable output')
+    .option('--no-color', 'never colour the output')
+    .action((file: string, opts: { at?: string; json?: boolean; color: boolean }) => {
+      let at: number | undefined;
+      if (opts.at !== undefined) {
+        at = Number(opts.at);
+        if (!Number.isInteger(at) || at < 1) throw new InputError(`--at takes a line number, not '${opts.at}'`);
+      }
+      const r = runScenario(read(file), file, at === undefined ? {} : { stopAfterLine: at });
+      const style = styleFor(process.stdout, !opts.color);
+      if (r.diagnostics.length > 0) {
+        for (const d of r.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+        process.exitCode = EXIT_BAD_INPUT;
+        return;
+      }
+      if (opts.json) write(JSON.stringify({ report: reportJson(r, false), state: stateJson(r) }, null, 2));
+      else write(`${formatReport(r, style, false)}\n${formatState(r, style)}`);
+      process.exitCode = r.passed ? 0 : 1;
+    });
+
+  program
+    .command('check')
+    .description('parse and validate scenarios without running them')
+    .argument('<paths...>', 'scenario files or directories')
+    .option('--json', 'machine-readable output')
+    .action((paths: string[], opts: { json?: boolean }) => {
+      const files = collect(paths);
+      const results = files.map((f) => ({ file: f, diagnostics: checkScenario(read(f), f) }));
+      if (opts.json) write(JSON.stringify(results.map((r) => ({ file: r.file, ok: r.diagnostics.length === 0, diagnostics: r.diagnostics.map((d) => ({ ...d, text: formatDiagnostic(d) })) })), null, 2));
+      else {
+        for (const r of results) {
+          if (r.diagnostics.length === 0) write(`${r.file}: ok`);
+          for (const d of r.diagnostics) write(formatDiagnostic(d));
+        }
+      }
+      process.exitCode = results.some((r) => r.diagnostics.length > 0) ? EXIT_BAD_INPUT : 0;
+    });
+  return program;
+}
+
+/** Runs the command line; user errors print one line and exit 2, never a stack trace. */
+export function main(argv: readonly string[]): void {
+  const program = buildProgram();
+  try {
+    program.parse(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version exit 0; usage errors were already printed by commander.
+      process.exitCode = e.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
+      return;
+    }
+    if (e instanceof InputError) {
+      process.stderr.write(`mmsim: ${e.message}\n`);
+      process.exitCode = EXIT_BAD_INPUT;
+      return;
+    }
+    throw e;
+  }
+}
+
+main(process.argv);

@@ -1,0 +1,444 @@
+import { type Machine } from '../api/machine.js';
+import { type ProcessHandle } from '../api/process.js';
+import { type ThreadHandle } from '../api/thread.js';
+import {
+  MADV_DONTNEED,
+  MADV_NORMAL,
+  MADV_RANDOM,
+  MADV_SEQUENTIAL,
+  MADV_WILLNEED,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_FIXED_NOREPLACE,
+  MAP_FLAG_NAMES,
+  MAP_GROWSDOWN,
+  MAP_HUGETLB,
+  MAP_LOCKED,
+  MAP_NORESERVE,
+  MAP_POPULATE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MAP_SHARED_VALIDATE,
+  MAP_STACK,
+  MREMAP_DONTUNMAP,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
+  MS_ASYNC,
+  MS_INVALIDATE,
+  MS_SYNC,
+  O_CREAT,
+  O_RDONLY,
+  O_RDWR,
+  O_TRUNC,
+  O_WRONLY,
+} from '../mm/abi.js';
+import { type Errno } from '../mm/errno.js';
+import { type SignalInfo } from '../mm/signal.js';
+import { type KernelPath } from '../step/step.js';
+import { type ArgReader } from './args.js';
+import { type Expr, type Span } from './ast.js';
+
+/** What an operation produced: a syscall value or errno, a loaded value, a signal, a new process, or nothing. */
+export type OpResult = number | Errno | SignalInfo | null | ProcessHandle | undefined;
+
+/** Raised while running when an operation cannot be carried out as written (an unbound name). */
+export class ScenarioRuntimeError extends Error {
+  constructor(
+    message: string,
+    readonly span: Span,
+  ) {
+    super(message);
+  }
+}
+
+/** What a compiled operation can use while it runs. */
+export interface OpContext {
+  /** The value of an expression; throws ScenarioRuntimeError for an unbound name. */
+  num(e: Expr): number;
+  /** A process by name; throws ScenarioRuntimeError when unknown. */
+  process(name: string, span: Span): ProcessHandle;
+  /** True when `name` names a process. */
+  hasProcess(name: string): boolean;
+  /** Opens a file for an `mmap file=PATH`, returning a descriptor. */
+  openForMap(thread: ThreadHandle, path: string, span: Span): number;
+  /** Creates a file. */
+  createFile(path: string, contents: Uint8Array | number, readOnly: boolean): void;
+  readonly machine: Machine;
+}
+
+/** An operation ready to run: sequentially, or as a kernel path under a scheduler. */
+export interface CompiledOp {
+  run(ctx: OpContext, thread: ThreadHandle | null): OpResult;
+  /** The operation as a kernel path with preemption points, when it has one. */
+  path?: ((ctx: OpContext, thread: ThreadHandle) => KernelPath<OpResult>) | undefined;
+}
+
+/** Where an operation may appear. */
+export type OpPlace = 'thread' | 'top' | 'both';
+
+/** An operation of the language: where it may stand, and how its arguments are read. */
+export interface OpDef {
+  readonly place: OpPlace;
+  /** One line of help, shown when a name is unknown. */
+  readonly usage: string;
+  compile(r: ArgReader): CompiledOp;
+}
+
+const MAP_WORDS: Readonly<Record<string, number>> = {
+  ...MAP_FLAG_NAMES,
+  private: MAP_PRIVATE,
+  shared: MAP_SHARED,
+  'shared-validate': MAP_SHARED_VALIDATE,
+  anon: MAP_ANONYMOUS,
+  anonymous: MAP_ANONYMOUS,
+  fixed: MAP_FIXED,
+  noreplace: MAP_FIXED_NOREPLACE,
+  'fixed-noreplace': MAP_FIXED_NOREPLACE,
+  populate: MAP_POPULATE,
+  locked: MAP_LOCKED,
+  growsdown: MAP_GROWSDOWN,
+  hugetlb: MAP_HUGETLB,
+  noreserve: MAP_NORESERVE,
+  stack: MAP_STACK,
+};
+
+const ADVICE: Readonly<Record<string, number>> = {
+  normal: MADV_NORMAL,
+  random: MADV_RANDOM,
+  sequential: MADV_SEQUENTIAL,
+  willneed: MADV_WILLNEED,
+  dontneed: MADV_DONTNEED,
+};
+
+const MSYNC_WORDS: Readonly<Record<string, number>> = { sync: MS_SYNC, async: MS_ASYNC, invalidate: MS_INVALIDATE, MS_SYNC, MS_ASYNC, MS_INVALIDATE };
+const MREMAP_WORDS: Readonly<Record<string, number>> = { maymove: MREMAP_MAYMOVE, fixed: MREMAP_FIXED, dontunmap: MREMAP_DONTUNMAP, MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP };
+/** O_RDONLY is 0: this marker bit says it was written, so the rdwr default does not apply. */
+const RDONLY_WRITTEN = 1 << 30;
+const OPEN_WORDS: Readonly<Record<string, number>> = {
+  rdonly: RDONLY_WRITTEN | O_RDONLY,
+  wronly: O_WRONLY,
+  rdwr: O_RDWR,
+  creat: O_CREAT,
+  trunc: O_TRUNC,
+  O_RDONLY: RDONLY_WRITTEN | O_RDONLY,
+  O_WRONLY,
+  O_RDWR,
+  O_CREAT,
+  O_TRUNC,
+};
+
+function need<T>(thread: T | null): T {
+  if (thread === null) throw new Error('mmsim bug: a thread operation ran without a thread');
+  return thread;
+}
+
+/** A protection read by the reader: a constant, or an expression evaluated at run time. */
+function protValue(ctx: OpContext, p: number | Expr | null): number {
+  return typeof p === 'number' ? p : p === null ? 0 : ctx.num(p);
+}
+
+function accessSize(r: ArgReader): Expr | null {
+  return r.optionExpr('size');
+}
+
+function sizeOf(ctx: OpContext, e: Expr | null, span: Span): 1 | 2 | 4 {
+  const n = e === null ? 1 : ctx.num(e);
+  if (n === 1 || n === 2 || n === 4) return n;
+  throw new ScenarioRuntimeError(`size= must be 1, 2 or 4, not ${n}`, span);
+}
+
+/** The operations of the language, by name. */
+export const OPS: Readonly<Record<string, OpDef>> = {
+  mmap: {
+    place: 'thread',
+    usage: 'mmap LEN PROT FLAGS… [at=ADDR] [file=PATH | fd=FD] [offset=N]',
+    compile(r) {
+      const len = r.expr('a length');
+      const prot = r.prot();
+      const flags = r.flags('mmap flags', MAP_WORDS);
+      const at = r.optionExpr('at');
+      const path = r.optionText('file');
+      const fd = r.optionExpr('fd');
+      const offset = r.optionExpr('offset');
+      r.end();
+      return {
+        run(ctx, thread) {
+          const t = need(thread);
+          let f = flags;
+          let desc = -1;
+          if (path !== null) desc = ctx.openForMap(t, path, { line: 0, column: 0, length: 0 });
+          else if (fd !== null) desc = ctx.num(fd);
+          else if (!(f & (MAP_SHARED | MAP_PRIVATE))) f |= MAP_PRIVATE;
+          if (path === null && fd === null) f |= MAP_ANONYMOUS;
+          return t.mmap(at === null ? 0 : ctx.num(at), len === null ? 0 : ctx.num(len), protValue(ctx, prot), f, desc, offset === null ? 0 : ctx.num(offset));
+        },
+      };
+    },
+  },
+  munmap: {
+    place: 'thread',
+    usage: 'munmap ADDR LEN',
+    compile(r) {
+      const addr = r.expr('an address');
+      const len = r.expr('a length');
+      r.end();
+      return {
+        run: (ctx, t) => need(t).munmap(ctx.num(addr!), ctx.num(len!)),
+        path: (ctx, t) => t.paths.munmap(ctx.num(addr!), ctx.num(len!)),
+      };
+    },
+  },
+  mprotect: {
+    place: 'thread',
+    usage: 'mprotect ADDR LEN PROT',
+    compile(r) {
+      const addr = r.expr('an address');
+      const len = r.expr('a length');
+      const prot = r.prot();
+      r.end();
+      return {
+        run: (ctx, t) => need(t).mprotect(ctx.num(addr!), ctx.num(len!), protValue(ctx, prot)),
+        path: (ctx, t) => t.paths.mprotect(ctx.num(addr!), ctx.num(len!), protValue(ctx, prot)),
+      };
+    },
+  },
+  mremap: {
+    place: 'thread',
+    usage: 'mremap ADDR OLDLEN NEWLEN [maymove] [fixed] [dontunmap] [to=ADDR]',
+    compile(r) {
+      const addr = r.expr('an address');
+      const oldLen = r.expr('the old length');
+      const newLen = r.expr('the new length');
+      const flags = r.flags('mremap flags', MREMAP_WORDS);
+      const to = r.optionExpr('to');
+      r.end();
+      return {
+        run: (ctx, t) => need(t).mremap(ctx.num(addr!), ctx.num(oldLen!), ctx.num(newLen!), flags, to === null ? 0 : ctx.num(to)),
+        path: (ctx, t) => t.paths.mremap(ctx.num(addr!), ctx.num(oldLen!), ctx.num(newLen!), flags, to === null ? 0 : ctx.num(to)),
+      };
+    },
+  },
+  madvise: {
+    place: 'thread',
+    usage: 'madvise ADDR LEN ADVICE',
+    compile(r) {
+      const addr = r.expr('an address');
+      const len = r.expr('a length');
+      let advice: number | Expr | null = null;
+      const a = r.hasMore() ? r.name('advice (dontneed, normal, random, sequential, willneed)') : null;
+      if (a && Object.prototype.hasOwnProperty.call(ADVICE, a.name)) advice = ADVICE[a.name];
+      else if (a) r.error(a.span, 'MMS3004', `expected advice (${Object.keys(ADVICE).join(', ')}), not '${a.name}'`);
+      else r.error({ line: 0, column: 0, length: 0 }, 'MMS3002', "'madvise' expects advice");
+      r.end();
+      return {
+        run: (ctx, t) => need(t).madvise(ctx.num(addr!), ctx.num(len!), typeof advice === 'number' ? advice : 0),
+        path: (ctx, t) => t.paths.madvise(ctx.num(addr!), ctx.num(len!), typeof advice === 'number' ? advice : 0),
+      };
+    },
+  },
+  msync: {
+    place: 'thread',
+    usage: 'msync ADDR LEN FLAGS…',
+    compile(r) {
+      const addr = r.expr('an address');
+      const len = r.expr('a length');
+      const flags = r.flags('msync flags', MSYNC_WORDS);
+      r.end();
+      return { run: (ctx, t) => need(t).msync(ctx.num(addr!), ctx.num(len!), flags) };
+    },
+  },
+  open: {
+    place: 'thread',
+    usage: 'open PATH [rdonly | wronly | rdwr] [creat] [trunc]',
+    compile(r) {
+      const path = r.name('a path');
+      const written = r.flags('open flags', OPEN_WORDS);
+      r.end();
+      const flags = written & RDONLY_WRITTEN || written & (O_WRONLY | O_RDWR) ? written & ~RDONLY_WRITTEN : written | O_RDWR;
+      return { run: (_ctx, t) => need(t).open(path ? path.name : '', flags) };
+    },
+  },
+  close: {
+    place: 'thread',
+    usage: 'close FD',
+    compile(r) {
+      const fd = r.expr('a descriptor');
+      r.end();
+      return { run: (ctx, t) => need(t).close(ctx.num(fd!)) };
+    },
+  },
+  pread: {
+    place: 'thread',
+    usage: 'pread FD BUF LEN OFFSET',
+    compile(r) {
+      const fd = r.expr('a descriptor');
+      const buf = r.expr('a buffer address');
+      const len = r.expr('a length');
+      const off = r.expr('a file offset');
+      r.end();
+      return { run: (ctx, t) => need(t).pread(ctx.num(fd!), ctx.num(buf!), ctx.num(len!), ctx.num(off!)) };
+    },
+  },
+  pwrite: {
+    place: 'thread',
+    usage: 'pwrite FD BUF LEN OFFSET',
+    compile(r) {
+      const fd = r.expr('a descriptor');
+      const buf = r.expr('a buffer address');
+      const len = r.expr('a length');
+      const off = r.expr('a file offset');
+      r.end();
+      return { run: (ctx, t) => need(t).pwrite(ctx.num(fd!), ctx.num(buf!), ctx.num(len!), ctx.num(off!)) };
+    },
+  },
+  ftruncate: {
+    place: 'thread',
+    usage: 'ftruncate FD SIZE',
+    compile(r) {
+      const fd = r.expr('a descriptor');
+      const size = r.expr('a size');
+      r.end();
+      return { run: (ctx, t) => need(t).ftruncate(ctx.num(fd!), ctx.num(size!)) };
+    },
+  },
+  load: {
+    place: 'thread',
+    usage: 'load ADDR [size=1|2|4]',
+    compile(r) {
+      const addr = r.expr('an address');
+      const size = accessSize(r);
+      r.end();
+      const span = addr ? addr.span : { line: 0, column: 0, length: 0 };
+      return {
+        run: (ctx, t) => need(t).load(ctx.num(addr!), sizeOf(ctx, size, span)),
+        path: size === null ? (ctx, t) => t.paths.load(ctx.num(addr!)) : undefined,
+      };
+    },
+  },
+  store: {
+    place: 'thread',
+    usage: 'store ADDR VALUE [size=1|2|4]',
+    compile(r) {
+      const addr = r.expr('an address');
+      const value = r.expr('a value');
+      const size = accessSize(r);
+      r.end();
+      const span = addr ? addr.span : { line: 0, column: 0, length: 0 };
+      return {
+        run: (ctx, t) => need(t).store(ctx.num(addr!), ctx.num(value!), sizeOf(ctx, size, span)),
+        path: size === null ? (ctx, t) => t.paths.store(ctx.num(addr!), ctx.num(value!)) : undefined,
+      };
+    },
+  },
+  fetch: {
+    place: 'thread',
+    usage: 'fetch ADDR',
+    compile(r) {
+      const addr = r.expr('an address');
+      r.end();
+      return { run: (ctx, t) => need(t).fetch(ctx.num(addr!)), path: (ctx, t) => t.paths.fetch(ctx.num(addr!)) };
+    },
+  },
+  fork: {
+    place: 'thread',
+    usage: 'NAME = fork [cpu=N]',
+    compile(r) {
+      const cpu = r.optionExpr('cpu');
+      r.end();
+      return { run: (ctx, t) => need(t).fork(cpu === null ? undefined : ctx.num(cpu)) };
+    },
+  },
+  exec: {
+    place: 'thread',
+    usage: 'exec',
+    compile(r) {
+      r.end();
+      return { run: (_ctx, t) => need(t).exec() };
+    },
+  },
+  exit: {
+    place: 'thread',
+    usage: 'exit [CODE]',
+    compile(r) {
+      const code = r.optionalExpr('an exit code');
+      r.end();
+      return {
+        run(ctx, t) {
+          const th = need(t);
+          ctx.machine.processHandle(th.thread.process.pid).exit(code === null ? 0 : ctx.num(code));
+          return undefined;
+        },
+      };
+    },
+  },
+  swapout: {
+    place: 'both',
+    usage: 'swapout [PROC] [ADDR LEN]',
+    compile(r) {
+      // `swapout p`, `swapout p ADDR LEN`, or in a block `swapout` and `swapout ADDR LEN`:
+      // whether the first word names a process or an address is known only when it runs.
+      const first = r.hasMore() ? r.name('a process name or an address') : null;
+      const second = r.hasMore() ? r.expr('an address or a length') : null;
+      const third = r.hasMore() ? r.expr('a length') : null;
+      r.end();
+      return {
+        run(ctx, t) {
+          let proc: ProcessHandle;
+          let range: (Expr | null)[] = [];
+          if (first && ctx.hasProcess(first.name)) {
+            proc = ctx.process(first.name, first.span);
+            range = [second, third];
+          } else {
+            if (!t) throw new ScenarioRuntimeError('swapout at the top level needs a process name first', first ? first.span : r.statementSpan);
+            proc = ctx.machine.processHandle(t.thread.process.pid);
+            range = first ? [{ kind: 'name', name: first.name, span: first.span }, second] : [];
+          }
+          const [startExpr, lenExpr] = range;
+          const start = startExpr ? ctx.num(startExpr) : 0;
+          const end = startExpr ? start + (lenExpr ? ctx.num(lenExpr) : 4096) : Number.MAX_SAFE_INTEGER;
+          return ctx.machine.swapOut(proc, start, end);
+        },
+      };
+    },
+  },
+  reclaim: {
+    place: 'both',
+    usage: 'reclaim PAGES',
+    compile(r) {
+      const pages = r.expr('a number of pages');
+      r.end();
+      return { run: (ctx) => ctx.machine.reclaim(ctx.num(pages!)) };
+    },
+  },
+  check: {
+    place: 'both',
+    usage: 'check',
+    compile(r) {
+      r.end();
+      return {
+        run(ctx) {
+          return ctx.machine.checkInvariants().length;
+        },
+      };
+    },
+  },
+  file: {
+    place: 'top',
+    usage: 'file PATH size=SIZE | file PATH "contents" [mode=ro|rw]',
+    compile(r) {
+      const path = r.name('a path');
+      const contents = r.hasMore() ? r.string('the contents') : null;
+      const size = r.optionExpr('size');
+      const mode = r.optionWord('mode', ['ro', 'rw']);
+      r.end();
+      return {
+        run(ctx) {
+          const data = contents !== null ? new TextEncoder().encode(contents) : size !== null ? ctx.num(size) : 0;
+          ctx.createFile(path ? path.name : '', data, mode === 'ro');
+          return undefined;
+        },
+      };
+    },
+  },
+};
+

@@ -1,0 +1,635 @@
+import { Machine, type InvariantMode } from '../api/machine.js';
+import { type ProcessHandle } from '../api/process.js';
+import { type ThreadHandle } from '../api/thread.js';
+import { type TraceEvent } from '../hw/trace.js';
+import { Errno, type ErrnoName } from '../mm/errno.js';
+import { isSignal, SIGNAL_CODE_NUMBERS, SIGNAL_NUMBERS } from '../mm/signal.js';
+import { ScheduleError } from '../step/scheduler.js';
+import { type KernelPath } from '../step/step.js';
+import { ArgReader } from './args.js';
+import {
+  type ConcurrentBlock,
+  type Expectation,
+  type Expr,
+  type MachineDecl,
+  type OpStatement,
+  type Scenario,
+  type Span,
+  type ThreadBlock,
+} from './ast.js';
+import { compileCondition, type CompiledCondition, ConditionError, type ConditionContext } from './conditions.js';
+import { type Diagnostic } from './diagnostics.js';
+import { type CompiledOp, type OpResult, OPS, ScenarioRuntimeError } from './ops.js';
+import { parseScenario } from './parser.js';
+
+/** What one operation line did. */
+export interface LineOutcome {
+  readonly line: number;
+  /** The thread that ran it (`p`, `p.t1`), or null at the top level. */
+  readonly thread: string | null;
+  /** The line as written, without its comment. */
+  readonly source: string;
+  /** The result, formatted: `0x7ffff7ff0000`, `EINVAL`, `SIGSEGV SEGV_ACCERR addr=0x1000`, `ok`. */
+  readonly result: string;
+  /** The expectation and whether it held; null when the line had none. */
+  readonly expectation: { readonly text: string; readonly passed: boolean } | null;
+  /** A problem that stopped the line from running (an unbound name). */
+  readonly error: Diagnostic | null;
+}
+
+/** One final condition and its verdict. */
+export interface FinalOutcome {
+  readonly line: number;
+  readonly source: string;
+  readonly passed: boolean;
+  /** What was observed. */
+  readonly seen: string;
+}
+
+/** Everything a run produced. */
+export interface RunReport {
+  readonly file: string;
+  /** Problems with the scenario text: when non-empty, nothing ran. */
+  readonly diagnostics: readonly Diagnostic[];
+  readonly lines: readonly LineOutcome[];
+  readonly finals: readonly FinalOutcome[];
+  /** Notes for the reader: the interleaving used, invariants broken. */
+  readonly notes: readonly string[];
+  /** True when there were no diagnostics and every expectation and final condition held. */
+  readonly passed: boolean;
+  /** The machine in its final state (null when the scenario did not run). */
+  readonly machine: Machine | null;
+  /** Scenario names of processes and threads, for displays. */
+  readonly names: { readonly processes: ReadonlyMap<string, ProcessHandle>; readonly threads: ReadonlyMap<string, ThreadHandle> };
+  /** The trace events, when tracing was asked for. */
+  readonly trace: readonly TraceEvent[];
+}
+
+/** How to run a scenario. */
+export interface RunOptions {
+  /** Stop after the last statement on or before this line (for `mmsim show --at`). */
+  readonly stopAfterLine?: number;
+  /** Collect the step-by-step event stream. */
+  readonly trace?: boolean;
+  /** Invariant checking after every operation (default 'record': broken invariants are reported, the run goes on). */
+  readonly invariants?: InvariantMode;
+}
+
+const hex = (n: number): string => (n >= 0 && n < 16 ? String(n) : n < 0 ? `-0x${(-n).toString(16)}` : `0x${n.toString(16)}`);
+
+/** Formats an operation's result for people. */
+export function formatResult(r: OpResult): string {
+  if (r === undefined) return 'done';
+  if (r === null) return 'ok';
+  if (typeof r === 'number') return hex(r);
+  if (r instanceof Errno) return r.name;
+  if (isSignal(r)) return `${r.signal} ${r.code} addr=${hex(r.addr)}${r.pkey >= 0 ? ` key=${r.pkey}` : ''}`;
+  return `pid ${r.pid}`;
+}
+
+const SIZE = { K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+
+/** Parses and runs a scenario. */
+export function runScenario(text: string, file: string, options: RunOptions = {}): RunReport {
+  const parsed = parseScenario(text, file);
+  if (parsed.diagnostics.length > 0) return failedReport(file, parsed.diagnostics);
+  return new Run(parsed.scenario, text, options).execute();
+}
+
+/** Parses and validates a scenario without running it: every diagnostic. */
+export function checkScenario(text: string, file: string): Diagnostic[] {
+  const parsed = parseScenario(text, file);
+  if (parsed.diagnostics.length > 0) return parsed.diagnostics;
+  return new Run(parsed.scenario, text, {}).validate();
+}
+
+function failedReport(file: string, diagnostics: readonly Diagnostic[]): RunReport {
+  return { file, diagnostics, lines: [], finals: [], notes: [], passed: false, machine: null, names: { processes: new Map(), threads: new Map() }, trace: [] };
+}
+
+/** One execution of one scenario. */
+class Run implements ConditionContext {
+  private readonly diagnostics: Diagnostic[] = [];
+  private readonly compiled = new Map<OpStatement, CompiledOp>();
+  private readonly finals: { line: number; quantifier: string; compiled: CompiledCondition; span: Span }[] = [];
+  private readonly values = new Map<string, number>();
+  private readonly processes = new Map<string, ProcessHandle>();
+  private readonly threads = new Map<string, ThreadHandle>();
+  private readonly lines: LineOutcome[] = [];
+  private readonly finalOutcomes: FinalOutcome[] = [];
+  private readonly notes: string[] = [];
+  private readonly trace: TraceEvent[] = [];
+  private readonly sourceLines: string[];
+  machine!: Machine;
+  private stopped = false;
+
+  constructor(
+    private readonly scenario: Scenario,
+    text: string,
+    private readonly options: RunOptions,
+  ) {
+    this.sourceLines = text.split(/\r?\n/);
+  }
+
+  private diag(span: Span, code: Diagnostic['code'], message: string): void {
+    this.diagnostics.push({ file: this.scenario.file, span, code, message });
+  }
+
+  /** Static checks: operations, their arguments and places, names, conditions, the machine line. */
+  validate(): Diagnostic[] {
+    this.machineOptions(this.scenario.machine);
+    const bound = new Set<string>();
+    const procs = new Set<string>();
+    const threadNames = new Set<string>();
+    const checkBlock = (b: ThreadBlock): void => {
+      const name = b.header === 'process' ? b.name : b.name;
+      if (b.header === 'process') {
+        procs.add(name);
+        threadNames.add(name);
+        threadNames.add(`${name}.main`);
+      } else {
+        const dot = name.indexOf('.');
+        const proc = dot > 0 ? name.slice(0, dot) : name;
+        // `thread p` is p's main thread; other threads are named PROC.NAME.
+        if (dot === name.length - 1 || dot === 0) this.diag(b.span, 'MMS3004', `a thread is named PROC.NAME (like p.t1), not '${name}'`);
+        else if (!procs.has(proc)) this.diag(b.span, 'MMS3001', `no process '${proc}' is declared before this thread`);
+        threadNames.add(name);
+      }
+      this.blockOptions(b);
+      for (const s of b.body) this.checkStatement(s, 'thread', bound, procs);
+    };
+    for (const item of this.scenario.body) {
+      switch (item.kind) {
+        case 'machine':
+          break;
+        case 'thread-block':
+          checkBlock(item);
+          break;
+        case 'concurrent': {
+          for (const t of item.threads) checkBlock(t);
+          for (const s of item.schedule ?? []) {
+            if (!item.threads.some((t) => sameThread(t.name, s.name))) {
+              this.diag(s.span, 'MMS3001', `'${s.name}' is not one of this concurrent block's threads (${item.threads.map((t) => t.name).join(', ')})`);
+            }
+          }
+          break;
+        }
+        case 'top-op':
+          this.checkStatement(item.statement, 'top', bound, procs);
+          break;
+        case 'final':
+          this.finals.push({ line: item.span.line, quantifier: item.quantifier, compiled: compileCondition(item.condition, this.scenario.file, this.diagnostics), span: item.span });
+          break;
+      }
+    }
+    void threadNames;
+    return this.diagnostics;
+  }
+
+  private checkStatement(s: OpStatement, place: 'thread' | 'top', bound: Set<string>, procs: Set<string>): void {
+    const def = Object.prototype.hasOwnProperty.call(OPS, s.op) ? OPS[s.op] : undefined;
+    if (!def) {
+      this.diag(s.opSpan, 'MMS2002', `unknown operation '${s.op}'; expected one of ${Object.keys(OPS).join(', ')}`);
+      return;
+    }
+    if (def.place !== 'both' && def.place !== place) {
+      this.diag(s.opSpan, 'MMS2003', place === 'top' ? `'${s.op}' runs in a thread: put it in a 'process' or 'thread' block` : `'${s.op}' stands at the top level, outside any block`);
+      return;
+    }
+    const before = this.diagnostics.length;
+    const reader = new ArgReader(s, this.scenario.file, this.diagnostics);
+    const compiled = def.compile(reader);
+    this.compiled.set(s, compiled);
+    if (this.diagnostics.length === before) {
+      for (const name of reader.valueExprs.flatMap(exprNames)) {
+        if (!bound.has(name.name) && !procs.has(name.name)) {
+          this.diag(name.span, 'MMS3001', `'${name.name}' is not defined before this line; bind it with '${name.name} = …' first`);
+        }
+      }
+    }
+    if (s.expect) this.checkExpectation(s.expect, bound, procs);
+    if (s.bind) {
+      if (s.op === 'fork') procs.add(s.bind.name);
+      else bound.add(s.bind.name);
+    }
+  }
+
+  private checkExpectation(e: Expectation, bound: Set<string>, procs: Set<string>): void {
+    const exprs: Expr[] = [];
+    if (e.kind === 'value') exprs.push(e.expr);
+    if (e.kind === 'errno' && !Errno.all.has(e.name as ErrnoName)) {
+      this.diag(e.span, 'MMS3006', `unknown errno '${e.name}'; expected one of ${[...Errno.all.keys()].join(', ')}`);
+    }
+    if (e.kind === 'signal') {
+      if (!Object.prototype.hasOwnProperty.call(SIGNAL_NUMBERS, e.signal)) this.diag(e.span, 'MMS3006', `unknown signal '${e.signal}'; expected ${Object.keys(SIGNAL_NUMBERS).join(', ')}`);
+      if (e.code !== null && !Object.prototype.hasOwnProperty.call(SIGNAL_CODE_NUMBERS, e.code)) {
+        this.diag(e.span, 'MMS3006', `unknown signal code '${e.code}'; expected one of ${Object.keys(SIGNAL_CODE_NUMBERS).join(', ')}`);
+      }
+      if (e.pkey) exprs.push(e.pkey);
+      if (e.addr) exprs.push(e.addr);
+    }
+    for (const x of exprs) {
+      for (const n of exprNames(x)) if (!bound.has(n.name) && !procs.has(n.name)) this.diag(n.span, 'MMS3001', `'${n.name}' is not defined before this line`);
+    }
+  }
+
+  private machineOptions(m: MachineDecl | null): { cpus: number; memory: number; swap: number; variants: string[]; maxMapCount: number; tlb: number; pku: boolean } {
+    const out = { cpus: 1, memory: 256 * SIZE.M, swap: 256 * SIZE.M, variants: [] as string[], maxMapCount: 65530, tlb: 1024, pku: true };
+    if (!m) return out;
+    if (m.arch !== 'x86_64') this.diag(m.span, 'MMS3007', `only the x86_64 architecture is modelled, not '${m.arch}'`);
+    for (const a of m.options) {
+      if (a.kind !== 'option') {
+        this.diag(a.span, 'MMS2001', 'expected an option like cpus=2 on the machine line');
+        continue;
+      }
+      const num = (): number | null => {
+        if (a.value.kind === 'expr' && a.value.expr.kind === 'number') return a.value.expr.value;
+        this.diag(a.value.span, 'MMS3004', `${a.key}= takes a number`);
+        return null;
+      };
+      const word = a.value.kind === 'word' ? a.value.word : a.value.kind === 'expr' && a.value.expr.kind === 'name' ? a.value.expr.name : null;
+      switch (a.key) {
+        case 'os':
+          if (word === 'freebsd') this.diag(a.value.span, 'MMS3007', "the 'freebsd' personality is not modelled yet; use os=linux");
+          else if (word !== 'linux') this.diag(a.value.span, 'MMS3004', 'os= takes linux or freebsd');
+          break;
+        case 'cpus': {
+          const n = num();
+          if (n !== null && (n < 1 || n > 256 || !Number.isInteger(n))) this.diag(a.value.span, 'MMS3004', 'cpus= takes a whole number from 1 to 256');
+          else if (n !== null) out.cpus = n;
+          break;
+        }
+        case 'memory':
+        case 'swap': {
+          const n = num();
+          if (n !== null && (n < 0 || (a.key === 'memory' && n < 64 * 1024) || n > 64 * SIZE.G)) this.diag(a.value.span, 'MMS3004', `${a.key}= takes a size from ${a.key === 'memory' ? '64K' : '0'} to 64G`);
+          else if (n !== null) out[a.key] = n;
+          break;
+        }
+        case 'variant':
+          if (word === null) this.diag(a.value.span, 'MMS3004', 'variant= takes a variant name');
+          else this.diag(a.value.span, 'MMS3007', `no variant '${word}' is modelled yet`);
+          break;
+        case 'max_map_count': {
+          const n = num();
+          if (n !== null && (n < 1 || !Number.isInteger(n))) this.diag(a.value.span, 'MMS3004', 'max_map_count= takes a positive whole number');
+          else if (n !== null) out.maxMapCount = n;
+          break;
+        }
+        case 'tlb': {
+          const n = num();
+          if (n !== null && (n < 1 || (n & (n - 1)) !== 0 || n > 1 << 20)) this.diag(a.value.span, 'MMS3004', 'tlb= takes a power of two up to 1048576');
+          else if (n !== null) out.tlb = n;
+          break;
+        }
+        case 'pku':
+          if (word !== 'on' && word !== 'off') this.diag(a.value.span, 'MMS3004', 'pku= takes on or off');
+          else out.pku = word === 'on';
+          break;
+        default:
+          this.diag(a.span, 'MMS3003', `unknown machine option '${a.key}='; expected os, cpus, memory, swap, variant, max_map_count, tlb or pku`);
+      }
+    }
+    return out;
+  }
+
+  private blockOptions(b: ThreadBlock): void {
+    for (const a of b.options) {
+      if (a.kind !== 'option' || a.key !== 'cpu') {
+        this.diag(a.span, 'MMS3003', `'${b.header}' takes only cpu=N`);
+        continue;
+      }
+      if (a.value.kind !== 'expr' || a.value.expr.kind !== 'number') this.diag(a.value.span, 'MMS3004', 'cpu= takes a CPU number');
+    }
+  }
+
+  /** Validates, then runs every statement and evaluates the final conditions. */
+  execute(): RunReport {
+    const problems = this.validate();
+    if (problems.length > 0) return failedReport(this.scenario.file, problems);
+    const opts = this.machineOptions(this.scenario.machine);
+    for (const b of this.scenario.body) {
+      if (b.kind === 'thread-block' || b.kind === 'concurrent') {
+        for (const t of b.kind === 'concurrent' ? b.threads : [b]) {
+          const cpu = cpuOption(t);
+          if (cpu !== null && cpu >= opts.cpus) {
+            return failedReport(this.scenario.file, [{ file: this.scenario.file, span: t.span, code: 'MMS3004', message: `cpu=${cpu}, but the machine has ${opts.cpus} CPU${opts.cpus === 1 ? '' : 's'} (cpus=N on the machine line)` }]);
+          }
+        }
+      }
+    }
+    this.machine = new Machine({
+      cpus: opts.cpus,
+      memory: opts.memory,
+      swap: opts.swap,
+      variants: opts.variants,
+      maxMapCount: opts.maxMapCount,
+      tlbEntries: opts.tlb,
+      pku: opts.pku,
+      invariants: this.options.invariants ?? 'record',
+    });
+    if (this.options.trace) this.machine.hw.mmu.tracer = (e) => this.trace.push(e);
+    for (const item of this.scenario.body) {
+      if (this.stopped) break;
+      switch (item.kind) {
+        case 'thread-block':
+          this.runBlock(item);
+          break;
+        case 'concurrent':
+          this.runConcurrent(item);
+          break;
+        case 'top-op':
+          this.runStatement(item.statement, null, null);
+          break;
+        case 'final':
+          // A condition is checked where it stands, over the state everything above it left.
+          if (!this.shouldStop(item.span.line)) this.finalOutcomes.push(this.evaluateFinal(this.finals.find((f) => f.span === item.span)!));
+          break;
+        default:
+          break;
+      }
+    }
+    const finals = this.finalOutcomes;
+    const broken = this.machine.violations;
+    if (broken.length > 0) {
+      const ids = [...new Set(broken.map((v) => v.id))];
+      this.notes.push(`invariants broken during the run: ${ids.join(', ')} (first: ${broken[0].message})`);
+    }
+    this.machine.hw.mmu.tracer = null;
+    const passed = this.lines.every((l) => l.error === null && (l.expectation === null || l.expectation.passed)) && finals.every((f) => f.passed);
+    return {
+      file: this.scenario.file,
+      diagnostics: [],
+      lines: this.lines,
+      finals,
+      notes: this.notes,
+      passed,
+      machine: this.machine,
+      names: { processes: this.processes, threads: this.threads },
+      trace: this.trace,
+    };
+  }
+
+  private shouldStop(line: number): boolean {
+    if (this.options.stopAfterLine !== undefined && line > this.options.stopAfterLine) this.stopped = true;
+    return this.stopped;
+  }
+
+  private resolveThread(b: ThreadBlock): ThreadHandle {
+    const cpu = cpuOption(b);
+    if (b.header === 'process') {
+      let p = this.processes.get(b.name);
+      if (!p) {
+        p = this.machine.spawn(b.name, cpu ?? 0);
+        this.addProcess(b.name, p);
+      }
+      return p.main;
+    }
+    const existing = this.threads.get(b.name);
+    if (existing) return existing;
+    if (!b.name.includes('.')) return this.process(b.name, b.span).main;
+    const procName = b.name.slice(0, b.name.indexOf('.'));
+    const p = this.process(procName, b.span);
+    const t = p.spawnThread(cpu ?? p.main.cpu);
+    this.threads.set(b.name, t);
+    return t;
+  }
+
+  private addProcess(name: string, p: ProcessHandle): void {
+    this.processes.set(name, p);
+    this.threads.set(name, p.main);
+    this.threads.set(`${name}.main`, p.main);
+  }
+
+  private runBlock(b: ThreadBlock): void {
+    if (this.shouldStop(b.span.line)) return;
+    const t = this.resolveThread(b);
+    for (const s of b.body) {
+      if (this.shouldStop(s.span.line)) return;
+      this.runStatement(s, t, b.name);
+    }
+  }
+
+  private runStatement(s: OpStatement, t: ThreadHandle | null, threadName: string | null): void {
+    const op = this.compiled.get(s)!;
+    let result: OpResult;
+    try {
+      result = op.run(this, t);
+    } catch (e) {
+      if (e instanceof ScenarioRuntimeError) {
+        this.record(s, threadName, 'not run', { file: this.scenario.file, span: e.span, code: 'MMS4001', message: e.message });
+        return;
+      }
+      throw e;
+    }
+    this.finish(s, threadName, result);
+  }
+
+  private finish(s: OpStatement, threadName: string | null, result: OpResult): void {
+    if (s.bind) this.bind(s.bind.name, result);
+    let error: Diagnostic | null = null;
+    let expectation: LineOutcome['expectation'] = null;
+    if (s.expect) {
+      try {
+        expectation = { text: this.expectationText(s.expect), passed: this.expectationHolds(s.expect, result) };
+      } catch (e) {
+        if (!(e instanceof ScenarioRuntimeError)) throw e;
+        error = { file: this.scenario.file, span: e.span, code: 'MMS4001', message: e.message };
+      }
+    }
+    this.lines.push({ line: s.span.line, thread: threadName, source: this.source(s.span.line), result: formatResult(result), expectation, error });
+    if (this.options.trace) this.trace.push({ type: 'op', thread: threadName ?? '-', line: s.span.line, text: this.source(s.span.line), result: formatResult(result) });
+  }
+
+  private record(s: OpStatement, threadName: string | null, result: string, error: Diagnostic): void {
+    this.lines.push({ line: s.span.line, thread: threadName, source: this.source(s.span.line), result, expectation: s.expect ? { text: this.expectationText(s.expect), passed: false } : null, error });
+  }
+
+  private bind(name: string, result: OpResult): void {
+    if (typeof result === 'number') this.values.set(name, result);
+    else if (result !== null && result !== undefined && !(result instanceof Errno) && !isSignal(result)) this.addProcess(name, result);
+  }
+
+  private runConcurrent(c: ConcurrentBlock): void {
+    if (this.shouldStop(c.span.line)) return;
+    const pairs: [ThreadHandle, KernelPath<unknown>][] = [];
+    const byName = new Map<string, ThreadHandle>();
+    for (const b of c.threads) {
+      const t = this.resolveThread(b);
+      byName.set(b.name, t);
+      const path = this.threadPath(b, t);
+      pairs.push([t, this.options.trace ? this.traced(path, b.name) : path]);
+    }
+    const schedule = (c.schedule ?? []).map((s) => {
+      const t = [...byName.entries()].find(([n]) => sameThread(n, s.name));
+      return t ? t[1].tid : -1;
+    });
+    this.notes.push(
+      c.schedule
+        ? `concurrent block at line ${c.span.line}: the schedule forced the first ${schedule.length} steps; the rest ran round-robin in the order the threads are written`
+        : `concurrent block at line ${c.span.line}: no schedule given, so the default order ran: round-robin over its threads in the order they are written, one step each`,
+    );
+    try {
+      this.machine.interleave(pairs, schedule);
+    } catch (e) {
+      if (e instanceof ScheduleError) {
+        const at = c.schedule && e.position >= 0 ? c.schedule[e.position].span : c.span;
+        this.lines.push({
+          line: at.line,
+          thread: null,
+          source: this.source(at.line),
+          result: 'schedule stopped',
+          expectation: null,
+          error: { file: this.scenario.file, span: at, code: 'MMS4002', message: e.message.replace(/thread (\d+)/, (_m, tid: string) => `thread ${this.threadNameOf(Number(tid))}`) },
+        });
+        return;
+      }
+      throw e;
+    }
+  }
+
+  /** Forwards a path's steps, recording each in the trace as it is taken. */
+  private *traced(path: KernelPath<void>, thread: string): KernelPath<void> {
+    for (;;) {
+      const r = path.next();
+      if (r.done) return;
+      this.trace.push({ type: 'step', thread, kind: r.value.kind, what: r.value.what });
+      yield r.value;
+    }
+  }
+
+  private threadNameOf(tid: number): string {
+    for (const [n, t] of this.threads) if (t.tid === tid && !n.endsWith('.main')) return n;
+    return String(tid);
+  }
+
+  private *threadPath(b: ThreadBlock, t: ThreadHandle): KernelPath<void> {
+    for (const s of b.body) {
+      const op = this.compiled.get(s)!;
+      let result: OpResult;
+      try {
+        if (op.path) {
+          result = yield* op.path(this, t);
+        } else {
+          result = op.run(this, t);
+          yield t.thread.ctx.at('vma', s.op);
+        }
+      } catch (e) {
+        if (e instanceof ScenarioRuntimeError) {
+          this.record(s, b.name, 'not run', { file: this.scenario.file, span: e.span, code: 'MMS4001', message: e.message });
+          continue;
+        }
+        throw e;
+      }
+      this.finish(s, b.name, result);
+    }
+  }
+
+  private evaluateFinal(f: { line: number; quantifier: string; compiled: CompiledCondition }): FinalOutcome {
+    let value: boolean;
+    let seen: string;
+    try {
+      ({ value, seen } = f.compiled(this));
+    } catch (e) {
+      if (!(e instanceof ScenarioRuntimeError) && !(e instanceof ConditionError)) throw e;
+      return { line: f.line, source: this.source(f.line), passed: false, seen: e.message };
+    }
+    // One outcome until the explorer lands: require and exists ask for it to hold, forbid for it not to.
+    const passed = f.quantifier === 'forbid' ? !value : value;
+    return { line: f.line, source: this.source(f.line), passed, seen };
+  }
+
+  private source(line: number): string {
+    const raw = this.sourceLines[line - 1] ?? '';
+    const hash = raw.indexOf('#');
+    return (hash >= 0 && !raw.slice(0, hash).includes('"') ? raw.slice(0, hash) : raw).trim();
+  }
+
+  private expectationText(e: Expectation): string {
+    return this.sourceLines[e.span.line - 1]?.slice(e.span.column - 1, e.span.column - 1 + e.span.length).trim() ?? '';
+  }
+
+  private expectationHolds(e: Expectation, r: OpResult): boolean {
+    switch (e.kind) {
+      case 'ok':
+        return !(r instanceof Errno) && !isSignal(r);
+      case 'value':
+        return typeof r === 'number' && r === this.num(e.expr);
+      case 'errno':
+        return r instanceof Errno && r.name === e.name;
+      case 'signal':
+        return isSignal(r) && r.signal === e.signal && (e.code === null || r.code === e.code) && (e.pkey === null || r.pkey === this.num(e.pkey)) && (e.addr === null || r.addr === this.num(e.addr));
+    }
+  }
+
+  // OpContext and ConditionContext
+
+  num(e: Expr): number {
+    switch (e.kind) {
+      case 'number':
+        return e.value;
+      case 'name': {
+        const v = this.values.get(e.name);
+        if (v !== undefined) return v;
+        const p = this.processes.get(e.name);
+        if (p) return p.pid;
+        throw new ScenarioRuntimeError(`'${e.name}' has no value here: the line that binds it did not succeed (or has not run)`, e.span);
+      }
+      case 'binary': {
+        const l = this.num(e.left);
+        const r = this.num(e.right);
+        return e.op === '+' ? l + r : l - r;
+      }
+    }
+  }
+
+  hasProcess(name: string): boolean {
+    return this.processes.has(name);
+  }
+
+  process(name: string, span: Span): ProcessHandle {
+    const p = this.processes.get(name);
+    if (!p) throw new ScenarioRuntimeError(`no process '${name}' exists here`, span);
+    return p;
+  }
+
+  thread(name: string, span: Span): ThreadHandle {
+    const t = this.threads.get(name);
+    if (!t) throw new ScenarioRuntimeError(`no thread '${name}' exists here`, span);
+    return t;
+  }
+
+  openForMap(thread: ThreadHandle, path: string, span: Span): number {
+    const fd = thread.open(path, 2);
+    if (typeof fd !== 'number') {
+      const ro = thread.open(path, 0);
+      if (typeof ro === 'number') return ro;
+      throw new ScenarioRuntimeError(`cannot open '${path}' for mmap: ${fd.name}`, span);
+    }
+    return fd;
+  }
+
+  createFile(path: string, contents: Uint8Array | number, readOnly: boolean): void {
+    this.machine.createFile(path, contents);
+    if (readOnly) this.machine.kernel.files.get(path)!.writable = false;
+  }
+}
+
+function cpuOption(b: ThreadBlock): number | null {
+  for (const a of b.options) {
+    if (a.kind === 'option' && a.key === 'cpu' && a.value.kind === 'expr' && a.value.expr.kind === 'number') return a.value.expr.value;
+  }
+  return null;
+}
+
+function sameThread(a: string, b: string): boolean {
+  const norm = (s: string): string => (s.endsWith('.main') ? s.slice(0, -5) : s);
+  return norm(a) === norm(b);
+}
+
+function exprNames(e: Expr): { name: string; span: Span }[] {
+  if (e.kind === 'name') return [{ name: e.name, span: e.span }];
+  if (e.kind === 'binary') return [...exprNames(e.left), ...exprNames(e.right)];
+  return [];
+}
+

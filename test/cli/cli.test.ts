@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const bin = join(root, 'dist', 'src', 'cli', 'main.js');
+
+function mmsim(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function scenario(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mmsim-cli-'));
+  const file = join(dir, 'case.mms');
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('mmsim command', () => {
+  it('run: exit 0 and a summary when every expectation holds', () => {
+    const r = mmsim(['run', 'examples/basics/fork-cow.mms']);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /PASS examples\/basics\/fork-cow\.mms/);
+    assert.match(r.stdout, /1 scenario: 1 passed, 0 failed, 0 malformed/);
+    assert.ok(!r.stdout.includes('\u001b['), 'no colour when not on a terminal');
+  });
+
+  it('run: exit 1 when an expectation fails, naming the line', () => {
+    const file = scenario('process p\n  a = mmap 4K rw private anon\n  load a => 7\n');
+    const r = mmsim(['run', file]);
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /✗\s+3\s+p\s+load a => 7\s+0\s+expected 7/);
+    assert.match(r.stdout, /FAIL/);
+  });
+
+  it('run: exit 2 with file:line:column diagnostics for a malformed scenario, and no stack trace', () => {
+    const file = scenario('machine x86_64 cpus=two\nprocess p\n  a = mmap 4K rw private anon\n  frobnicate a\n');
+    const r = mmsim(['run', file]);
+    assert.equal(r.status, 2);
+    assert.match(r.stdout, /case\.mms:1:\d+: error MMS3004: cpus= takes a number/);
+    assert.match(r.stdout, /case\.mms:4:3: error MMS2002: unknown operation 'frobnicate'/);
+    assert.doesNotMatch(r.stdout + r.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  it('run: a missing file is bad input (exit 2), reported in one line', () => {
+    const r = mmsim(['run', 'no/such/file.mms']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^mmsim: no\/such\/file\.mms: no such file or directory\n$/);
+  });
+
+  it('run --json: a machine-readable report per scenario', () => {
+    const r = mmsim(['run', '--json', 'examples/basics/swap-roundtrip.mms']);
+    assert.equal(r.status, 0);
+    const reports = JSON.parse(r.stdout) as { file: string; passed: boolean; lines: { line: number; result: string }[] }[];
+    assert.equal(reports.length, 1);
+    assert.equal(reports[0].passed, true);
+    assert.ok(reports[0].lines.some((l) => l.result === '0x41'));
+  });
+
+  it('run --trace: the step-by-step event stream', () => {
+    const r = mmsim(['run', '--trace', 'examples/basics/fork-cow.mms']);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /page fault at 0x/);
+    assert.match(r.stdout, /tlb miss, walk 0x/);
+  });
+
+  it('show: the state as tables, and --at stops early', () => {
+    const r = mmsim(['show', 'examples/basics/fork-cow.mms', '--at', '8']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /process p \(pid 1\)/);
+    assert.match(r.stdout, /rw-p 00000000 00:00 0/);
+    assert.match(r.stdout, /cpu0\s+PKRU=0x55555554/);
+    assert.doesNotMatch(r.stdout, /process q/, 'the fork at line 9 has not run');
+  });
+
+  it('check: parses and validates only', () => {
+    const ok = mmsim(['check', 'examples/']);
+    assert.equal(ok.status, 0);
+    assert.match(ok.stdout, /fork-cow\.mms: ok/);
+    const bad = mmsim(['check', scenario('process p\n  load b\n')]);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stdout, /:2:8: error MMS3001: 'b' is not defined/);
+  });
+
+  it('--help on every command, exit 0', () => {
+    for (const args of [['--help'], ['run', '--help'], ['show', '--help'], ['check', '--help']]) {
+      const r = mmsim(args);
+      assert.equal(r.status, 0, args.join(' '));
+      assert.match(r.stdout, /Usage: mmsim/);
+    }
+  });
+
+  it('an unknown command or option is a usage error, exit 2', () => {
+    assert.equal(mmsim(['frob']).status, 2);
+    assert.equal(mmsim(['run', '--frob', 'x']).status, 2);
+  });
+});

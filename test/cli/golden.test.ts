@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { formatReport, styleFor } from '../../src/cli/format.js';
+import { runScenario } from '../../src/scenario/runner.js';
+
+/**
+ * Golden files: each example's report is checked in beside it as NAME.out. Regenerate
+ * with `UPDATE_GOLDEN=1 npm test` and review the diff.
+ */
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const examples = join(root, 'examples');
+const update = process.env.UPDATE_GOLDEN === '1';
+const plain = styleFor(process.stdout, true);
+
+function scenarios(dir: string): string[] {
+  return readdirSync(dir)
+    .sort()
+    .flatMap((e) => {
+      const full = join(dir, e);
+      return statSync(full).isDirectory() ? scenarios(full) : e.endsWith('.mms') ? [full] : [];
+    });
+}
+
+describe('examples: golden outputs', () => {
+  const files = scenarios(examples);
+  it('there are examples to check', () => {
+    assert.ok(files.length >= 7);
+  });
+  for (const file of files) {
+    const name = relative(root, file);
+    it(`${name} passes and matches ${name.replace(/\.mms$/, '.out')}`, () => {
+      const report = runScenario(readFileSync(file, 'utf8'), name);
+      const text = `${formatReport(report, plain, false)}\n`;
+      const golden = file.replace(/\.mms$/, '.out');
+      if (update || !existsSync(golden)) {
+        if (!update) assert.fail(`${relative(root, golden)} is missing: run UPDATE_GOLDEN=1 npm test and review it`);
+        writeFileSync(golden, text);
+      }
+      assert.equal(text, readFileSync(golden, 'utf8'));
+      assert.ok(report.passed, `${name} should pass:\n${text}`);
+    });
+  }
+});
