@@ -1,7 +1,7 @@
 import { PF_I, PF_P, PF_PK, PF_W } from '../hw/mmu.js';
 import { FRAME_ANON, FRAME_FILE, FRAME_SWAPCACHE, NO_FRAME } from '../hw/physMem.js';
 import { pageOffset, PTE_D, PTE_P, PTE_PROTNONE, PTE_RW, pteIsSwap, pteKey, pteMapsFrame, ptePfn, pteNone, swapPteOffset } from '../hw/pte.js';
-import { VM_PROT_WRITE } from '../pmap/pmap.js';
+import { readOnlyProt } from '../pmap/pmap.js';
 import { type KernelPath } from '../step/step.js';
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from './abi.js';
 import { type File } from './file.js';
@@ -64,10 +64,6 @@ export function* handleUserFault(k: Kernel, t: Thread, va: number, ec: number): 
   }
 }
 
-/** The protection a new PTE gets in `vma` when it must stay read-only (COW, zero page). */
-function readOnly(prot: number): number {
-  return prot & ~VM_PROT_WRITE;
-}
 
 /**
  * handle_mm_fault() for one page: demand-zero, file, swap-in, write-protect (COW) or a
@@ -116,7 +112,7 @@ export function* handleMmFault(k: Kernel, t: Thread, vma: Vma, addr: number, wri
     if ((lo & PTE_P) === 0 && lo & PTE_PROTNONE) {
       // The VMA allows access now but the PTE still says PROT_NONE: re-derive it.
       const pfn = ptePfn(lo, hi);
-      const prot = write && vma.prot & PROT_WRITE && (vma.shared || k.canReuse(pfn)) ? vma.prot : readOnly(vma.prot);
+      const prot = write && vma.prot & PROT_WRITE && (vma.shared || k.canReuse(pfn)) ? vma.prot : readOnlyProt(vma.prot);
       pmap.enter(slot, page, pfn, prot, vma.pkey, (lo & PTE_D) !== 0);
       if (ctx.preemptible) yield ctx.at('pte-write', `pte 0x${page.toString(16)}`, page);
       mm.counters.minorFaults++;
@@ -213,7 +209,7 @@ function anonFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, w
   const mm = t.process.mm;
   if (!write) {
     // do_anonymous_page(): a read maps the shared zero page read-only.
-    mm.pmap.enter(slot, page, k.zeroPfn, readOnly(vma.prot), vma.pkey, false);
+    mm.pmap.enter(slot, page, k.zeroPfn, readOnlyProt(vma.prot), vma.pkey, false);
   } else {
     const anon = anonVmaPrepare(vma);
     const pfn = takeFrame(k, t);
@@ -261,7 +257,7 @@ function fileFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, w
   } else {
     mem.refcount[cached]++;
     mem.mapcount[cached]++;
-    mm.pmap.enter(slot, page, cached, vma.shared ? vma.prot : readOnly(vma.prot), vma.pkey, write);
+    mm.pmap.enter(slot, page, cached, vma.shared ? vma.prot : readOnlyProt(vma.prot), vma.pkey, write);
   }
   mm.counters.minorFaults++;
   return null;
@@ -299,7 +295,7 @@ function swapInFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number,
   // Once no other entry names the slot, the page leaves the swap cache (Linux swap_free + try_to_free_swap).
   k.maybeFreeSwapSlot(swapSlot);
   const exclusive = k.canReuse(pfn);
-  mm.pmap.enter(slot, page, pfn, write && exclusive ? vma.prot : readOnly(vma.prot), vma.pkey, write && exclusive);
+  mm.pmap.enter(slot, page, pfn, write && exclusive ? vma.prot : readOnlyProt(vma.prot), vma.pkey, write && exclusive);
   return write && !exclusive ? SWAPPED_IN_READ_ONLY : null;
 }
 

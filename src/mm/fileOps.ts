@@ -149,8 +149,12 @@ export function truncateFile(k: Kernel, file: File, size: number): SysResult {
   // The bytes past the new size in its last page read as zeros from now on.
   const tail = size % PAGE_SIZE;
   if (tail !== 0) {
-    const pfn = file.cache.get(Math.floor(size / PAGE_SIZE));
+    // Cached or written back, the last page's bytes past the end must read as zeros.
+    const index = Math.floor(size / PAGE_SIZE);
+    const pfn = file.cache.get(index);
     if (pfn !== undefined) for (let o = tail; o < PAGE_SIZE; o++) mem.write8(pfn, o, 0);
+    const block = file.disk.get(index);
+    if (block !== undefined) for (let o = tail; o < PAGE_SIZE; o++) mem.content.write8(block, o, 0);
   }
   return 0;
 }

@@ -21,6 +21,7 @@ import { handleMmFault } from './fault.js';
 import { File } from './file.js';
 import { type Kernel } from './kernel.js';
 import { MMAP_BASE, MMAP_MIN_ADDR, type Mm, TASK_SIZE, TASK_UNMAPPED_BASE } from './mm.js';
+import { executeOnlyPkey } from './pkeys.js';
 import { type Thread } from './process.js';
 import { VM_GROWSDOWN, VM_LOCKED, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE, VM_MAYWRITE, VM_SHARED, Vma } from './vma.js';
 import { insertVma, mergeAround, unmapRange } from './vmaOps.js';
@@ -136,6 +137,8 @@ export function* sysMmap(k: Kernel, t: Thread, addr: number, len: number, prot: 
       }
     }
     const vma = new Vma(where, where + len, prot & (PROT_READ | PROT_WRITE | PROT_EXEC), vmFlags, file, pgoff);
+    // do_mmap(): exactly PROT_EXEC gets the execute-only key when the CPU has PKU.
+    if (prot === PROT_EXEC) vma.pkey = Math.max(0, executeOnlyPkey(k, t));
     insertVma(mm, vma);
     const merged = mergeAround(mm, vma);
     if (ctx.preemptible) yield ctx.at('vma', `mmap 0x${where.toString(16)}-0x${(where + len).toString(16)}`, where);

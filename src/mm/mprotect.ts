@@ -1,9 +1,10 @@
 import { PTE_RW, ptePfn } from '../hw/pte.js';
-import { VM_PROT_WRITE } from '../pmap/pmap.js';
+import { readOnlyProt } from '../pmap/pmap.js';
 import { type KernelPath } from '../step/step.js';
 import { PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE } from './abi.js';
 import { EACCES, EINVAL, ENOMEM, type SysResult } from './errno.js';
 import { type Kernel } from './kernel.js';
+import { mprotectPkey } from './pkeys.js';
 import { type Thread } from './process.js';
 import { VM_MAYEXEC, VM_MAYREAD, VM_MAYWRITE, type Vma } from './vma.js';
 import { mergeAround, splitVma } from './vmaOps.js';
@@ -38,7 +39,7 @@ export function* sysMprotect(k: Kernel, t: Thread, start: number, len: number, p
     while (at < end) {
       // A hole: Linux returns ENOMEM with the VMAs before it already changed.
       if (!vma || vma.start > at) return ENOMEM;
-      const newPkey: number = pkey === -1 ? vma.pkey : pkey;
+      const newPkey = mprotectPkey(k, t, vma, prot, pkey);
       // VM_MAY* bits sit four above VM_READ/WRITE/EXEC: a right without its MAY bit is EACCES.
       const may = (vma.flags & VM_MAYREAD ? PROT_READ : 0) | (vma.flags & VM_MAYWRITE ? PROT_WRITE : 0) | (vma.flags & VM_MAYEXEC ? PROT_EXEC : 0);
       if (prot & ~may) return EACCES;
@@ -95,7 +96,7 @@ export function changeProtection(k: Kernel, t: Thread | null, vma: Vma, start: n
     (_va, lo, hi) => {
       if (!(vma.prot & PROT_WRITE) || vma.shared || !pmap) return vma.prot;
       const pfn = ptePfn(lo, hi);
-      return lo & PTE_RW || k.canReuse(pfn) ? vma.prot : vma.prot & ~VM_PROT_WRITE;
+      return lo & PTE_RW || k.canReuse(pfn) ? vma.prot : readOnlyProt(vma.prot);
     },
     vma.pkey,
   );

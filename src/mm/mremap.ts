@@ -113,11 +113,13 @@ function* moveVma(k: Kernel, t: Thread, vma: Vma, from: number, oldLen: number, 
     if (lo === 0 && hi === 0) continue;
     const d = pmap.ensurePteSlot(to + off);
     if (d < 0) return ENOMEM;
-    // The slot of the source may have moved if tables were allocated: look it up again.
-    const s2 = pmap.pteSlot(from + off);
-    pmap.setPte(s2, 0, 0);
-    pmap.setPte(d, lo, hi);
-    if (lo & 1) anyPresent = true;
+    // Allocating a table may have run reclaim, which can have swapped this entry out
+    // meanwhile: move what is there now.
+    const nowLo = pmap.lo(s);
+    const nowHi = pmap.hi(s);
+    pmap.setPte(s, 0, 0);
+    pmap.setPte(d, nowLo, nowHi);
+    if (nowLo & 1) anyPresent = true;
     if (t.ctx.preemptible) yield t.ctx.at('pte-write', `move pte 0x${(from + off).toString(16)} -> 0x${(to + off).toString(16)}`, from + off);
   }
   if (anyPresent) pmap.flushRange(t.cpu, from, from + oldLen);

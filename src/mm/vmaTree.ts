@@ -1,19 +1,72 @@
 /**
- * An intrusive, augmented AVL tree of non-overlapping half-open address spans: the
- * equivalent of Linux's pre-maple-tree VMA rb-tree with `rb_subtree_gap` (mm/mmap.c).
+ * An ordered set of non-overlapping half-open address spans — a process's VMAs — kept in
+ * a B+-tree with wide nodes, after Linux's maple tree (lib/maple_tree.c), which replaced
+ * the VMA rb-tree for the same reason: a binary tree of 100k VMAs is 17 levels of
+ * pointer chasing, one likely cache miss each, on every lookup, insert and removal.
  *
- * Every node carries the largest free gap found in its subtree, where a node's own gap is
- * the free space just before it (`start - prev.end`, or `start - 0` for the first span).
- * That lets the gap searches skip whole subtrees, so `findGapTopDown`/`findGapBottomUp`
- * run in O(log n) like `unmapped_area_topdown()`/`unmapped_area()`.
+ * Layout. Items (VMAs) sit in leaves, up to {@link CAP} per leaf, in address order; an
+ * internal node holds up to {@link CAP} children. Nodes are not objects: a node is an
+ * integer id naming a fixed-size block of one per-tree `Float64Array` (with an
+ * `Int32Array` view of the same buffer), so the keys of a node are contiguous and
+ * reaching a node costs no pointer dereference beyond its own cache lines:
  *
- * AVL rather than red-black: it is deterministic, keeps the tree shallower (lookups
- * dominate in an address space), and its fix-up walk doubles as the augmentation walk.
+ *   - header (64 bytes): entry count, parent id, height (leaves are 1), free-list link,
+ *     and the node's own summary (last end, max gap) — a copy of what its parent records,
+ *     so an update that leaves a node's summary unchanged never touches the parent;
+ *   - leaf: each item's `start` and `end`, and in the header the `end` of the item before
+ *     the leaf's first (0 for the first leaf), so every item's own gap (`start - prev.end`)
+ *     follows from the leaf alone; item references sit in a parallel plain array
+ *     (`leaf * CAP + slot`);
+ *   - internal: each child's id, its subtree's last `end` and its subtree's largest gap.
+ *
+ * The per-child max gap is the maple tree's `gap` array (the rb-tree's `rb_subtree_gap`),
+ * so `findGapTopDown`/`findGapBottomUp` skip whole subtrees and stay O(log n). Every
+ * lookup descends by `end` keys only, the way `find_vma()` does.
+ *
+ * Items keep an O(1) doubly-linked list in address order (`prevSpan`/`nextSpan`) and the
+ * id of their leaf, so remove/adjusted find their slot with one short scan, no descent.
+ * Nodes split when full (evenly, or skewed for appends at either end, so that ascending
+ * or descending fills leave nodes ¾ full) and merge with or borrow from a sibling below
+ * {@link MIN_FILL} entries (with hysteresis, so an insert/remove pair at a boundary
+ * cannot thrash). Freed node blocks go to a free list; the buffer grows by doubling.
  *
  * @module
  */
 
 const PAGE = 4096;
+
+/** Largest number of entries (items or children) in a node. A power of two. */
+const CAP = 16;
+const LOG2_CAP = 4;
+/** A non-root node with fewer entries than this merges with or borrows from a sibling. */
+const MIN_FILL = 4;
+/** Two siblings merge when their entries fit in this many; otherwise they share evenly. */
+const MERGE_MAX = 12;
+
+// A node block, in doubles: header, then three arrays of CAP.
+const HDR = 8;
+/** Leaf: item starts. Internal: child ids, in the Int32Array view (int index 2*(b+OFF_S)+k). */
+const OFF_S = HDR;
+/** Leaf: item ends. Internal: the last end of each child's subtree. */
+const OFF_E = HDR + CAP;
+/** Internal only: the largest own gap in each child's subtree. */
+const OFF_G = HDR + 2 * CAP;
+const STRIDE = HDR + 3 * CAP;
+/** Header doubles: the node's own summary (last end, max gap), as its parent records it. */
+const H_END = 2;
+const H_GAP = 3;
+/** Leaf header double: the end of the item before the leaf's first item, or 0. */
+const H_PREV = 4;
+// Header fields, in the Int32Array view, relative to 2 * block (doubles 0 and 1).
+const I_COUNT = 0;
+const I_PARENT = 1;
+const I_HEIGHT = 2;
+/** Next free block, -1 at the end of the free list; LIVE while in use. */
+const I_FREE = 3;
+const I_KIDS = 2 * OFF_S;
+const LIVE = -2;
+
+const EMPTY_BUFFER = new ArrayBuffer(0);
 
 /** Formats a span for error messages. */
 function fmtSpan(start: number, end: number): string {
@@ -38,8 +91,19 @@ function isPowerOfTwoAtLeastPage(align: number): boolean {
 }
 
 /**
+ * Where a full node splits when an entry is about to go in at `slot`: evenly, except
+ * that an insertion at either end leaves the other side ¾ full (sequential fills).
+ * Both halves keep at least MIN_FILL entries.
+ */
+function splitPoint(slot: number): number {
+  if (slot >= CAP - 1) return CAP - MIN_FILL;
+  if (slot <= 1) return MIN_FILL;
+  return CAP >> 1;
+}
+
+/**
  * Base class for items held in a {@link SpanTree}: the tree's links live inside the item
- * (intrusive), so inserting, removing and looking up never allocate.
+ * (intrusive), so looking up never allocates and inserting allocates nothing per item.
  *
  * Subclass it (e.g. a VMA) and add your own fields after calling `super()`. An item can be
  * in at most one tree at a time; after {@link SpanTree.remove} it may be inserted again.
@@ -51,22 +115,14 @@ export class SpanNode {
   start: number;
   /** Exclusive end address. Change it in place only as {@link SpanTree.adjusted} allows. */
   end: number;
-  /** @internal Left child. */
-  _left: SpanNode | null;
-  /** @internal Right child. */
-  _right: SpanNode | null;
-  /** @internal Parent, or null at the root. */
-  _parent: SpanNode | null;
   /** @internal Predecessor in address order. */
   _prev: SpanNode | null;
   /** @internal Successor in address order. */
   _next: SpanNode | null;
-  /** @internal AVL height of the subtree rooted here (a leaf is 1). */
-  _height: number;
-  /** @internal Largest own-gap (`start - prev.end`) in the subtree rooted here. */
-  _maxGap: number;
   /** @internal The tree holding this item, or null. */
-  _tree: object | null;
+  _tree: SpanTree<SpanNode> | null;
+  /** @internal Id of the leaf holding this item, or -1. */
+  _leaf: number;
 
   /**
    * @param start - inclusive start address (a multiple of 4096 by convention)
@@ -76,14 +132,10 @@ export class SpanNode {
     // Every field is set here, always in this order, so all items share one hidden class.
     this.start = start;
     this.end = end;
-    this._left = null;
-    this._right = null;
-    this._parent = null;
     this._prev = null;
     this._next = null;
-    this._height = 0;
-    this._maxGap = 0;
     this._tree = null;
+    this._leaf = -1;
   }
 
   /** The item just below this one in its tree, in O(1); undefined if first or not in a tree. */
@@ -97,37 +149,45 @@ export class SpanNode {
     const n = this._next;
     return n === null ? undefined : (n as this);
   }
-}
 
-function heightOf(n: SpanNode | null): number {
-  return n === null ? 0 : n._height;
-}
+  /**
+   * @internal Debugging view of the gap augmentation recorded for the leaf holding this
+   * item (the largest own gap among its items), 0 outside a tree. Writing it corrupts the
+   * tree on purpose, for tests of {@link SpanTree.checkInvariants}.
+   */
+  get _maxGap(): number {
+    const t = this._tree;
+    return t === null ? 0 : t._recordedGap(this, Number.NaN);
+  }
 
-/** Recomputes `n._maxGap` from its own gap and its children, without storing it. */
-function computeMaxGap(n: SpanNode): number {
-  const p = n._prev;
-  let g = p === null ? n.start : n.start - p.end;
-  const l = n._left;
-  if (l !== null && l._maxGap > g) g = l._maxGap;
-  const r = n._right;
-  if (r !== null && r._maxGap > g) g = r._maxGap;
-  return g;
-}
+  set _maxGap(v: number) {
+    const t = this._tree;
+    if (t !== null) t._recordedGap(this, v);
+  }
 
-function update(n: SpanNode): void {
-  const hl = heightOf(n._left);
-  const hr = heightOf(n._right);
-  n._height = (hl > hr ? hl : hr) + 1;
-  n._maxGap = computeMaxGap(n);
+  /**
+   * @internal Debugging view of the height recorded for the leaf holding this item (1),
+   * 0 outside a tree. Writing it corrupts the tree on purpose, for tests.
+   */
+  get _height(): number {
+    const t = this._tree;
+    return t === null ? 0 : t._recordedHeight(this, Number.NaN);
+  }
+
+  set _height(v: number) {
+    const t = this._tree;
+    if (t !== null) t._recordedHeight(this, v);
+  }
 }
 
 /**
  * A balanced search tree of non-overlapping half-open spans `[start, end)` ordered by
  * address, augmented for O(log n) free-gap searches.
  *
- * Complexity: `insert`, `remove`, `adjusted`, the `find*` lookups and (with the default
- * 4096 alignment) the gap searches are O(log n); `first`, `last`, `size`, `prevSpan`,
- * `nextSpan` are O(1); `overlapping` is O(log n + k).
+ * Complexity: `insert`, `insertAfter`, `remove`, `adjusted`, the `find*` lookups and (with
+ * the default 4096 alignment) the gap searches are O(log n), with a fan-out of 4..16;
+ * `first`, `last`, `size`, `prevSpan`, `nextSpan` are O(1); `overlapping` is O(log n + k).
+ * Lookups never allocate; inserts allocate only when node storage has to grow.
  *
  * Addresses are plain numbers: non-negative integers, by convention multiples of 4096
  * below 2^57. Page multiples in that range, and their sums and differences, are exact in
@@ -136,17 +196,40 @@ function update(n: SpanNode): void {
  * @typeParam T - the item type, a subclass of {@link SpanNode}
  */
 export class SpanTree<T extends SpanNode> {
-  private _root: SpanNode | null;
+  /** Node blocks, STRIDE doubles each. */
+  private _f: Float64Array;
+  /** The same buffer as int32: headers and child ids. */
+  private _i: Int32Array;
+  /** Leaf slots: the item at `leaf * CAP + slot`, null when unused. */
+  private _items: Array<SpanNode | null>;
+  /** Node blocks the buffer holds. */
+  private _capacity: number;
+  /** Node blocks ever handed out; ids at or above this have never been used. */
+  private _used: number;
+  /** First block of the free list, or -1. */
+  private _freeHead: number;
+  /** Root node id, or -1 when empty. */
+  private _top: number;
+  /** Levels: 0 when empty, 1 when the root is a leaf. */
+  private _depth: number;
   private _first: SpanNode | null;
   private _last: SpanNode | null;
   private _size: number;
-  // The last lookup result, checked before descending, like Linux's per-mm vmacache:
-  // page faults and syscalls hit the same VMA over and over.
+  // The last item looked up, inserted or adjusted, checked before descending, like
+  // Linux's per-mm vmacache: faults and syscalls hit the same VMA over and over, and a
+  // split's upper half goes in right after the lower half just adjusted.
   private _hint: SpanNode | null;
 
-  /** Creates an empty tree. */
+  /** Creates an empty tree (no storage until the first insert). */
   constructor() {
-    this._root = null;
+    this._f = new Float64Array(EMPTY_BUFFER);
+    this._i = new Int32Array(EMPTY_BUFFER);
+    this._items = [];
+    this._capacity = 0;
+    this._used = 0;
+    this._freeHead = -1;
+    this._top = -1;
+    this._depth = 0;
     this._first = null;
     this._last = null;
     this._size = 0;
@@ -171,80 +254,96 @@ export class SpanTree<T extends SpanNode> {
   }
 
   /**
-   * Adds `item`, keyed by its current `[start, end)`.
+   * Adds `item`, keyed by its current `[start, end)`. O(log n); O(1) plus a scan of one
+   * leaf when `item` goes right after the item last looked up, inserted or adjusted (a
+   * VMA split).
    *
    * @throws Error if `item` is already in a tree, if `start < 0` or `start >= end`, or if
    *   the span overlaps an item already present (all bugs in the caller); the tree is
    *   left unchanged.
    */
   insert(item: T): void {
-    if (item._tree !== null) {
-      throw new Error(`SpanTree.insert: ${fmtSpan(item.start, item.end)} is already in a tree`);
-    }
     const start = item.start;
     const end = item.end;
-    if (!(start >= 0 && start < end && end < Infinity)) {
-      throw new Error(`SpanTree.insert: invalid span ${fmtSpan(start, end)}`);
-    }
-    let parent: SpanNode | null = null;
-    let n = this._root;
-    let goLeft = false;
-    // Descending by "entirely left / entirely right" finds the in-order slot between the
-    // predecessor and successor, which are the only items the new span could overlap and
-    // are both on this path; so this descent is also the complete overlap check.
-    while (n !== null) {
-      parent = n;
-      if (end <= n.start) {
-        goLeft = true;
-        n = n._left;
-      } else if (start >= n.end) {
-        goLeft = false;
-        n = n._right;
-      } else {
-        throw new Error(
-          `SpanTree.insert: ${fmtSpan(start, end)} overlaps existing ${fmtSpan(n.start, n.end)}`,
-        );
+    checkNewItem('insert', item, start, end);
+    const h = this._hint;
+    if (h !== null && h.end <= start) {
+      const nx = h._next;
+      if (nx === null || end <= nx.start) {
+        const leaf = h._leaf;
+        this.insertAt(leaf, this.slotOf(leaf, h) + 1, item);
+        this._hint = item;
+        return;
       }
     }
-    item._tree = this;
-    item._left = null;
-    item._right = null;
-    item._parent = parent;
-    item._height = 1;
-    if (parent === null) {
-      this._root = item;
-      item._prev = null;
-      item._next = null;
-      this._first = item;
-      this._last = item;
-    } else if (goLeft) {
-      parent._left = item;
-      const p = parent._prev;
-      item._prev = p;
-      item._next = parent;
-      parent._prev = item;
-      if (p === null) this._first = item;
-      else p._next = item;
+    const at = this.locateEndAbove(start);
+    if (at >= 0) {
+      // The first item ending above `start`: the new span goes just before it, after an
+      // item ending at or below `start`, so it is the only one that could overlap.
+      const leaf = at >>> LOG2_CAP;
+      const slot = at & (CAP - 1);
+      if (this._f[leaf * STRIDE + OFF_S + slot] < end) {
+        const x = this._items[at] as SpanNode;
+        throw new Error(`SpanTree.insert: ${fmtSpan(start, end)} overlaps existing ${fmtSpan(x.start, x.end)}`);
+      }
+      this.insertAt(leaf, slot, item);
     } else {
-      parent._right = item;
-      const s = parent._next;
-      item._prev = parent;
-      item._next = s;
-      parent._next = item;
-      if (s === null) this._last = item;
-      else s._prev = item;
+      this.append(item);
     }
-    item._maxGap = computeMaxGap(item);
-    this._size++;
-    this.rebalanceUpward(parent);
-    // The successor's own gap shrank; it is an ancestor of the new leaf, but the walk
-    // above may have stopped below it.
-    const succ = item._next;
-    if (succ !== null) this.fixGapsUpward(succ);
+    this._hint = item;
   }
 
   /**
-   * Removes `item` from the tree; afterwards it is free to be inserted again.
+   * Adds `item` right after `prev` (at the front when `prev` is undefined) without
+   * searching: for a split's upper half, whose lower neighbour is known. O(1) plus a scan
+   * of one leaf, and O(log n) summary updates only when a node splits or a leaf's summary
+   * changes. Same result as {@link SpanTree.insert}.
+   *
+   * @throws Error if `item` is already in a tree or is an invalid span, if `prev` is not
+   *   in this tree, or if `item` does not fit between `prev` and its successor (overlap or
+   *   wrong place); the tree is left unchanged.
+   */
+  insertAfter(prev: T | undefined, item: T): void {
+    const start = item.start;
+    const end = item.end;
+    checkNewItem('insertAfter', item, start, end);
+    let nx: SpanNode | null;
+    if (prev === undefined) {
+      nx = this._first;
+    } else {
+      if (prev._tree !== this) {
+        throw new Error(`SpanTree.insertAfter: prev ${fmtSpan(prev.start, prev.end)} is not in this tree`);
+      }
+      if (start < prev.end) {
+        throw new Error(
+          end > prev.start
+            ? `SpanTree.insertAfter: ${fmtSpan(start, end)} overlaps existing ${fmtSpan(prev.start, prev.end)}`
+            : `SpanTree.insertAfter: ${fmtSpan(start, end)} is not above prev ${fmtSpan(prev.start, prev.end)}`,
+        );
+      }
+      nx = prev._next;
+    }
+    if (nx !== null && end > nx.start) {
+      throw new Error(
+        start < nx.end
+          ? `SpanTree.insertAfter: ${fmtSpan(start, end)} overlaps existing ${fmtSpan(nx.start, nx.end)}`
+          : `SpanTree.insertAfter: ${fmtSpan(start, end)} is not directly after prev: ${fmtSpan(nx.start, nx.end)} lies between`,
+      );
+    }
+    if (prev !== undefined) {
+      const leaf = prev._leaf;
+      this.insertAt(leaf, this.slotOf(leaf, prev) + 1, item);
+    } else if (nx !== null) {
+      this.insertAt(nx._leaf, 0, item);
+    } else {
+      this.append(item);
+    }
+    this._hint = item;
+  }
+
+  /**
+   * Removes `item` from the tree; afterwards it is free to be inserted again. O(log n),
+   * usually O(1) plus a scan of one leaf.
    *
    * @throws Error if `item` is not in this tree.
    */
@@ -252,71 +351,52 @@ export class SpanTree<T extends SpanNode> {
     if (item._tree !== this) {
       throw new Error(`SpanTree.remove: ${fmtSpan(item.start, item.end)} is not in this tree`);
     }
+    const leaf = item._leaf;
+    const slot = this.slotOf(leaf, item);
     const p = item._prev;
     const s = item._next;
-    // Unlink from the address-order list first so every gap computed below already sees
-    // the merged hole.
     if (p === null) this._first = s;
     else p._next = s;
     if (s === null) this._last = p;
     else s._prev = p;
 
-    const l = item._left;
-    const r = item._right;
-    const parent = item._parent;
-    let fixFrom: SpanNode | null;
-    if (l !== null && r !== null) {
-      // Two children: the successor is the leftmost node of the right subtree; move it
-      // into item's position.
-      const succ = s as SpanNode;
-      if (succ._parent === item) {
-        fixFrom = succ;
-      } else {
-        const sp = succ._parent as SpanNode;
-        const sr = succ._right;
-        sp._left = sr;
-        if (sr !== null) sr._parent = sp;
-        succ._right = r;
-        r._parent = succ;
-        fixFrom = sp;
-      }
-      succ._left = l;
-      l._parent = succ;
-      succ._parent = parent;
-      this.replaceChild(parent, item, succ);
-      // The walk compares each position's new summary with its old one to stop early;
-      // succ now stands where item stood, so it inherits item's old summary.
-      succ._height = item._height;
-      succ._maxGap = item._maxGap;
-    } else {
-      const child = l !== null ? l : r;
-      if (child !== null) child._parent = parent;
-      this.replaceChild(parent, item, child);
-      fixFrom = parent;
+    const f = this._f;
+    const iv = this._i;
+    const items = this._items;
+    const b = leaf * STRIDE;
+    const base = leaf * CAP;
+    const n = iv[2 * b + I_COUNT] - 1;
+    for (let k = slot; k < n; k++) {
+      f[b + OFF_S + k] = f[b + OFF_S + k + 1];
+      f[b + OFF_E + k] = f[b + OFF_E + k + 1];
+      items[base + k] = items[base + k + 1];
     }
+    items[base + n] = null;
+    iv[2 * b + I_COUNT] = n;
+    // The successor's own gap grows to the merged hole: implicit within the leaf, but the
+    // next leaf records the end before its first item.
+    const nextLeaf = s !== null && slot === n ? s._leaf : -1;
+    if (nextLeaf >= 0) f[nextLeaf * STRIDE + H_PREV] = n > 0 ? f[b + OFF_E + n - 1] : f[b + H_PREV];
     if (this._hint === item) this._hint = null;
     item._tree = null;
-    item._left = null;
-    item._right = null;
-    item._parent = null;
+    item._leaf = -1;
     item._prev = null;
     item._next = null;
-    item._height = 0;
-    item._maxGap = 0;
     this._size--;
-    this.rebalanceUpward(fixFrom);
-    // The successor's own gap grew; it may sit off the path just walked (e.g. in item's
-    // right subtree when item had one child).
-    if (s !== null) this.fixGapsUpward(s);
+    if (n < MIN_FILL) this.rebalance(leaf);
+    else this.fixUp(leaf);
+    // (The rebalance may have moved the successor; its leaf link is current.)
+    if (nextLeaf >= 0) this.fixUp((s as SpanNode)._leaf);
   }
 
   /**
    * Call after changing `item.start` and/or `item.end` in place (a VMA split or merge
-   * adjusting bounds) in a way that keeps address order and non-overlap: re-computes the
-   * gap augmentation for the item and its successor. O(log n).
+   * adjusting bounds) in a way that keeps address order and non-overlap: re-records the
+   * item's bounds and the gaps of the item and its successor. O(log n), usually O(1)
+   * plus a scan of one leaf.
    *
    * @throws Error if `item` is not in this tree, or the new bounds are empty, negative, or
-   *   overlap a neighbour.
+   *   overlap a neighbour; the tree is then unchanged (it still records the old bounds).
    */
   adjusted(item: T): void {
     if (item._tree !== this) {
@@ -326,63 +406,69 @@ export class SpanTree<T extends SpanNode> {
     const end = item.end;
     const p = item._prev;
     const s = item._next;
-    if (
-      !(start >= 0 && start < end && end < Infinity) ||
-      (p !== null && p.end > start) ||
-      (s !== null && end > s.start)
-    ) {
-      throw new Error(
-        `SpanTree.adjusted: ${fmtSpan(start, end)} is empty or overlaps a neighbour` +
-          (p !== null ? ` (prev ${fmtSpan(p.start, p.end)})` : '') +
-          (s !== null ? ` (next ${fmtSpan(s.start, s.end)})` : ''),
-      );
+    const leaf = item._leaf;
+    const slot = this.slotOf(leaf, item);
+    const f = this._f;
+    const b = leaf * STRIDE;
+    const n = this._i[2 * b + I_COUNT];
+    // The neighbours' bounds as recorded in the leaf: no need to touch their objects.
+    let prevEnd = slot > 0 ? f[b + OFF_E + slot - 1] : f[b + H_PREV];
+    let nextStart = slot + 1 < n ? f[b + OFF_S + slot + 1] : s === null ? Infinity : s.start;
+    if (!(start >= 0 && start < end && end < Infinity) || prevEnd > start || end > nextStart) {
+      // Judge by the neighbours' current bounds, which may be mid-update themselves.
+      prevEnd = p === null ? 0 : p.end;
+      nextStart = s === null ? Infinity : s.start;
+      if (!(start >= 0 && start < end && end < Infinity) || prevEnd > start || end > nextStart) {
+        throw new Error(
+          `SpanTree.adjusted: ${fmtSpan(start, end)} is empty or overlaps a neighbour` +
+            (p !== null ? ` (prev ${fmtSpan(p.start, p.end)})` : '') +
+            (s !== null ? ` (next ${fmtSpan(s.start, s.end)})` : ''),
+        );
+      }
     }
-    // Only two own-gaps changed: item's (start moved) and its successor's (end moved).
-    this.fixGapsUpward(item);
-    if (s !== null) this.fixGapsUpward(s);
+    f[b + OFF_S + slot] = start;
+    f[b + OFF_E + slot] = end;
+    // Own gaps follow from the bounds, except the next leaf's record of the end before it.
+    if (s !== null && slot + 1 === n) {
+      const sl = s._leaf;
+      if (f[sl * STRIDE + H_PREV] !== end) {
+        f[sl * STRIDE + H_PREV] = end;
+        this.fixUp(sl);
+      }
+    }
+    this.fixUp(leaf);
+    this._hint = item;
   }
 
   /**
    * Linux `find_vma()`: the first item whose `end > addr` (it contains `addr` or lies
-   * entirely above it), or undefined. O(log n), no allocation; O(1) when the previous
-   * lookup's item contains `addr`.
+   * entirely above it), or undefined. O(log n), no allocation; O(1) when the item last
+   * looked up, inserted or adjusted contains `addr`.
    */
   findFirstEndAfter(addr: number): T | undefined {
     const h = this._hint;
     // Items before the one containing addr all end at or below addr.
     if (h !== null && h.start <= addr && addr < h.end) return h as T;
-    let n = this._root;
-    let found: SpanNode | null = null;
-    while (n !== null) {
-      if (n.end > addr) {
-        found = n;
-        n = n._left;
-      } else {
-        n = n._right;
-      }
-    }
-    if (found === null) return undefined;
+    const at = this.locateEndAbove(addr);
+    if (at < 0) return undefined;
+    const found = this._items[at] as SpanNode;
     this._hint = found;
     return found as T;
   }
 
   /**
    * The item with `start <= addr < end`, or undefined. O(log n), no allocation; O(1) when
-   * it is the item the previous lookup returned.
+   * it is the item last looked up, inserted or adjusted.
    */
   findContaining(addr: number): T | undefined {
     const h = this._hint;
     if (h !== null && h.start <= addr && addr < h.end) return h as T;
-    let n = this._root;
-    while (n !== null) {
-      if (addr < n.start) n = n._left;
-      else if (addr >= n.end) n = n._right;
-      else {
-        this._hint = n;
-        return n as T;
-      }
-    }
-    return undefined;
+    const at = this.locateEndAbove(addr);
+    if (at < 0) return undefined;
+    if (this._f[(at >>> LOG2_CAP) * STRIDE + OFF_S + (at & (CAP - 1))] > addr) return undefined;
+    const found = this._items[at] as SpanNode;
+    this._hint = found;
+    return found as T;
   }
 
   /**
@@ -393,15 +479,15 @@ export class SpanTree<T extends SpanNode> {
     const h = this._hint;
     // The next item starts at or above h.end, so not below addr.
     if (h !== null && h.start < addr && addr <= h.end) return h as T;
-    let n = this._root;
-    let found: SpanNode | null = null;
-    while (n !== null) {
-      if (n.start < addr) {
-        found = n;
-        n = n._right;
-      } else {
-        n = n._left;
-      }
+    // The first item ending at or above addr: the answer if it starts below addr (the
+    // next one starts at or above its end), else the answer is its predecessor.
+    let found: SpanNode | null;
+    const at = this.locateEndAtLeast(addr);
+    if (at < 0) {
+      found = this._last;
+    } else {
+      const x = this._items[at] as SpanNode;
+      found = this._f[(at >>> LOG2_CAP) * STRIDE + OFF_S + (at & (CAP - 1))] < addr ? x : x._prev;
     }
     if (found === null) return undefined;
     this._hint = found;
@@ -440,46 +526,63 @@ export class SpanTree<T extends SpanNode> {
       const a = alignDown(highLimit, align);
       if (a >= tailStart && a >= low) return a;
     }
+    const top = this._top;
+    if (top < 0 || this._f[top * STRIDE + H_GAP] < length) return -1;
 
-    const root = this._root;
-    if (root === null || root._maxGap < length) return -1;
-    let n: SpanNode = root;
-    // Reverse in-order walk over the candidate gaps, skipping subtrees whose max gap is too
-    // small or that lie entirely above `high`; gaps are met in descending address order.
-    outer: while (true) {
-      // Every gap in the right subtree starts at or above n.end.
-      if (n.end <= highLimit) {
-        const r: SpanNode | null = n._right;
-        if (r !== null && r._maxGap >= length) {
-          n = r;
-          continue;
-        }
-      }
-      while (true) {
-        const gapEnd = n.start;
+    // Start at the first item ending above `high` (or the last item): the gaps of the
+    // items after it start above `high`. Then visit gaps in descending address order,
+    // skipping subtrees whose max gap is too small.
+    const f = this._f;
+    const iv = this._i;
+    let at = this.locateEndAbove(high);
+    if (at < 0) at = this.slotIndexOfLast();
+    let id = at >>> LOG2_CAP;
+    let slot = at & (CAP - 1);
+    while (true) {
+      const b = id * STRIDE;
+      for (let i = slot; i >= 0; i--) {
+        const gapEnd = f[b + OFF_S + i];
         // Every remaining gap ends at or below this one.
         if (gapEnd < lowLimit) return -1;
-        const p: SpanNode | null = n._prev;
-        const gapStart = p === null ? 0 : p.end;
-        if (gapStart <= highLimit && gapEnd - gapStart >= length) {
+        const gapStart = i > 0 ? f[b + OFF_E + i - 1] : f[b + H_PREV];
+        if (gapEnd - gapStart >= length && gapStart <= highLimit) {
           const a = alignDown((gapEnd < high ? gapEnd : high) - length, align);
           if (a >= gapStart && a >= low) return a;
         }
-        const l: SpanNode | null = n._left;
-        if (l !== null && l._maxGap >= length) {
-          n = l;
-          continue outer;
-        }
-        // Climb until we arrive from a right child: that ancestor's own gap is next.
-        let child: SpanNode = n;
-        let up: SpanNode | null = n._parent;
-        while (up !== null && up._left === child) {
-          child = up;
-          up = up._parent;
-        }
-        if (up === null) return -1;
-        n = up;
       }
+      // Climb to the nearest ancestor with a promising child left of the path...
+      let child = id;
+      let height = 1;
+      let next = -1;
+      while (next < 0) {
+        const p = iv[2 * child * STRIDE + I_PARENT];
+        if (p < 0) return -1;
+        const pb = p * STRIDE;
+        let k = this.indexInParent(p, child) - 1;
+        for (; k >= 0; k--) {
+          // Every gap in child k ends below the end of its last item.
+          if (f[pb + OFF_E + k] <= lowLimit) return -1;
+          if (f[pb + OFF_G + k] >= length) break;
+        }
+        if (k >= 0) next = iv[2 * pb + I_KIDS + k];
+        else {
+          child = p;
+          height++;
+        }
+      }
+      // ...and descend through the rightmost promising children.
+      id = next;
+      for (; height > 1; height--) {
+        const b2 = id * STRIDE;
+        let k = iv[2 * b2 + I_COUNT] - 1;
+        for (; k >= 0; k--) {
+          if (f[b2 + OFF_E + k] <= lowLimit) return -1;
+          if (f[b2 + OFF_G + k] >= length) break;
+        }
+        if (k < 0) throw new Error('SpanTree: gap summary is inconsistent');
+        id = iv[2 * b2 + I_KIDS + k];
+      }
+      slot = iv[2 * id * STRIDE + I_COUNT] - 1;
     }
   }
 
@@ -497,44 +600,63 @@ export class SpanTree<T extends SpanNode> {
     const highLimit = high - length;
     if (lowLimit > high) return -1;
 
-    const root = this._root;
-    if (root !== null && root._maxGap >= length) {
-      let n: SpanNode = root;
-      // In-order walk over the candidate gaps, skipping subtrees whose max gap is too small
-      // or that lie entirely below `low`; gaps are met in ascending address order.
-      outer: while (true) {
-        const l: SpanNode | null = n._left;
-        // The left subtree's gaps all end at or below the start of n's predecessor, which
-        // is the left subtree's last node.
-        if (l !== null && l._maxGap >= length && (n._prev as SpanNode).start >= lowLimit) {
-          n = l;
-          continue;
-        }
-        while (true) {
-          const p: SpanNode | null = n._prev;
-          const gapStart = p === null ? 0 : p.end;
+    const top = this._top;
+    // Items ending at or below lowLimit own gaps that end below it: start after them.
+    const at = top >= 0 && this._f[top * STRIDE + H_GAP] >= length ? this.locateEndAbove(lowLimit) : -1;
+    search: if (at >= 0) {
+      const f = this._f;
+      const iv = this._i;
+      let id = at >>> LOG2_CAP;
+      let slot = at & (CAP - 1);
+      // Visit gaps in ascending address order, skipping subtrees whose max gap is too small.
+      while (true) {
+        const b = id * STRIDE;
+        const n = iv[2 * b + I_COUNT];
+        for (let i = slot; i < n; i++) {
+          const gapStart = i > 0 ? f[b + OFF_E + i - 1] : f[b + H_PREV];
           // Every remaining gap, the tail included, starts at or above this one.
           if (gapStart > highLimit) return -1;
-          const gapEnd = n.start;
+          const gapEnd = f[b + OFF_S + i];
           if (gapEnd >= lowLimit && gapEnd - gapStart >= length) {
             const a = alignUp(gapStart > low ? gapStart : low, align);
             if (a + length <= gapEnd && a + length <= high) return a;
           }
-          const r: SpanNode | null = n._right;
-          if (r !== null && r._maxGap >= length) {
-            n = r;
-            continue outer;
-          }
-          // Climb until we arrive from a left child: that ancestor's own gap is next.
-          let child: SpanNode = n;
-          let up: SpanNode | null = n._parent;
-          while (up !== null && up._right === child) {
-            child = up;
-            up = up._parent;
-          }
-          if (up === null) break outer;
-          n = up;
         }
+        // Climb to the nearest ancestor with a promising child right of the path...
+        let child = id;
+        let height = 1;
+        let next = -1;
+        while (next < 0) {
+          const p = iv[2 * child * STRIDE + I_PARENT];
+          if (p < 0) break search;
+          const pb = p * STRIDE;
+          const pn = iv[2 * pb + I_COUNT];
+          let k = this.indexInParent(p, child) + 1;
+          for (; k < pn; k++) {
+            // Child k's first gap starts where child k-1's last item ends.
+            if (f[pb + OFF_E + k - 1] > highLimit) return -1;
+            if (f[pb + OFF_G + k] >= length) break;
+          }
+          if (k < pn) next = iv[2 * pb + I_KIDS + k];
+          else {
+            child = p;
+            height++;
+          }
+        }
+        // ...and descend through the leftmost promising children.
+        id = next;
+        for (; height > 1; height--) {
+          const b2 = id * STRIDE;
+          const n2 = iv[2 * b2 + I_COUNT];
+          let k = 0;
+          for (; k < n2; k++) {
+            if (k > 0 && f[b2 + OFF_E + k - 1] > highLimit) return -1;
+            if (f[b2 + OFF_G + k] >= length) break;
+          }
+          if (k === n2) throw new Error('SpanTree: gap summary is inconsistent');
+          id = iv[2 * b2 + I_KIDS + k];
+        }
+        slot = 0;
       }
     }
 
@@ -564,163 +686,608 @@ export class SpanTree<T extends SpanNode> {
   }
 
   /**
-   * Checks every structural invariant — BST/address order and non-overlap, AVL heights and
-   * balance, the max-gap augmentation, parent/child links, the prev/next list, first/last,
-   * ownership and size — and throws an Error naming the first violation. O(n); for tests.
+   * Checks every structural invariant and throws an Error naming the first violation:
+   * address order and non-overlap of the items, the prev/next list, first/last, item
+   * ownership and leaf back-links, the bounds and own gaps each leaf records, every
+   * internal node's per-child last end and max gap, node fill (MIN_FILL..CAP, root
+   * excepted), uniform leaf depth and recorded heights, parent links, the free list,
+   * the lookup hint and size. O(n); for tests.
    */
   checkInvariants(): void {
-    const root = this._root;
     const fail = (msg: string): never => {
       throw new Error(`SpanTree invariant violated: ${msg}`);
     };
-    if (root === null) {
+    const f = this._f;
+    const iv = this._i;
+    const items = this._items;
+    if (this._hint !== null && this._hint._tree !== this) fail('lookup hint is not in this tree');
+    if (this._used > this._capacity || f.length !== this._capacity * STRIDE || items.length !== this._capacity * CAP) {
+      fail('node storage sizes disagree');
+    }
+    const top = this._top;
+    const seen = new Uint8Array(this._used);
+    let reachable = 0;
+    if (top < 0) {
       if (this._size !== 0) fail(`empty tree but size is ${this._size}`);
       if (this._first !== null || this._last !== null) fail('empty tree but first/last set');
+      if (this._depth !== 0) fail(`empty tree but depth is ${this._depth}`);
+    } else {
+      if (top >= this._used) fail(`root id ${top} out of range`);
+      if (iv[2 * top * STRIDE + I_PARENT] !== -1) fail('root has a parent');
+      // Depth-first, children pushed right to left so leaves are met in address order.
+      const stack: number[] = [top];
+      let prev: SpanNode | null = null;
+      let count = 0;
+      while (stack.length > 0) {
+        const id = stack.pop() as number;
+        const b = id * STRIDE;
+        const at = `node ${id}`;
+        if (id < 0 || id >= this._used) fail(`${at}: id out of range`);
+        if (seen[id] !== 0) fail(`${at} is reachable twice (cycle?)`);
+        seen[id] = 1;
+        reachable++;
+        if (iv[2 * b + I_FREE] !== LIVE) fail(`${at} is reachable but marked free`);
+        const n = iv[2 * b + I_COUNT];
+        const height = iv[2 * b + I_HEIGHT];
+        const parent = iv[2 * b + I_PARENT];
+        const expectedHeight = parent < 0 ? this._depth : iv[2 * parent * STRIDE + I_HEIGHT] - 1;
+        if (height !== expectedHeight) fail(`${at}: stored height ${height}, expected ${expectedHeight}`);
+        if (height < 1) fail(`${at}: height ${height} below a leaf`);
+        const minFill = id === top ? (height === 1 ? 1 : 2) : MIN_FILL;
+        if (!(n >= minFill && n <= CAP)) fail(`${at}: ${n} entries, expected ${minFill}..${CAP}`);
+        const maxGap = this.computeMaxGap(id);
+        if (f[b + H_END] !== f[b + OFF_E + n - 1] || f[b + H_GAP] !== maxGap) {
+          fail(
+            `${at}: header summary (end 0x${f[b + H_END].toString(16)}, max gap 0x${f[b + H_GAP].toString(16)}) ` +
+              `is stale: expected end 0x${f[b + OFF_E + n - 1].toString(16)}, max gap 0x${maxGap.toString(16)}`,
+          );
+        }
+        if (height > 1) {
+          for (let k = n - 1; k >= 0; k--) {
+            const c = iv[2 * b + I_KIDS + k];
+            if (!(c >= 0 && c < this._used)) fail(`${at}: child ${k} has bad id ${c}`);
+            const cb = c * STRIDE;
+            if (iv[2 * cb + I_PARENT] !== id) fail(`node ${c}: parent link is wrong`);
+            const cn = iv[2 * cb + I_COUNT];
+            if (!(cn >= 1 && cn <= CAP)) fail(`node ${c}: ${cn} entries`);
+            // Against the child's entries, not its header (checked when the child is visited).
+            const e = f[cb + OFF_E + cn - 1];
+            if (f[b + OFF_E + k] !== e) {
+              fail(`${at}: stored end of child ${k} 0x${f[b + OFF_E + k].toString(16)}, expected 0x${e.toString(16)}`);
+            }
+            const g = this.computeMaxGap(c);
+            if (f[b + OFF_G + k] !== g) {
+              fail(`${at}: stored max gap of child ${k} 0x${f[b + OFF_G + k].toString(16)}, expected 0x${g.toString(16)}`);
+            }
+            stack.push(c);
+          }
+          continue;
+        }
+        const base = id * CAP;
+        for (let k = 0; k < CAP; k++) {
+          const it = items[base + k];
+          if (k >= n) {
+            if (it !== null) fail(`${at}: unused slot ${k} holds an item`);
+            continue;
+          }
+          if (!(it instanceof SpanNode)) fail(`${at}: slot ${k} is empty`);
+          const item = it as SpanNode;
+          const span = fmtSpan(item.start, item.end);
+          if (++count > this._size) fail(`more than size=${this._size} items reachable`);
+          if (item._tree !== this) fail(`${span} does not belong to this tree`);
+          if (item._leaf !== id) fail(`${span}: leaf link ${item._leaf}, expected ${id}`);
+          if (!(Number.isInteger(item.start) && Number.isInteger(item.end))) fail(`${span} has non-integer bounds`);
+          if (!(item.start >= 0 && item.start < item.end)) fail(`${span} is empty or negative`);
+          if (item._prev !== prev) fail(`${span}: prev link does not match in-order predecessor`);
+          if (prev === null) {
+            if (this._first !== item) fail('first() is not the lowest item');
+          } else {
+            if (prev._next !== item) fail(`${fmtSpan(prev.start, prev.end)}: next link does not match in-order successor`);
+            if (prev.end > item.start) fail(`${fmtSpan(prev.start, prev.end)} and ${span} are out of order or overlap`);
+          }
+          const rs = f[id * STRIDE + OFF_S + k];
+          const re = f[id * STRIDE + OFF_E + k];
+          if (rs !== item.start || re !== item.end) {
+            fail(`${span}: leaf records ${fmtSpan(rs, re)} (bounds changed without adjusted()?)`);
+          }
+          if (k === 0) {
+            const pe = prev === null ? 0 : prev.end;
+            const rp = f[id * STRIDE + H_PREV];
+            if (rp !== pe) fail(`${at}: records 0x${rp.toString(16)} as the end before it, expected 0x${pe.toString(16)}`);
+          }
+          prev = item;
+        }
+      }
+      if (this._last !== prev) fail('last() is not the highest item');
+      if (prev !== null && prev._next !== null) fail('highest item has a next link');
+      if (count !== this._size) fail(`size is ${this._size} but ${count} items are reachable`);
+    }
+    let free = 0;
+    for (let id = this._freeHead; id !== -1; id = iv[2 * id * STRIDE + I_FREE]) {
+      if (!(id >= 0 && id < this._used)) fail(`free list holds bad id ${id}`);
+      if (seen[id] !== 0) fail(`node ${id} is both reachable and free (or on the free list twice)`);
+      seen[id] = 1;
+      if (++free > this._used) fail('free list cycles');
+      for (let k = 0; k < CAP; k++) if (items[id * CAP + k] !== null) fail(`free node ${id} still holds an item`);
+    }
+    if (reachable + free !== this._used) fail(`${this._used - reachable - free} node blocks leaked`);
+    for (let k = this._used * CAP; k < items.length; k++) if (items[k] !== null) fail('unused storage holds an item');
+  }
+
+  /** @internal Reads (v is NaN) or overwrites the max gap recorded for `item`'s leaf; for tests. */
+  _recordedGap(item: SpanNode, v: number): number {
+    const at = item._leaf * STRIDE + H_GAP;
+    if (!Number.isNaN(v)) this._f[at] = v;
+    return this._f[at];
+  }
+
+  /** @internal Reads (v is NaN) or overwrites the height recorded for `item`'s leaf; for tests. */
+  _recordedHeight(item: SpanNode, v: number): number {
+    const at = 2 * item._leaf * STRIDE + I_HEIGHT;
+    if (!Number.isNaN(v)) this._i[at] = v;
+    return this._i[at];
+  }
+
+  /**
+   * @internal For tests: an item at the root's split point (the first item of the root's
+   * middle child, or the middle item of a root leaf), or null when empty.
+   */
+  private get _root(): SpanNode | null {
+    let id = this._top;
+    if (id < 0) return null;
+    const iv = this._i;
+    let k = iv[2 * id * STRIDE + I_COUNT] >> 1;
+    for (let d = this._depth; d > 1; d--) {
+      id = iv[2 * id * STRIDE + I_KIDS + k];
+      k = 0;
+    }
+    return this._items[id * CAP + k];
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Lookup helpers. An item position is `leaf * CAP + slot`, its index in `_items`.
+
+  /** Position of the first item with `end > addr`, or -1. No allocation. */
+  private locateEndAbove(addr: number): number {
+    let id = this._top;
+    if (id < 0) return -1;
+    const f = this._f;
+    const iv = this._i;
+    // Past the root's check, every node on the way has an entry ending above addr, so the
+    // scans need not read the node's count (its header is one cache line less to fetch).
+    if (!(f[id * STRIDE + H_END] > addr)) return -1;
+    for (let d = this._depth; ; d--) {
+      const b = id * STRIDE;
+      const e = b + OFF_E;
+      let k = 0;
+      while (f[e + k] <= addr && k < CAP - 1) k++;
+      if (d === 1) return id * CAP + k;
+      id = iv[2 * b + I_KIDS + k];
+    }
+  }
+
+  /** Position of the first item with `end >= addr`, or -1. No allocation. */
+  private locateEndAtLeast(addr: number): number {
+    let id = this._top;
+    if (id < 0) return -1;
+    const f = this._f;
+    const iv = this._i;
+    if (!(f[id * STRIDE + H_END] >= addr)) return -1;
+    for (let d = this._depth; ; d--) {
+      const b = id * STRIDE;
+      const e = b + OFF_E;
+      let k = 0;
+      while (f[e + k] < addr && k < CAP - 1) k++;
+      if (d === 1) return id * CAP + k;
+      id = iv[2 * b + I_KIDS + k];
+    }
+  }
+
+  /** Position of the last item; the tree is not empty. */
+  private slotIndexOfLast(): number {
+    const leaf = (this._last as SpanNode)._leaf;
+    return leaf * CAP + this._i[2 * leaf * STRIDE + I_COUNT] - 1;
+  }
+
+  /** Slot of `item` in `leaf`, found by identity (so it works whatever its bounds say). */
+  private slotOf(leaf: number, item: SpanNode): number {
+    const items = this._items;
+    const base = leaf * CAP;
+    const n = this._i[2 * leaf * STRIDE + I_COUNT];
+    for (let k = 0; k < n; k++) if (items[base + k] === item) return k;
+    throw new Error(`SpanTree: ${fmtSpan(item.start, item.end)} is missing from its leaf`);
+  }
+
+  /** Index of `child` among `parent`'s children. */
+  private indexInParent(parent: number, child: number): number {
+    const iv = this._i;
+    const k0 = 2 * parent * STRIDE + I_KIDS;
+    const n = iv[2 * parent * STRIDE + I_COUNT];
+    for (let k = 0; k < n; k++) if (iv[k0 + k] === child) return k;
+    throw new Error(`SpanTree: node ${child} is missing from its parent ${parent}`);
+  }
+
+  /** The largest own gap under node `id`, from its entries (not its header). */
+  private computeMaxGap(id: number): number {
+    const f = this._f;
+    const b = id * STRIDE;
+    const n = this._i[2 * b + I_COUNT];
+    let g: number;
+    if (this._i[2 * b + I_HEIGHT] === 1) {
+      g = f[b + OFF_S] - f[b + H_PREV];
+      for (let k = 1; k < n; k++) {
+        const d = f[b + OFF_S + k] - f[b + OFF_E + k - 1];
+        if (d > g) g = d;
+      }
+    } else {
+      g = f[b + OFF_G];
+      for (let k = 1; k < n; k++) if (f[b + OFF_G + k] > g) g = f[b + OFF_G + k];
+    }
+    return g;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Updates.
+
+  /** Inserts `item` at the very end (the tree may be empty). */
+  private append(item: SpanNode): void {
+    const last = this._last;
+    if (last === null) {
+      const leaf = this.allocNode(1);
+      this._top = leaf;
+      this._depth = 1;
+      this.insertAt(leaf, 0, item);
+    } else {
+      const leaf = last._leaf;
+      this.insertAt(leaf, this._i[2 * leaf * STRIDE + I_COUNT], item);
+    }
+  }
+
+  /**
+   * Puts `item` at `slot` of `leaf` (splitting a full leaf first), links it between its
+   * neighbours and updates the summaries. The caller has checked that it fits there.
+   */
+  private insertAt(leaf: number, slot: number, item: SpanNode): void {
+    const items = this._items;
+    let n = this._i[2 * leaf * STRIDE + I_COUNT];
+    let pred: SpanNode | null;
+    let succ: SpanNode | null;
+    if (slot < n) {
+      succ = items[leaf * CAP + slot] as SpanNode;
+      pred = slot > 0 ? items[leaf * CAP + slot - 1] : succ._prev;
+    } else if (n > 0) {
+      pred = items[leaf * CAP + n - 1] as SpanNode;
+      succ = pred._next;
+    } else {
+      pred = null;
+      succ = null;
+    }
+    if (n === CAP) {
+      const mid = splitPoint(slot);
+      const right = this.splitNode(leaf, mid);
+      if (slot >= mid) {
+        leaf = right;
+        slot -= mid;
+      }
+      n = this._i[2 * leaf * STRIDE + I_COUNT];
+    }
+    const f = this._f;
+    const b = leaf * STRIDE;
+    const base = leaf * CAP;
+    for (let k = n; k > slot; k--) {
+      f[b + OFF_S + k] = f[b + OFF_S + k - 1];
+      f[b + OFF_E + k] = f[b + OFF_E + k - 1];
+      items[base + k] = items[base + k - 1];
+    }
+    const end = item.end;
+    f[b + OFF_S + slot] = item.start;
+    f[b + OFF_E + slot] = end;
+    items[base + slot] = item;
+    this._i[2 * b + I_COUNT] = n + 1;
+    item._tree = this as unknown as SpanTree<SpanNode>;
+    item._leaf = leaf;
+    item._prev = pred;
+    item._next = succ;
+    if (pred === null) this._first = item;
+    else pred._next = item;
+    this._size++;
+    if (succ === null) {
+      this._last = item;
+    } else {
+      succ._prev = item;
+      // The successor's own gap shrank: implicit within the leaf, but the next leaf
+      // records the end before its first item.
+      if (slot === n) {
+        const sl = succ._leaf;
+        f[sl * STRIDE + H_PREV] = end;
+        this.fixUp(sl);
+      }
+    }
+    this.fixUp(leaf);
+  }
+
+  /**
+   * Re-summarises node `id` (last end, max gap) into its header and its parent's entry,
+   * and each ancestor likewise, stopping as soon as a summary comes out unchanged. Call it
+   * for every node whose entries changed; the order does not matter.
+   */
+  private fixUp(id: number): void {
+    const f = this._f;
+    const iv = this._i;
+    while (true) {
+      const b = id * STRIDE;
+      const n = iv[2 * b + I_COUNT];
+      const e = f[b + OFF_E + n - 1];
+      let g: number;
+      if (iv[2 * b + I_HEIGHT] === 1) {
+        g = f[b + OFF_S] - f[b + H_PREV];
+        for (let k = 1; k < n; k++) {
+          const d = f[b + OFF_S + k] - f[b + OFF_E + k - 1];
+          if (d > g) g = d;
+        }
+      } else {
+        g = f[b + OFF_G];
+        for (let k = 1; k < n; k++) if (f[b + OFF_G + k] > g) g = f[b + OFF_G + k];
+      }
+      if (f[b + H_END] === e && f[b + H_GAP] === g) return;
+      f[b + H_END] = e;
+      f[b + H_GAP] = g;
+      const p = iv[2 * b + I_PARENT];
+      if (p < 0) return;
+      const pb = p * STRIDE;
+      const k0 = 2 * pb + I_KIDS;
+      let k = 0;
+      while (iv[k0 + k] !== id) {
+        if (++k === CAP) throw new Error(`SpanTree: node ${id} is missing from its parent ${p}`);
+      }
+      f[pb + OFF_E + k] = e;
+      f[pb + OFF_G + k] = g;
+      id = p;
+    }
+  }
+
+  /** A fresh node block of the given height (1 = leaf), with no entries and no parent. */
+  private allocNode(height: number): number {
+    let id = this._freeHead;
+    if (id >= 0) {
+      this._freeHead = this._i[2 * id * STRIDE + I_FREE];
+    } else {
+      if (this._used === this._capacity) this.grow();
+      id = this._used++;
+    }
+    const h = 2 * id * STRIDE;
+    const iv = this._i;
+    iv[h + I_COUNT] = 0;
+    iv[h + I_PARENT] = -1;
+    iv[h + I_HEIGHT] = height;
+    iv[h + I_FREE] = LIVE;
+    // No summary yet: the first fixUp records one.
+    this._f[id * STRIDE + H_END] = Number.NaN;
+    this._f[id * STRIDE + H_GAP] = Number.NaN;
+    this._f[id * STRIDE + H_PREV] = 0;
+    return id;
+  }
+
+  /** Returns an emptied node block to the free list. */
+  private freeNode(id: number): void {
+    const iv = this._i;
+    const h = 2 * id * STRIDE;
+    iv[h + I_COUNT] = 0;
+    iv[h + I_PARENT] = -1;
+    iv[h + I_HEIGHT] = 0;
+    iv[h + I_FREE] = this._freeHead;
+    this._freeHead = id;
+  }
+
+  /** Doubles node storage. */
+  private grow(): void {
+    const old = this._capacity;
+    const capacity = old === 0 ? 1 : 2 * old;
+    const buf = new ArrayBuffer(capacity * STRIDE * 8);
+    const f = new Float64Array(buf);
+    f.set(this._f);
+    this._f = f;
+    this._i = new Int32Array(buf);
+    const items = this._items;
+    for (let k = old * CAP; k < capacity * CAP; k++) items.push(null);
+    this._capacity = capacity;
+  }
+
+  /**
+   * Copies `m` entries from node `src` at `si` to a different node `dst` at `di`, moving
+   * leaf items (and their leaf links) or children (and their parent links).
+   */
+  private copyEntries(src: number, si: number, dst: number, di: number, m: number): void {
+    const f = this._f;
+    const iv = this._i;
+    const sb = src * STRIDE;
+    const db = dst * STRIDE;
+    for (let k = 0; k < m; k++) f[db + OFF_E + di + k] = f[sb + OFF_E + si + k];
+    if (iv[2 * sb + I_HEIGHT] === 1) {
+      const items = this._items;
+      for (let k = 0; k < m; k++) {
+        f[db + OFF_S + di + k] = f[sb + OFF_S + si + k];
+        const it = items[src * CAP + si + k] as SpanNode;
+        items[dst * CAP + di + k] = it;
+        items[src * CAP + si + k] = null;
+        it._leaf = dst;
+      }
+    } else {
+      for (let k = 0; k < m; k++) {
+        const c = iv[2 * sb + I_KIDS + si + k];
+        iv[2 * db + I_KIDS + di + k] = c;
+        iv[2 * c * STRIDE + I_PARENT] = dst;
+        f[db + OFF_G + di + k] = f[sb + OFF_G + si + k];
+      }
+    }
+  }
+
+  /**
+   * Moves entries [from, count) of node `id` by `delta` places within it (a negative
+   * delta shifts down). Leaf items move with their keys; vacated item slots are cleared.
+   */
+  private shiftEntries(id: number, from: number, delta: number): void {
+    const f = this._f;
+    const iv = this._i;
+    const b = id * STRIDE;
+    const n = iv[2 * b + I_COUNT];
+    const isLeaf = iv[2 * b + I_HEIGHT] === 1;
+    const items = this._items;
+    const base = id * CAP;
+    const up = delta > 0;
+    for (let j = from; j < n; j++) {
+      const k = up ? n - 1 - (j - from) : j;
+      f[b + OFF_E + k + delta] = f[b + OFF_E + k];
+      // Internal nodes keep child ids in the int32 view of the OFF_S area.
+      if (isLeaf) {
+        f[b + OFF_S + k + delta] = f[b + OFF_S + k];
+        items[base + k + delta] = items[base + k];
+      } else {
+        iv[2 * b + I_KIDS + k + delta] = iv[2 * b + I_KIDS + k];
+        f[b + OFF_G + k + delta] = f[b + OFF_G + k];
+      }
+    }
+    if (isLeaf) {
+      // Clear the item slots no entry occupies any more.
+      if (up) for (let k = from; k < from + delta && k < n; k++) items[base + k] = null;
+      else for (let k = Math.max(n + delta, from + delta); k < n; k++) items[base + k] = null;
+    }
+  }
+
+  /**
+   * Splits the full node `id`: entries [mid, CAP) move to a new right sibling, which is
+   * linked into the parent (splitting it in turn, or growing a new root). Returns it.
+   * Rare (at most once per CAP/4 inserts into a node), so recursion up is fine.
+   */
+  private splitNode(id: number, mid: number): number {
+    const right = this.allocNode(this._i[2 * id * STRIDE + I_HEIGHT]);
+    const iv = this._i;
+    const n = iv[2 * id * STRIDE + I_COUNT];
+    this.copyEntries(id, mid, right, 0, n - mid);
+    iv[2 * id * STRIDE + I_COUNT] = mid;
+    iv[2 * right * STRIDE + I_COUNT] = n - mid;
+    const f = this._f;
+    f[right * STRIDE + H_PREV] = f[id * STRIDE + OFF_E + mid - 1];
+    this.linkAfter(id, right);
+    return right;
+  }
+
+  /** Links the new node `right` into the tree just after its left sibling `left`. */
+  private linkAfter(left: number, right: number): void {
+    let p = this._i[2 * left * STRIDE + I_PARENT];
+    if (p < 0) {
+      const root = this.allocNode(this._i[2 * left * STRIDE + I_HEIGHT] + 1);
+      const iv = this._i;
+      const rb = root * STRIDE;
+      iv[2 * rb + I_KIDS] = left;
+      iv[2 * rb + I_KIDS + 1] = right;
+      iv[2 * rb + I_COUNT] = 2;
+      iv[2 * left * STRIDE + I_PARENT] = root;
+      iv[2 * right * STRIDE + I_PARENT] = root;
+      this._top = root;
+      this._depth++;
+      // Both children's summaries changed (right has none yet): fixUp records them in
+      // the new root, then the root's own.
+      this.fixUp(right);
+      this.fixUp(left);
       return;
     }
-    if (root._parent !== null) fail('root has a parent');
-    if (this._hint !== null && this._hint._tree !== this) fail('lookup hint is not in this tree');
-    let cur: SpanNode | null = root;
-    let steps = 0;
-    while (cur._left !== null) {
-      cur = cur._left;
-      if (++steps > this._size) fail('left spine longer than size (cycle?)');
+    let k = this.indexInParent(p, left) + 1;
+    if (this._i[2 * p * STRIDE + I_COUNT] === CAP) {
+      const mid = splitPoint(k);
+      const q = this.splitNode(p, mid);
+      if (k >= mid) {
+        p = q;
+        k -= mid;
+      }
     }
-    if (this._first !== cur) fail('first() is not the leftmost node');
-    let count = 0;
-    let prev: SpanNode | null = null;
-    while (cur !== null) {
-      const n: SpanNode = cur;
-      const at = fmtSpan(n.start, n.end);
-      if (++count > this._size) fail(`more than size=${this._size} nodes reachable`);
-      if (n._tree !== this) fail(`${at} does not belong to this tree`);
-      if (!(Number.isInteger(n.start) && Number.isInteger(n.end))) {
-        fail(`${at} has non-integer bounds`);
-      }
-      if (!(n.start >= 0 && n.start < n.end)) fail(`${at} is empty or negative`);
-      if (n._prev !== prev) fail(`${at}: prev link does not match in-order predecessor`);
-      if (prev !== null) {
-        if (prev._next !== n) fail(`${fmtSpan(prev.start, prev.end)}: next link does not match in-order successor`);
-        if (prev.end > n.start) {
-          fail(`${fmtSpan(prev.start, prev.end)} and ${at} are out of order or overlap`);
+    this.shiftEntries(p, k, 1);
+    const f = this._f;
+    const iv = this._i;
+    const pb = p * STRIDE;
+    iv[2 * pb + I_COUNT]++;
+    iv[2 * pb + I_KIDS + k] = right;
+    iv[2 * right * STRIDE + I_PARENT] = p;
+    // Right has no summary yet, so fixUp records it and carries it up.
+    f[pb + OFF_E + k] = Number.NaN;
+    f[pb + OFF_G + k] = Number.NaN;
+    this.fixUp(right);
+    this.fixUp(left);
+  }
+
+  /**
+   * Restores the fill of node `id` after it lost an entry: merges it with a sibling or
+   * borrows from one, climbing while parents underflow, and collapses the root. Also
+   * re-summarises what changed.
+   */
+  private rebalance(id: number): void {
+    while (true) {
+      const iv = this._i;
+      const b = id * STRIDE;
+      const n = iv[2 * b + I_COUNT];
+      const p = iv[2 * b + I_PARENT];
+      if (p < 0) {
+        if (iv[2 * b + I_HEIGHT] === 1 ? n === 0 : n === 1) {
+          // An empty root leaf goes; a root with one child hands over to it.
+          const only = n === 0 ? -1 : iv[2 * b + I_KIDS];
+          if (only >= 0) iv[2 * only * STRIDE + I_PARENT] = -1;
+          this.freeNode(id);
+          this._top = only;
+          this._depth--;
+        } else {
+          this.fixUp(id);
         }
+        return;
       }
-      const l: SpanNode | null = n._left;
-      const r: SpanNode | null = n._right;
-      if (l !== null && l._parent !== n) fail(`${at}: left child's parent link is wrong`);
-      if (r !== null && r._parent !== n) fail(`${at}: right child's parent link is wrong`);
-      const hl = heightOf(l);
-      const hr = heightOf(r);
-      const h = (hl > hr ? hl : hr) + 1;
-      if (n._height !== h) fail(`${at}: stored height ${n._height}, expected ${h}`);
-      if (hl - hr > 1 || hr - hl > 1) fail(`${at}: AVL balance ${hl - hr}`);
-      const g = computeMaxGap(n);
-      if (n._maxGap !== g) fail(`${at}: stored max gap 0x${n._maxGap.toString(16)}, expected 0x${g.toString(16)}`);
-      prev = n;
-      if (r !== null) {
-        cur = r;
-        while (cur._left !== null) cur = cur._left;
+      if (n >= MIN_FILL) {
+        this.fixUp(id);
+        return;
+      }
+      const pb = p * STRIDE;
+      const k = this.indexInParent(p, id);
+      const kl = k + 1 < iv[2 * pb + I_COUNT] ? k : k - 1;
+      const l = iv[2 * pb + I_KIDS + kl];
+      const r = iv[2 * pb + I_KIDS + kl + 1];
+      const ln = iv[2 * l * STRIDE + I_COUNT];
+      const rn = iv[2 * r * STRIDE + I_COUNT];
+      if (ln + rn <= MERGE_MAX) {
+        this.copyEntries(r, 0, l, ln, rn);
+        iv[2 * l * STRIDE + I_COUNT] = ln + rn;
+        iv[2 * r * STRIDE + I_COUNT] = 0;
+        this.freeNode(r);
+        this.shiftEntries(p, kl + 2, -1);
+        iv[2 * pb + I_COUNT]--;
+        this.fixUp(l);
+        id = p;
+        continue;
+      }
+      const want = (ln + rn) >> 1;
+      if (ln < want) {
+        const m = want - ln;
+        this.copyEntries(r, 0, l, ln, m);
+        this.shiftEntries(r, m, -m);
       } else {
-        let child: SpanNode = n;
-        let up = n._parent;
-        while (up !== null && up._right === child) {
-          child = up;
-          up = up._parent;
-        }
-        if (up !== null && up._left !== child) fail(`${fmtSpan(child.start, child.end)}: parent link is wrong`);
-        cur = up;
+        const m = ln - want;
+        this.shiftEntries(r, 0, m);
+        this.copyEntries(l, want, r, 0, m);
       }
-    }
-    if (this._last !== prev) fail('last() is not the rightmost node');
-    if (prev !== null && prev._next !== null) fail('rightmost node has a next link');
-    if (count !== this._size) fail(`size is ${this._size} but ${count} nodes are reachable`);
-  }
-
-  private replaceChild(parent: SpanNode | null, old: SpanNode, repl: SpanNode | null): void {
-    if (parent === null) this._root = repl;
-    else if (parent._left === old) parent._left = repl;
-    else parent._right = repl;
-  }
-
-  /** x's right child takes x's place; returns it. */
-  private rotateLeft(x: SpanNode): SpanNode {
-    const y = x._right as SpanNode;
-    const b = y._left;
-    x._right = b;
-    if (b !== null) b._parent = x;
-    const p = x._parent;
-    y._left = x;
-    x._parent = y;
-    y._parent = p;
-    this.replaceChild(p, x, y);
-    update(x);
-    update(y);
-    return y;
-  }
-
-  /** x's left child takes x's place; returns it. */
-  private rotateRight(x: SpanNode): SpanNode {
-    const y = x._left as SpanNode;
-    const b = y._right;
-    x._left = b;
-    if (b !== null) b._parent = x;
-    const p = x._parent;
-    y._right = x;
-    x._parent = y;
-    y._parent = p;
-    this.replaceChild(p, x, y);
-    update(x);
-    update(y);
-    return y;
-  }
-
-  /**
-   * Restores AVL balance at n (children already valid) and recomputes its summary;
-   * returns the node now at n's position.
-   */
-  private rebalance(n: SpanNode): SpanNode {
-    const l = n._left;
-    const r = n._right;
-    const hl = heightOf(l);
-    const hr = heightOf(r);
-    if (hl > hr + 1) {
-      const ln = l as SpanNode;
-      if (heightOf(ln._left) < heightOf(ln._right)) this.rotateLeft(ln);
-      return this.rotateRight(n);
-    }
-    if (hr > hl + 1) {
-      const rn = r as SpanNode;
-      if (heightOf(rn._right) < heightOf(rn._left)) this.rotateRight(rn);
-      return this.rotateLeft(n);
-    }
-    n._height = (hl > hr ? hl : hr) + 1;
-    n._maxGap = computeMaxGap(n);
-    return n;
-  }
-
-  /**
-   * Rebalances and re-summarises from n to the root after a structural change below n,
-   * stopping as soon as a position's height and max gap come out unchanged (nothing above
-   * can then change, except through an own gap that moved: callers fix those separately).
-   */
-  private rebalanceUpward(n: SpanNode | null): void {
-    while (n !== null) {
-      const oldHeight = n._height;
-      const oldGap = n._maxGap;
-      const top = this.rebalance(n);
-      if (top._height === oldHeight && top._maxGap === oldGap) return;
-      n = top._parent;
+      iv[2 * l * STRIDE + I_COUNT] = want;
+      iv[2 * r * STRIDE + I_COUNT] = ln + rn - want;
+      const f = this._f;
+      f[r * STRIDE + H_PREV] = f[l * STRIDE + OFF_E + want - 1];
+      this.fixUp(l);
+      this.fixUp(r);
+      return;
     }
   }
+}
 
-  /** Re-summarises max gaps from n (whose own gap changed) up to the root, stopping early. */
-  private fixGapsUpward(n: SpanNode | null): void {
-    while (n !== null) {
-      const g = computeMaxGap(n);
-      if (g === n._maxGap) return;
-      n._maxGap = g;
-      n = n._parent;
-    }
+function checkNewItem(fn: string, item: SpanNode, start: number, end: number): void {
+  if (item._tree !== null) {
+    throw new Error(`SpanTree.${fn}: ${fmtSpan(start, end)} is already in a tree`);
+  }
+  if (!(start >= 0 && start < end && end < Infinity)) {
+    throw new Error(`SpanTree.${fn}: invalid span ${fmtSpan(start, end)}`);
   }
 }
 

@@ -34,6 +34,15 @@ const PT_SPAN = PAGES_PER_PT * PAGE_SIZE;
 /** Flags of a non-leaf entry (Linux _PAGE_TABLE): user rights are decided at the leaf. */
 const TABLE_ENTRY_FLAGS = PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D;
 
+/**
+ * The protection a PTE gets when it must not be writable yet (COW, the zero page). x86
+ * has no write-only pages: PROT_WRITE alone maps readable (Linux's protection_map gives
+ * PAGE_COPY for a private VM_WRITE mapping), so its read-only form is PROT_READ.
+ */
+export function readOnlyProt(prot: number): number {
+  return prot & VM_PROT_WRITE ? (prot & ~VM_PROT_WRITE) | VM_PROT_READ : prot;
+}
+
 /** Low-word flags and XD of a leaf entry for a protection. PROT_NONE keeps the frame under PROTNONE. */
 export function leafLoFlags(prot: number, user: boolean): number {
   if ((prot & (VM_PROT_READ | VM_PROT_WRITE | VM_PROT_EXEC)) === 0) return PTE_PROTNONE;
@@ -346,7 +355,7 @@ export class Pmap {
       let copied = 0;
       for (let i = 0; i < count; i++) {
         let lo = t.lo[base + i];
-        const hi = t.hi[base + i];
+        let hi = t.hi[base + i];
         if (lo === 0 && hi === 0) continue;
         if (destBase < 0) {
           // One walk per page table: the child's entries of this table are contiguous too.
@@ -356,6 +365,11 @@ export class Pmap {
             return;
           }
           destBase = d - i;
+          // Allocating the child's tables may have run reclaim, which can rewrite this very
+          // entry (swap it out): copy what is there now.
+          lo = t.lo[base + i];
+          hi = t.hi[base + i];
+          if (lo === 0 && hi === 0) continue;
         }
         onCopied(lo, hi);
         const maps = (lo & (PTE_P | PTE_PROTNONE)) !== 0;

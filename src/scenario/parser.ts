@@ -116,9 +116,9 @@ export function argWord(arg: Arg): string | null {
 /** How deeply `not` and parentheses may nest in a condition (the parser recurses). */
 const MAX_DEPTH = 64;
 
-/** Thrown, after its diagnostic is recorded, to abandon the rest of a line. */
-class Bail {}
-const BAIL = new Bail();
+/** Thrown, after its diagnostic is recorded, to abandon the rest of a line; caught in `line`. */
+class Bail extends Error {}
+const BAIL = new Bail('abandon the line');
 
 type Frame =
   | { readonly kind: 'top'; readonly headerIndent: -1; bodyIndent: number | null; firstBodyLine: number }
@@ -162,7 +162,7 @@ class Parser {
   /** Whether a statement other than the machine line has been seen. */
   private started = false;
   /** The concurrent block a `schedule` line may follow: the last top-level statement, if it is one. */
-  private lastConcurrent: { index: number; line: number } | null = null;
+  private lastConcurrent: { index: number } | null = null;
 
   // The line being parsed.
   private tokens: readonly Token[] = [];
@@ -270,7 +270,7 @@ class Parser {
       const threads: ThreadBlock[] = [];
       this.stack.push({ kind: 'concurrent', headerIndent: w, bodyIndent: null, firstBodyLine: 0, threads, header: first });
       this.body.push({ kind: 'concurrent', threads, schedule: null, span: first.span });
-      this.lastConcurrent = { index: this.body.length - 1, line: this.lineNo };
+      this.lastConcurrent = { index: this.body.length - 1 };
       this.next();
       this.expectEnd("after 'concurrent'");
       return;
@@ -304,13 +304,17 @@ class Parser {
   /** A line in a `process` or `thread` block: an operation. */
   private bodyLine(frame: Frame & { kind: 'block' }, w: number): void {
     const first = this.tokens[0];
-    if (first.kind === 'word' && !this.isBinding()) {
-      const misplaced = this.misplaced(first.text);
-      if (misplaced !== null) {
-        this.report('MMS2003', first.span, misplaced);
-        this.openDiscarded(first.text, w);
-        return;
+    const binding = this.isBinding();
+    const op = binding ? this.tokens[first.kind === 'option' ? 1 : 2] : first;
+    const misplaced = op !== undefined && op.kind === 'word' ? this.misplaced(op.text) : null;
+    if (op !== undefined && misplaced !== null) {
+      if (binding) {
+        this.report('MMS2003', op.span, `'${op.text}' starts a statement of its own; it is not an operation`);
+      } else {
+        this.report('MMS2003', op.span, misplaced);
+        this.openDiscarded(op.text, w);
       }
+      return;
     }
     const s = this.opStatement();
     frame.body?.push(s);
@@ -424,7 +428,7 @@ class Parser {
     }
   }
 
-  private scheduleLine(afterConcurrent: { index: number; line: number } | null): void {
+  private scheduleLine(afterConcurrent: { index: number } | null): void {
     const kw = this.next();
     if (afterConcurrent === null) {
       const prev = this.body[this.body.length - 1];
@@ -485,10 +489,6 @@ class Parser {
           ? `expected an operation, like 'load a' or 'a = mmap 4K rw private anon', found ${this.describe(op)}`
           : `expected an operation after '${bind.name} =', found ${this.describe(op)}`,
       );
-    }
-    if (KEYWORDS.has(op.text)) {
-      this.report('MMS2003', op.span, `'${op.text}' starts a statement of its own; it is not an operation`);
-      throw BAIL;
     }
     this.next();
     const args: Arg[] = [];

@@ -1,0 +1,56 @@
+import { PROT_EXEC } from './abi.js';
+import { type Kernel } from './kernel.js';
+import { type Thread } from './process.js';
+import { type Vma } from './vma.js';
+
+/** Protection keys per address space (x86: 4 PTE bits). */
+export const PKEY_COUNT = 16;
+/** PKRU access-disable for `key`. */
+export const pkruAccessDisable = (key: number): number => 1 << (2 * key);
+/** PKRU write-disable for `key`. */
+export const pkruWriteDisable = (key: number): number => 1 << (2 * key + 1);
+
+/** The lowest key not allocated in `map`, or -1 (Linux mm_pkey_alloc()). */
+export function lowestFreePkey(map: number): number {
+  for (let k = 1; k < PKEY_COUNT; k++) if (!(map & (1 << k))) return k;
+  return -1;
+}
+
+/**
+ * Linux __execute_only_pkey() (arch/x86/mm/pkeys.c): the address space's execute-only
+ * key, allocated on first use, with access disabled in the calling thread's PKRU so
+ * data reads of execute-only memory fault while instruction fetches (which keys never
+ * check) go on. -1 without PKU or when no key is free.
+ */
+export function executeOnlyPkey(k: Kernel, t: Thread): number {
+  if (!k.hw.pku) return -1;
+  const mm = t.process.mm;
+  let key = mm.executeOnlyPkey;
+  if (key < 0) {
+    key = lowestFreePkey(mm.pkeyAllocationMap);
+    if (key < 0) return -1;
+    mm.pkeyAllocationMap |= 1 << key;
+    mm.executeOnlyPkey = key;
+  }
+  const cpu = k.switchTo(t);
+  const want = ((cpu.pkru & ~(pkruAccessDisable(key) | pkruWriteDisable(key))) | pkruAccessDisable(key)) >>> 0;
+  if (cpu.pkru !== want) cpu.writePkru(want);
+  t.pkru = want;
+  return key;
+}
+
+/**
+ * Linux arch_override_mprotect_pkey(): the key a VMA gets from mprotect(prot) or
+ * pkey_mprotect(prot, pkey). An explicit key wins; exactly PROT_EXEC takes the
+ * execute-only key; leaving execute-only returns the VMA to key 0; otherwise it keeps its key.
+ */
+export function mprotectPkey(k: Kernel, t: Thread, vma: Vma, prot: number, pkey: number): number {
+  if (pkey !== -1) return pkey;
+  if (prot === PROT_EXEC) {
+    const key = executeOnlyPkey(k, t);
+    if (key > 0) return key;
+  }
+  const mm = t.process.mm;
+  if (mm.executeOnlyPkey >= 0 && vma.pkey === mm.executeOnlyPkey) return 0;
+  return vma.pkey;
+}
