@@ -82,7 +82,7 @@ export type Condition =
   | { readonly kind: 'not'; readonly operand: Condition; readonly span: Span }
   | {
       readonly kind: 'atom';
-      /** `pte`, `vma`, `tlb`, `counter`, `value`, `signal`, `invariant`, `alive`, `maps`. */
+      /** `pte`, `vma`, `tlb`, `counter`, `value`, `signal`, `invariant`, `alive`. */
       readonly subject: string;
       readonly args: readonly Arg[];
       /** A comparison `== != < <= > >=` with its right-hand side, or null for a boolean property. */
