@@ -100,3 +100,12 @@ describe('mmsim command', () => {
     assert.equal(mmsim(['run', '--frob', 'x']).status, 2);
   });
 });
+
+describe('npm run demo', () => {
+  it('tours fork, COW and swap with every invariant holding', () => {
+    const r = spawnSync(process.execPath, [join(root, 'dist', 'src', 'demo', 'main.js')], { cwd: root, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /all 24 values read back intact/);
+    assert.match(r.stdout, /invariants: all hold/);
+  });
+});
