@@ -1,4 +1,5 @@
-import { type Errno, type SysResult } from '../mm/errno.js';
+import { type Errno, errno, type SysResult } from '../mm/errno.js';
+import { sysPkeyAlloc, sysPkeyFree } from '../mm/pkeySyscalls.js';
 import { sysClose, sysFtruncate, sysOpen, sysPread, sysPwrite } from '../mm/fileOps.js';
 import { sysExec, sysFork } from '../mm/fork.js';
 import { sysMadvise, sysMsync } from '../mm/madvise.js';
@@ -164,10 +165,60 @@ export class ThreadHandle {
     return r;
   }
 
-  /** The thread's PKRU value (its CPU's while it runs there). */
+  /** The thread's PKRU value (its CPU's while it runs there): RDPKRU. */
   get pkru(): number {
     this.machine.kernel.syncPkru(this.thread);
     return this.thread.pkru;
+  }
+
+  /**
+   * WRPKRU: takes effect on the next access with no TLB flush. Without PKU (CR4.PKE clear)
+   * the instruction is undefined: SIGILL (ILL_ILLOPN), as on hardware.
+   */
+  writePkru(value: number): SignalInfo | null {
+    const k = this.machine.kernel;
+    if (!this.thread.alive) return this.thread.signals[this.thread.signals.length - 1] ?? null;
+    const cpu = k.switchTo(this.thread);
+    if (!cpu.pke) {
+      const sig: SignalInfo = { signal: 'SIGILL', code: 'ILL_ILLOPN', addr: 0, pkey: -1, errorCode: 0, tid: this.thread.tid };
+      this.thread.signals.push(sig);
+      return sig;
+    }
+    cpu.writePkru(value >>> 0);
+    this.thread.pkru = value >>> 0;
+    if (this.machine.checking) this.machine.afterOperation();
+    return null;
+  }
+
+  /** pkey_alloc(2): a key with `rights` (PKEY_DISABLE_ACCESS / PKEY_DISABLE_WRITE) set in this thread's PKRU. */
+  pkeyAlloc(flags: number, rights: number): SysResult {
+    return this.run(sysPkeyAlloc(this.machine.kernel, this.thread, flags, rights));
+  }
+
+  /** pkey_free(2). */
+  pkeyFree(pkey: number): SysResult {
+    return this.run(sysPkeyFree(this.machine.kernel, this.thread, pkey));
+  }
+
+  /** pkey_mprotect(2); `pkey` -1 is plain mprotect. */
+  pkeyMprotect(addr: number, length: number, prot: number, pkey: number): SysResult {
+    return this.run(sysMprotect(this.machine.kernel, this.thread, addr, length, prot, pkey));
+  }
+
+  /** glibc pkey_get(3): the rights PKRU gives `pkey`, or EINVAL for a key outside 0–15. */
+  pkeyGet(pkey: number): SysResult {
+    if (!Number.isInteger(pkey) || pkey < 0 || pkey >= 16) return errno('EINVAL');
+    return (this.pkru >>> (2 * pkey)) & 3;
+  }
+
+  /**
+   * glibc pkey_set(3): writes `rights` for `pkey` into PKRU (RDPKRU, WRPKRU); EINVAL for a
+   * bad key or rights. Without PKU the instructions raise SIGILL, as they do under glibc.
+   */
+  pkeySet(pkey: number, rights: number): SysResult | SignalInfo {
+    if (!Number.isInteger(pkey) || pkey < 0 || pkey >= 16 || rights & ~3) return errno('EINVAL');
+    const value = ((this.pkru & ~(3 << (2 * pkey))) | (rights << (2 * pkey))) >>> 0;
+    return this.writePkru(value) ?? 0;
   }
 }
 

@@ -1,6 +1,6 @@
 import { PF_I, PF_P, PF_PK, PF_W } from '../hw/mmu.js';
 import { FRAME_ANON, FRAME_FILE, FRAME_SWAPCACHE, NO_FRAME } from '../hw/physMem.js';
-import { pageOffset, PTE_D, PTE_P, PTE_PROTNONE, PTE_RW, pteIsSwap, pteKey, pteMapsFrame, ptePfn, pteNone, swapPteOffset } from '../hw/pte.js';
+import { pageOffset, PTE_D, PTE_P, PTE_PROTNONE, PTE_RW, pteIsSwap, pteMapsFrame, ptePfn, pteNone, swapPteOffset } from '../hw/pte.js';
 import { readOnlyProt } from '../pmap/pmap.js';
 import { type KernelPath } from '../step/step.js';
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from './abi.js';
@@ -305,7 +305,8 @@ function* wpFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, lo
   const mm = t.process.mm;
   const mem = k.hw.mem;
   const old = ptePfn(lo, hi);
-  const key = pteKey(hi);
+  // The VMA's key goes into every PTE made for it, the COW copy's included.
+  const key = vma.pkey;
   if (vma.shared) {
     // wp_page_shared(): the page stays; the entry becomes writable and dirty.
     mm.pmap.enter(slot, page, old, vma.prot, key, true);

@@ -4,7 +4,7 @@ import { type KernelPath } from '../step/step.js';
 import { PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE } from './abi.js';
 import { EACCES, EINVAL, ENOMEM, type SysResult } from './errno.js';
 import { type Kernel } from './kernel.js';
-import { mprotectPkey } from './pkeys.js';
+import { mprotectPkey, pkeyIsAllocated } from './pkeys.js';
 import { type Thread } from './process.js';
 import { VM_MAYEXEC, VM_MAYREAD, VM_MAYWRITE, type Vma } from './vma.js';
 import { mergeAround, splitVma } from './vmaOps.js';
@@ -32,7 +32,7 @@ export function* sysMprotect(k: Kernel, t: Thread, start: number, len: number, p
   const ctx = t.ctx;
   yield* mm.mmapLock.write(ctx);
   try {
-    if (pkey !== -1 && (pkey < 0 || pkey > 15 || !(mm.pkeyAllocationMap & (1 << pkey)))) return EINVAL;
+    if (pkey !== -1 && !pkeyIsAllocated(k, t, pkey)) return EINVAL;
     let vma = mm.findVma(start);
     if (!vma || vma.start > start) return ENOMEM;
     let at = start;

@@ -54,3 +54,33 @@ export function mprotectPkey(k: Kernel, t: Thread, vma: Vma, prot: number, pkey:
   if (mm.executeOnlyPkey >= 0 && vma.pkey === mm.executeOnlyPkey) return 0;
   return vma.pkey;
 }
+
+/** pkey_alloc() rights: PKEY_DISABLE_ACCESS and PKEY_DISABLE_WRITE. */
+export const PKEY_DISABLE_ACCESS = 0x1;
+export const PKEY_DISABLE_WRITE = 0x2;
+const PKEY_ACCESS_MASK = PKEY_DISABLE_ACCESS | PKEY_DISABLE_WRITE;
+
+/** Keys this CPU can offer (Linux arch_max_pkey()): 16 with PKU, only key 0 without. */
+export function maxPkey(k: Kernel): number {
+  return k.hw.pku ? PKEY_COUNT : 1;
+}
+
+/**
+ * Linux mm_pkey_is_allocated(): allocated by pkey_alloc() (or key 0, implicitly) — the
+ * execute-only key is in the map but belongs to no user interface.
+ */
+export function pkeyIsAllocated(k: Kernel, t: Thread, pkey: number): boolean {
+  const mm = t.process.mm;
+  if (!Number.isInteger(pkey) || pkey < 0 || pkey >= maxPkey(k)) return false;
+  if (pkey === mm.executeOnlyPkey) return false;
+  return (mm.pkeyAllocationMap & (1 << pkey)) !== 0;
+}
+
+/** Writes `rights` (PKEY_DISABLE_*) for `key` into the calling thread's PKRU (arch_set_user_pkey_access()). */
+export function setPkeyRights(k: Kernel, t: Thread, key: number, rights: number): void {
+  const cpu = k.switchTo(t);
+  const shift = 2 * key;
+  const value = ((cpu.pkru & ~(PKEY_ACCESS_MASK << shift)) | ((rights & PKEY_ACCESS_MASK) << shift)) >>> 0;
+  cpu.writePkru(value);
+  t.pkru = value;
+}

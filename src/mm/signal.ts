@@ -1,8 +1,8 @@
 /** Signals a memory access can raise. */
-export type SignalName = 'SIGSEGV' | 'SIGBUS' | 'SIGKILL';
+export type SignalName = 'SIGSEGV' | 'SIGBUS' | 'SIGKILL' | 'SIGILL';
 
 /** si_code values (Linux include/uapi/asm-generic/siginfo.h). */
-export type SignalCode = 'SEGV_MAPERR' | 'SEGV_ACCERR' | 'SEGV_PKUERR' | 'BUS_ADRERR' | 'BUS_OBJERR' | 'SI_KERNEL';
+export type SignalCode = 'SEGV_MAPERR' | 'SEGV_ACCERR' | 'SEGV_PKUERR' | 'BUS_ADRERR' | 'BUS_OBJERR' | 'ILL_ILLOPN' | 'SI_KERNEL';
 
 /**
  * A signal delivered to a thread, as the `siginfo_t` a handler would see, plus the
@@ -26,6 +26,7 @@ export const SIGNAL_NUMBERS: Readonly<Record<SignalName, readonly [number, numbe
   SIGSEGV: [11, 11],
   SIGBUS: [7, 10],
   SIGKILL: [9, 9],
+  SIGILL: [4, 4],
 };
 
 /** si_code numbers: [linux, freebsd]. */
@@ -35,6 +36,7 @@ export const SIGNAL_CODE_NUMBERS: Readonly<Record<SignalCode, readonly [number, 
   SEGV_PKUERR: [4, 100],
   BUS_ADRERR: [2, 2],
   BUS_OBJERR: [3, 3],
+  ILL_ILLOPN: [2, 2],
   SI_KERNEL: [0x80, 0x10006],
 };
 

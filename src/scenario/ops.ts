@@ -112,6 +112,17 @@ const ADVICE: Readonly<Record<string, number>> = {
 
 const MSYNC_WORDS: Readonly<Record<string, number>> = { sync: MS_SYNC, async: MS_ASYNC, invalidate: MS_INVALIDATE, MS_SYNC, MS_ASYNC, MS_INVALIDATE };
 const MREMAP_WORDS: Readonly<Record<string, number>> = { maymove: MREMAP_MAYMOVE, fixed: MREMAP_FIXED, dontunmap: MREMAP_DONTUNMAP, MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP };
+/** Rights of a protection key, as pkey_alloc() and pkey_set() take them. */
+const RIGHTS_WORDS: Readonly<Record<string, number>> = {
+  none: 0,
+  'access-disable': 1,
+  'disable-access': 1,
+  'write-disable': 2,
+  'disable-write': 2,
+  PKEY_DISABLE_ACCESS: 1,
+  PKEY_DISABLE_WRITE: 2,
+};
+
 /** O_RDONLY is 0: this marker bit says it was written, so the rdwr default does not apply. */
 const RDONLY_WRITTEN = 1 << 30;
 const OPEN_WORDS: Readonly<Record<string, number>> = {
@@ -420,6 +431,85 @@ export const OPS: Readonly<Record<string, OpDef>> = {
           return ctx.machine.checkInvariants().length;
         },
       };
+    },
+  },
+  pkey_alloc: {
+    place: 'thread',
+    usage: 'NAME = pkey_alloc [RIGHTS…] [flags=N] [rights=N]',
+    compile(r) {
+      const words = r.flags('key rights', RIGHTS_WORDS);
+      const flags = r.optionExpr('flags');
+      const rights = r.optionExpr('rights');
+      r.end();
+      return { run: (ctx, t) => need(t).pkeyAlloc(flags === null ? 0 : ctx.num(flags), rights === null ? words : ctx.num(rights)) };
+    },
+  },
+  pkey_free: {
+    place: 'thread',
+    usage: 'pkey_free KEY',
+    compile(r) {
+      const key = r.expr('a key');
+      r.end();
+      return { run: (ctx, t) => need(t).pkeyFree(ctx.num(key!)) };
+    },
+  },
+  pkey_mprotect: {
+    place: 'thread',
+    usage: 'pkey_mprotect ADDR LEN PROT KEY',
+    compile(r) {
+      const addr = r.expr('an address');
+      const len = r.expr('a length');
+      const prot = r.prot();
+      const key = r.expr('a key');
+      r.end();
+      return { run: (ctx, t) => need(t).pkeyMprotect(ctx.num(addr!), ctx.num(len!), protValue(ctx, prot), ctx.num(key!)) };
+    },
+  },
+  pkey_set: {
+    place: 'thread',
+    usage: 'pkey_set KEY RIGHTS…   (also pkru_set key=KEY RIGHTS…)',
+    compile(r) {
+      const key = r.expr('a key');
+      const rights = r.flags('key rights', RIGHTS_WORDS);
+      r.end();
+      return { run: (ctx, t) => need(t).pkeySet(ctx.num(key!), rights) };
+    },
+  },
+  pkru_set: {
+    place: 'thread',
+    usage: 'pkru_set key=KEY RIGHTS…',
+    compile(r) {
+      const key = r.optionExpr('key');
+      if (key === null) r.error(r.statementSpan, 'MMS3002', "'pkru_set' needs key=KEY");
+      const rights = r.flags('key rights', RIGHTS_WORDS);
+      r.end();
+      return { run: (ctx, t) => need(t).pkeySet(key === null ? -1 : ctx.num(key), rights) };
+    },
+  },
+  pkey_get: {
+    place: 'thread',
+    usage: 'pkey_get KEY',
+    compile(r) {
+      const key = r.expr('a key');
+      r.end();
+      return { run: (ctx, t) => need(t).pkeyGet(ctx.num(key!)) };
+    },
+  },
+  wrpkru: {
+    place: 'thread',
+    usage: 'wrpkru VALUE',
+    compile(r) {
+      const value = r.expr('a PKRU value');
+      r.end();
+      return { run: (ctx, t) => need(t).writePkru(ctx.num(value!)) };
+    },
+  },
+  rdpkru: {
+    place: 'thread',
+    usage: 'rdpkru',
+    compile(r) {
+      r.end();
+      return { run: (_ctx, t) => need(t).pkru };
     },
   },
   file: {
