@@ -94,13 +94,12 @@ export class Machine {
       maxMapCount: options.maxMapCount ?? 65530,
     });
     this.mode = options.invariants ?? 'off';
+    this.checking = this.mode !== 'off';
     this.hw.mmu.checkKeys = this.mode !== 'off';
   }
 
-  /** True when invariants are checked after each operation. */
-  get checking(): boolean {
-    return this.mode !== 'off';
-  }
+  /** True when invariants are checked after each operation (a field: accesses read it every time). */
+  readonly checking: boolean;
 
   /** CPU number `n`. */
   cpuAt(n: number): Cpu {

@@ -224,7 +224,7 @@ export class ThreadHandle {
 
 /** A caller passing something that is not an address is a programming error, not a fault to model. */
 function checkAddress(va: number, size: number): void {
-  if (!(Number.isSafeInteger(va) && va >= 0)) throw new RangeError(`address must be a non-negative safe integer, not ${va}`);
+  if (!(va >= 0 && va <= Number.MAX_SAFE_INTEGER && Math.floor(va) === va)) throw new RangeError(`address must be a non-negative safe integer, not ${va}`);
   if (size !== 1 && size !== 2 && size !== 4) throw new RangeError(`access size must be 1, 2 or 4, not ${String(size)}`);
 }
 

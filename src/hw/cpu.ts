@@ -56,6 +56,11 @@ export class Cpu {
   pkrs = KEYS_ALL_ALLOWED;
   /** CR2: the linear address of the last page fault. */
   cr2 = 0;
+  /**
+   * The kernel's context loaded here (its thread), opaque to the hardware; reset to null
+   * whenever CR3 is rewritten, so a match proves both the address space and PKRU are loaded.
+   */
+  owner: object | null = null;
   readonly tlb: Tlb;
   readonly counters = new CpuCounters();
 

@@ -95,6 +95,7 @@ export class Kernel {
     if (this.running[t.cpu.id] === t) {
       this.running[t.cpu.id] = null;
       t.cpu.cr3Table = -1;
+      t.cpu.owner = null;
     }
   }
 
@@ -121,12 +122,13 @@ export class Kernel {
   /** Makes `t` the thread running on its CPU: loads its address space and its PKRU. */
   switchTo(t: Thread): Cpu {
     const cpu = t.cpu;
+    if (cpu.owner === t) return cpu;
     const current = this.running[cpu.id];
-    if (current === t && cpu.cr3Table === t.process.mm.pmap.root) return cpu;
-    if (current && current.alive) current.pkru = cpu.pkru;
+    if (current && current !== t && current.alive) current.pkru = cpu.pkru;
     t.process.mm.pmap.activate(cpu);
     if (cpu.pkru !== t.pkru) cpu.writePkru(t.pkru);
     this.running[cpu.id] = t;
+    cpu.owner = t;
     return cpu;
   }
 

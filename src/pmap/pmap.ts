@@ -129,6 +129,7 @@ export class Pmap {
     }
     cpu.cr3Table = this.root;
     cpu.pcid = this.pcid;
+    cpu.owner = null;
     this.onCpu[cpu.id] = 1;
   }
 
@@ -446,7 +447,10 @@ export class Pmap {
     this.extension?.onDestroy();
     this.flushAll(null);
     for (const cpu of this.hw.cpus) {
-      if (cpu.cr3Table === this.root) cpu.cr3Table = -1;
+      if (cpu.cr3Table === this.root) {
+        cpu.cr3Table = -1;
+        cpu.owner = null;
+      }
     }
     freeBelow(this.root, 4);
     this.tablesAllocated = 0;
