@@ -79,3 +79,12 @@ export const MAP_FLAG_NAMES: Readonly<Record<string, number>> = {
 export function protString(prot: number): string {
   return (prot & PROT_READ ? 'r' : '-') + (prot & PROT_WRITE ? 'w' : '-') + (prot & PROT_EXEC ? 'x' : '-');
 }
+
+/**
+ * A syscall argument as the kernel sees it: an unsigned 64-bit integer. A negative number
+ * from a caller wraps to the top of the range (as `(size_t)-4096` does in C), which every
+ * range check then rejects the way Linux does.
+ */
+export function u64(n: number): number {
+  return n < 0 ? n + 2 ** 64 : n;
+}

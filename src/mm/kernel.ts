@@ -4,7 +4,7 @@ import { FRAME_ANON, FRAME_DIRTY, FRAME_FILE, FRAME_KERNEL, FRAME_SWAPCACHE, NO_
 import { PTE_D, pteIsSwap, pteMapsFrame, ptePfn, swapPteOffset } from '../hw/pte.js';
 import { Pmap } from '../pmap/pmap.js';
 import { SpinLock } from '../step/locks.js';
-import { KernelCtx } from '../step/step.js';
+import { KernelCtx, type Waitable } from '../step/step.js';
 import { type Personality } from './errno.js';
 import type { File } from './file.js';
 import { Mm } from './mm.js';
@@ -135,6 +135,16 @@ export class Kernel {
   /** Records the thread's current PKRU from its CPU when it is the one running there. */
   syncPkru(t: Thread): void {
     if (this.running[t.cpu.id] === t) t.pkru = t.cpu.pkru;
+  }
+
+  /** A lock some thread other than `tid` holds now (an mmap_lock or a page-table lock), or null. */
+  heldLock(tid: number): Waitable | null {
+    for (const p of this.processes.values()) {
+      const l = p.mm.mmapLock;
+      if ((l.writer !== -1 && l.writer !== tid) || l.readers > 0) return l;
+    }
+    for (const l of this.ptLocks) if (l && l.owner !== -1 && l.owner !== tid) return l;
+    return null;
   }
 
   /** The page-table lock of a page table (Linux split PTE locks). */

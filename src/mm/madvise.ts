@@ -1,6 +1,6 @@
 import { PTE_D, pteMapsFrame } from '../hw/pte.js';
 import { type KernelPath } from '../step/step.js';
-import { MADV_DONTNEED, MS_ASYNC, MS_INVALIDATE, MS_SYNC } from './abi.js';
+import { MADV_DONTNEED, MS_ASYNC, MS_INVALIDATE, MS_SYNC, u64 } from './abi.js';
 import { EBUSY, EINVAL, ENOMEM, type SysResult } from './errno.js';
 import { type Kernel } from './kernel.js';
 import { type Thread } from './process.js';
@@ -13,12 +13,15 @@ const VALID_ADVICE = new Set([0, 1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 1
 
 /** madvise(2). MADV_DONTNEED zaps the range; the other valid advice is accepted and has no modelled effect. */
 export function* sysMadvise(k: Kernel, t: Thread, start: number, len: number, advice: number): KernelPath<SysResult> {
+  start = u64(start);
+  len = u64(len);
   if (!VALID_ADVICE.has(advice)) return EINVAL;
   if (start % PAGE !== 0) return EINVAL;
   const aligned = Math.ceil(len / PAGE) * PAGE;
   if (len && !aligned) return EINVAL;
   const end = start + aligned;
-  if (end < start) return EINVAL;
+  // Wrapping past 2^64 (JS numbers do not wrap, so compare with the limit).
+  if (end < start || end > 2 ** 64) return EINVAL;
   if (end === start) return 0;
   const mm = t.process.mm;
   const ctx = t.ctx;
@@ -56,12 +59,14 @@ export function* sysMadvise(k: Kernel, t: Thread, start: number, len: number, ad
  * beyond its EBUSY check.
  */
 export function* sysMsync(k: Kernel, t: Thread, start: number, len: number, flags: number): KernelPath<SysResult> {
+  start = u64(start);
+  len = u64(len);
   if (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) return EINVAL;
   if (start % PAGE !== 0) return EINVAL;
   if (flags & MS_ASYNC && flags & MS_SYNC) return EINVAL;
   len = Math.ceil(len / PAGE) * PAGE;
   const end = start + len;
-  if (end < start) return ENOMEM;
+  if (end < start || end > 2 ** 64) return ENOMEM;
   if (end === start) return 0;
   const mm = t.process.mm;
   const ctx = t.ctx;

@@ -15,6 +15,7 @@ import {
   PROT_EXEC,
   PROT_READ,
   PROT_WRITE,
+  u64,
 } from './abi.js';
 import { EACCES, EBADF, EEXIST, EINVAL, ENOMEM, EOVERFLOW, EPERM, errno, isErrno, type SysResult } from './errno.js';
 import { handleMmFault } from './fault.js';
@@ -67,6 +68,9 @@ function roundHintToMin(hint: number): number {
  * `fd` is ignored for MAP_ANONYMOUS. Runs under mmap_lock for writing.
  */
 export function* sysMmap(k: Kernel, t: Thread, addr: number, len: number, prot: number, flags: number, fd: number, offset: number): KernelPath<SysResult> {
+  addr = u64(addr);
+  len = u64(len);
+  offset = u64(offset);
   // arch/x86/kernel/sys_x86_64.c: the offset must be page aligned.
   if (offset % PAGE !== 0 || offset < 0) return EINVAL;
   const anon = (flags & MAP_ANONYMOUS) !== 0;
@@ -174,6 +178,8 @@ export function unmapWouldExceedLimit(k: Kernel, mm: Mm, start: number, end: num
 
 /** munmap(2) (Linux __vm_munmap() / do_vmi_munmap()). */
 export function* sysMunmap(k: Kernel, t: Thread, start: number, len: number): KernelPath<SysResult> {
+  start = u64(start);
+  len = u64(len);
   if (start % PAGE !== 0 || start > TASK_SIZE || len > TASK_SIZE - start) return EINVAL;
   const end = start + pageAlignUp(len);
   if (end === start) return EINVAL;

@@ -1,7 +1,7 @@
 import { PTE_RW, ptePfn } from '../hw/pte.js';
 import { readOnlyProt } from '../pmap/pmap.js';
 import { type KernelPath } from '../step/step.js';
-import { PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE } from './abi.js';
+import { PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE, u64 } from './abi.js';
 import { EACCES, EINVAL, ENOMEM, type SysResult } from './errno.js';
 import { type Kernel } from './kernel.js';
 import { mprotectPkey, pkeyIsAllocated } from './pkeys.js';
@@ -18,6 +18,8 @@ const PAGE = 4096;
  * leaving the VMAs before it already changed — and so does this.
  */
 export function* sysMprotect(k: Kernel, t: Thread, start: number, len: number, prot: number, pkey = -1): KernelPath<SysResult> {
+  start = u64(start);
+  len = u64(len);
   const grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
   prot &= ~(PROT_GROWSDOWN | PROT_GROWSUP);
   if (grows === (PROT_GROWSDOWN | PROT_GROWSUP)) return EINVAL;

@@ -1,6 +1,6 @@
 import { PAGE_SIZE } from '../hw/pte.js';
 import { type KernelPath } from '../step/step.js';
-import { MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from './abi.js';
+import { MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE, u64 } from './abi.js';
 import { EFAULT, EINVAL, ENOMEM, type Errno, isErrno, type SysResult } from './errno.js';
 import { type Kernel } from './kernel.js';
 import { type Mm, TASK_SIZE } from './mm.js';
@@ -13,6 +13,10 @@ const alignUp = (n: number): number => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
 
 /** mremap(2) (Linux mm/mremap.c), with its checks in its order. */
 export function* sysMremap(k: Kernel, t: Thread, addr: number, oldLen: number, newLen: number, flags: number, newAddr = 0): KernelPath<SysResult> {
+  addr = u64(addr);
+  oldLen = u64(oldLen);
+  newLen = u64(newLen);
+  newAddr = u64(newAddr);
   if (flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE | MREMAP_DONTUNMAP)) return EINVAL;
   if (flags & MREMAP_FIXED && !(flags & MREMAP_MAYMOVE)) return EINVAL;
   if (flags & MREMAP_DONTUNMAP && (!(flags & MREMAP_MAYMOVE) || oldLen !== newLen)) return EINVAL;

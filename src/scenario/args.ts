@@ -59,6 +59,16 @@ export class ArgReader {
     return this.statement.span;
   }
 
+  /** The next positional argument, without taking it. */
+  peek(): Arg | undefined {
+    return this.positional[this.next];
+  }
+
+  /** The span of option `key=`, or of the statement when it is absent. */
+  optionSpan(key: string): Span {
+    return this.options.get(key)?.span ?? this.statement.span;
+  }
+
   /** True when another positional argument follows. */
   hasMore(): boolean {
     return this.next < this.positional.length;

@@ -1,6 +1,7 @@
 import { type PteView } from '../api/inspect.js';
 import { type ThreadHandle } from '../api/thread.js';
 import { type InvariantId } from '../hw/violation.js';
+import { SIGNAL_CODE_NUMBERS, SIGNAL_NUMBERS } from '../mm/signal.js';
 import { ArgReader, parseProt, wordOf } from './args.js';
 import { type Condition, type Expr, type OpStatement, type Span } from './ast.js';
 import { type Diagnostic } from './diagnostics.js';
@@ -79,7 +80,9 @@ function compileAtom(c: Condition & { kind: 'atom' }, file: string, diagnostics:
   };
   const noCompare = (): boolean => {
     if (!c.compare) return true;
-    r.error(c.span, 'MMS2005', `'${c.subject} … ${c.args.length ? '' : ''}' is a yes/no property and takes no comparison`);
+    const last = c.args[c.args.length - 1];
+    const property = last && last.kind === 'word' ? ` ${last.word}` : '';
+    r.error(c.span, 'MMS2005', `'${c.subject}${property}' is a yes/no property and takes no comparison`);
     return false;
   };
   const rightNumber = (): Expr | null => {
@@ -163,11 +166,15 @@ function compileAtom(c: Condition & { kind: 'atom' }, file: string, diagnostics:
         return fail();
       }
       const cpu = Number(m[1]);
+      const checkCpu = (ctx: ConditionContext): void => {
+        if (cpu >= ctx.machine.hw.cpus.length) throw new ConditionError(`the machine has no CPU ${cpu}`, cpuWord.span);
+      };
       if (prop === 'key' || prop === 'pfn') {
         if (!needCompare(prop)) return fail();
         const right = rightNumber();
         const cmp = c.compare!;
         return (ctx) => {
+          checkCpu(ctx);
           const e = ctx.process(proc.name, proc.span).tlbEntry(cpu, ctx.num(addr));
           if (!e) return { value: false, seen: `cpu${cpu} holds no translation` };
           const v = prop === 'key' ? e.key : e.pfn;
@@ -176,6 +183,7 @@ function compileAtom(c: Condition & { kind: 'atom' }, file: string, diagnostics:
       }
       if (!noCompare()) return fail();
       return (ctx) => {
+        checkCpu(ctx);
         const e = ctx.process(proc.name, proc.span).tlbEntry(cpu, ctx.num(addr));
         if (!e) return { value: false, seen: `cpu${cpu} holds no translation` };
         const value = prop === 'present' ? true : prop === 'writable' ? e.writable : prop === 'user' ? e.user : prop === 'executable' ? !e.executeDisable : e.dirty;
@@ -217,6 +225,14 @@ function compileAtom(c: Condition & { kind: 'atom' }, file: string, diagnostics:
       const code = r.hasMore() ? r.name('a signal code like SEGV_ACCERR') : null;
       r.end();
       if (!thread || !sig || !noCompare()) return fail();
+      if (!Object.prototype.hasOwnProperty.call(SIGNAL_NUMBERS, sig.name)) {
+        r.error(sig.span, 'MMS3006', `unknown signal '${sig.name}'; expected ${Object.keys(SIGNAL_NUMBERS).join(', ')}`);
+        return fail();
+      }
+      if (code && !Object.prototype.hasOwnProperty.call(SIGNAL_CODE_NUMBERS, code.name)) {
+        r.error(code.span, 'MMS3006', `unknown signal code '${code.name}'; expected one of ${Object.keys(SIGNAL_CODE_NUMBERS).join(', ')}`);
+        return fail();
+      }
       return (ctx) => {
         const sigs = ctx.thread(thread.name, thread.span).signals;
         const value = sigs.some((s) => s.signal === sig.name && (code === null || s.code === code.name));

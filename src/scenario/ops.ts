@@ -149,7 +149,17 @@ function protValue(ctx: OpContext, p: number | Expr | null): number {
 }
 
 function accessSize(r: ArgReader): Expr | null {
-  return r.optionExpr('size');
+  const e = r.optionExpr('size');
+  // A literal size is checked before anything runs.
+  if (e && e.kind === 'number' && e.value !== 1 && e.value !== 2 && e.value !== 4) r.error(e.span, 'MMS3004', `size= must be 1, 2 or 4, not ${e.value}`);
+  return e;
+}
+
+/** An access address, checked: a value the API cannot take is a runtime error on the line. */
+function address(ctx: OpContext, e: Expr): number {
+  const va = ctx.num(e);
+  if (!(va >= 0 && va <= Number.MAX_SAFE_INTEGER)) throw new ScenarioRuntimeError(`address ${va} is outside 0 … 2^53-1`, e.span);
+  return va;
 }
 
 function sizeOf(ctx: OpContext, e: Expr | null, span: Span): 1 | 2 | 4 {
@@ -169,20 +179,22 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       const flags = r.flags('mmap flags', MAP_WORDS);
       const at = r.optionExpr('at');
       const path = r.optionText('file');
+      const pathSpan = r.optionSpan('file');
       const fd = r.optionExpr('fd');
       const offset = r.optionExpr('offset');
       r.end();
+      const args = (ctx: OpContext, t: ThreadHandle): [number, number, number, number, number, number] => {
+        let f = flags;
+        let desc = -1;
+        if (path !== null) desc = ctx.openForMap(t, path, pathSpan);
+        else if (fd !== null) desc = ctx.num(fd);
+        else if (!(f & (MAP_SHARED | MAP_PRIVATE))) f |= MAP_PRIVATE;
+        if (path === null && fd === null) f |= MAP_ANONYMOUS;
+        return [at === null ? 0 : ctx.num(at), len === null ? 0 : ctx.num(len), protValue(ctx, prot), f, desc, offset === null ? 0 : ctx.num(offset)];
+      };
       return {
-        run(ctx, thread) {
-          const t = need(thread);
-          let f = flags;
-          let desc = -1;
-          if (path !== null) desc = ctx.openForMap(t, path, { line: 0, column: 0, length: 0 });
-          else if (fd !== null) desc = ctx.num(fd);
-          else if (!(f & (MAP_SHARED | MAP_PRIVATE))) f |= MAP_PRIVATE;
-          if (path === null && fd === null) f |= MAP_ANONYMOUS;
-          return t.mmap(at === null ? 0 : ctx.num(at), len === null ? 0 : ctx.num(len), protValue(ctx, prot), f, desc, offset === null ? 0 : ctx.num(offset));
-        },
+        run: (ctx, thread) => need(thread).mmap(...args(ctx, need(thread))),
+        path: (ctx, t) => t.paths.mmap(...args(ctx, t)),
       };
     },
   },
@@ -235,15 +247,20 @@ export const OPS: Readonly<Record<string, OpDef>> = {
     compile(r) {
       const addr = r.expr('an address');
       const len = r.expr('a length');
+      // Advice by name, or by number as madvise(2) takes it.
       let advice: number | Expr | null = null;
-      const a = r.hasMore() ? r.name('advice (dontneed, normal, random, sequential, willneed)') : null;
-      if (a && Object.prototype.hasOwnProperty.call(ADVICE, a.name)) advice = ADVICE[a.name];
-      else if (a) r.error(a.span, 'MMS3004', `expected advice (${Object.keys(ADVICE).join(', ')}), not '${a.name}'`);
-      else r.error({ line: 0, column: 0, length: 0 }, 'MMS3002', "'madvise' expects advice");
+      const next = r.peek();
+      if (next && next.kind === 'expr' && next.expr.kind !== 'name') advice = r.expr('advice');
+      else {
+        const a = r.name('advice (dontneed, normal, random, sequential, willneed, or a number)');
+        if (a && Object.prototype.hasOwnProperty.call(ADVICE, a.name)) advice = ADVICE[a.name];
+        else if (a) r.error(a.span, 'MMS3004', `expected advice (${Object.keys(ADVICE).join(', ')}, or a number), not '${a.name}'`);
+      }
       r.end();
+      const value = (ctx: OpContext): number => (advice === null ? 0 : typeof advice === 'number' ? advice : ctx.num(advice));
       return {
-        run: (ctx, t) => need(t).madvise(ctx.num(addr!), ctx.num(len!), typeof advice === 'number' ? advice : 0),
-        path: (ctx, t) => t.paths.madvise(ctx.num(addr!), ctx.num(len!), typeof advice === 'number' ? advice : 0),
+        run: (ctx, t) => need(t).madvise(ctx.num(addr!), ctx.num(len!), value(ctx)),
+        path: (ctx, t) => t.paths.madvise(ctx.num(addr!), ctx.num(len!), value(ctx)),
       };
     },
   },
@@ -321,8 +338,8 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       r.end();
       const span = addr ? addr.span : { line: 0, column: 0, length: 0 };
       return {
-        run: (ctx, t) => need(t).load(ctx.num(addr!), sizeOf(ctx, size, span)),
-        path: size === null ? (ctx, t) => t.paths.load(ctx.num(addr!)) : undefined,
+        run: (ctx, t) => need(t).load(address(ctx, addr!), sizeOf(ctx, size, span)),
+        path: size === null ? (ctx, t) => t.paths.load(address(ctx, addr!)) : undefined,
       };
     },
   },
@@ -336,8 +353,8 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       r.end();
       const span = addr ? addr.span : { line: 0, column: 0, length: 0 };
       return {
-        run: (ctx, t) => need(t).store(ctx.num(addr!), ctx.num(value!), sizeOf(ctx, size, span)),
-        path: size === null ? (ctx, t) => t.paths.store(ctx.num(addr!), ctx.num(value!)) : undefined,
+        run: (ctx, t) => need(t).store(address(ctx, addr!), ctx.num(value!), sizeOf(ctx, size, span)),
+        path: size === null ? (ctx, t) => t.paths.store(address(ctx, addr!), ctx.num(value!)) : undefined,
       };
     },
   },
@@ -347,7 +364,7 @@ export const OPS: Readonly<Record<string, OpDef>> = {
     compile(r) {
       const addr = r.expr('an address');
       r.end();
-      return { run: (ctx, t) => need(t).fetch(ctx.num(addr!)), path: (ctx, t) => t.paths.fetch(ctx.num(addr!)) };
+      return { run: (ctx, t) => need(t).fetch(address(ctx, addr!)), path: (ctx, t) => t.paths.fetch(address(ctx, addr!)) };
     },
   },
   fork: {
@@ -356,7 +373,14 @@ export const OPS: Readonly<Record<string, OpDef>> = {
     compile(r) {
       const cpu = r.optionExpr('cpu');
       r.end();
-      return { run: (ctx, t) => need(t).fork(cpu === null ? undefined : ctx.num(cpu)) };
+      return {
+        run(ctx, t) {
+          if (cpu === null) return need(t).fork();
+          const n = ctx.num(cpu);
+          if (!Number.isInteger(n) || n < 0 || n >= ctx.machine.hw.cpus.length) throw new ScenarioRuntimeError(`cpu=${n}, but the machine has CPUs 0 to ${ctx.machine.hw.cpus.length - 1}`, cpu.span);
+          return need(t).fork(n);
+        },
+      };
     },
   },
   exec: {
@@ -388,8 +412,12 @@ export const OPS: Readonly<Record<string, OpDef>> = {
     compile(r) {
       // `swapout p`, `swapout p ADDR LEN`, or in a block `swapout` and `swapout ADDR LEN`:
       // whether the first word names a process or an address is known only when it runs.
-      const first = r.hasMore() ? r.name('a process name or an address') : null;
-      const second = r.hasMore() ? r.expr('an address or a length') : null;
+      const head = r.peek();
+      // An arithmetic expression can only be an address; a bare word may name a process.
+      const firstIsExpr = head !== undefined && head.kind === 'expr' && head.expr.kind !== 'name';
+      const firstExpr = firstIsExpr ? r.expr('an address') : null;
+      const first = !firstIsExpr && r.hasMore() ? r.name('a process name or an address') : null;
+      const second = r.hasMore() ? r.expr(firstIsExpr ? 'a length' : 'an address or a length') : null;
       const third = r.hasMore() ? r.expr('a length') : null;
       r.end();
       return {
@@ -400,9 +428,9 @@ export const OPS: Readonly<Record<string, OpDef>> = {
             proc = ctx.process(first.name, first.span);
             range = [second, third];
           } else {
-            if (!t) throw new ScenarioRuntimeError('swapout at the top level needs a process name first', first ? first.span : r.statementSpan);
+            if (!t) throw new ScenarioRuntimeError('swapout at the top level needs a process name first', first ? first.span : firstExpr ? firstExpr.span : r.statementSpan);
             proc = ctx.machine.processHandle(t.thread.process.pid);
-            range = first ? [{ kind: 'name', name: first.name, span: first.span }, second] : [];
+            range = firstExpr ? [firstExpr, second] : first ? [{ kind: 'name', name: first.name, span: first.span }, second] : [];
           }
           const [startExpr, lenExpr] = range;
           const start = startExpr ? ctx.num(startExpr) : 0;

@@ -113,6 +113,9 @@ class Run implements ConditionContext {
   private readonly compiled = new Map<OpStatement, CompiledOp>();
   private readonly finals: { line: number; quantifier: string; compiled: CompiledCondition; span: Span }[] = [];
   private readonly values = new Map<string, number>();
+  /** Names that only a `NAME = fork` binds. */
+  private readonly forkNames = new Set<string>();
+  private machineCpus = 1;
   private readonly processes = new Map<string, ProcessHandle>();
   private readonly threads = new Map<string, ThreadHandle>();
   private readonly lines: LineOutcome[] = [];
@@ -137,7 +140,8 @@ class Run implements ConditionContext {
 
   /** Static checks: operations, their arguments and places, names, conditions, the machine line. */
   validate(): Diagnostic[] {
-    this.machineOptions(this.scenario.machine);
+    const machine = this.machineOptions(this.scenario.machine);
+    this.machineCpus = machine.cpus;
     const bound = new Set<string>();
     const procs = new Set<string>();
     const threadNames = new Set<string>();
@@ -155,7 +159,7 @@ class Run implements ConditionContext {
         else if (!procs.has(proc)) this.diag(b.span, 'MMS3001', `no process '${proc}' is declared before this thread`);
         threadNames.add(name);
       }
-      this.blockOptions(b);
+      this.blockOptions(b, machine.cpus);
       for (const s of b.body) this.checkStatement(s, 'thread', bound, procs);
     };
     for (const item of this.scenario.body) {
@@ -167,6 +171,9 @@ class Run implements ConditionContext {
           break;
         case 'concurrent': {
           for (const t of item.threads) checkBlock(t);
+          item.threads.forEach((t, i) => {
+            if (item.threads.slice(0, i).some((o) => sameThread(o.name, t.name))) this.diag(t.span, 'MMS3005', `thread '${t.name}' appears twice in this concurrent block`);
+          });
           for (const s of item.schedule ?? []) {
             if (!item.threads.some((t) => sameThread(t.name, s.name))) {
               this.diag(s.span, 'MMS3001', `'${s.name}' is not one of this concurrent block's threads (${item.threads.map((t) => t.name).join(', ')})`);
@@ -207,10 +214,24 @@ class Run implements ConditionContext {
         }
       }
     }
+    if (s.op === 'fork') this.checkForkCpu(s);
     if (s.expect) this.checkExpectation(s.expect, bound, procs);
     if (s.bind) {
-      if (s.op === 'fork') procs.add(s.bind.name);
+      if (s.op === 'fork') {
+        procs.add(s.bind.name);
+        this.forkNames.add(s.bind.name);
+      }
       else bound.add(s.bind.name);
+    }
+  }
+
+  /** A literal `fork cpu=N` is checked against the machine before anything runs. */
+  private checkForkCpu(s: OpStatement): void {
+    const cpus = this.machineCpus;
+    for (const a of s.args) {
+      if (a.kind !== 'option' || a.key !== 'cpu' || a.value.kind !== 'expr' || a.value.expr.kind !== 'number') continue;
+      const n = a.value.expr.value;
+      if (!Number.isInteger(n) || n < 0 || n >= cpus) this.diag(a.value.span, 'MMS3004', `cpu=${n}, but the machine has CPU${cpus === 1 ? ' 0 only' : `s 0 to ${cpus - 1}`}`);
     }
   }
 
@@ -293,13 +314,19 @@ class Run implements ConditionContext {
     return out;
   }
 
-  private blockOptions(b: ThreadBlock): void {
+  private blockOptions(b: ThreadBlock, cpus: number): void {
     for (const a of b.options) {
       if (a.kind !== 'option' || a.key !== 'cpu') {
         this.diag(a.span, 'MMS3003', `'${b.header}' takes only cpu=N`);
         continue;
       }
       if (a.value.kind !== 'expr' || a.value.expr.kind !== 'number') this.diag(a.value.span, 'MMS3004', 'cpu= takes a CPU number');
+      else {
+        const n = a.value.expr.value;
+        if (!Number.isInteger(n) || n < 0 || n >= cpus) {
+          this.diag(a.value.span, 'MMS3004', `cpu=${n}, but the machine has CPU${cpus === 1 ? ' 0 only' : `s 0 to ${cpus - 1}`} (cpus=N on the machine line)`);
+        }
+      }
     }
   }
 
@@ -308,16 +335,6 @@ class Run implements ConditionContext {
     const problems = this.validate();
     if (problems.length > 0) return failedReport(this.scenario.file, problems);
     const opts = this.machineOptions(this.scenario.machine);
-    for (const b of this.scenario.body) {
-      if (b.kind === 'thread-block' || b.kind === 'concurrent') {
-        for (const t of b.kind === 'concurrent' ? b.threads : [b]) {
-          const cpu = cpuOption(t);
-          if (cpu !== null && cpu >= opts.cpus) {
-            return failedReport(this.scenario.file, [{ file: this.scenario.file, span: t.span, code: 'MMS3004', message: `cpu=${cpu}, but the machine has ${opts.cpus} CPU${opts.cpus === 1 ? '' : 's'} (cpus=N on the machine line)` }]);
-          }
-        }
-      }
-    }
     this.machine = new Machine({
       cpus: opts.cpus,
       memory: opts.memory,
@@ -339,7 +356,7 @@ class Run implements ConditionContext {
           this.runConcurrent(item);
           break;
         case 'top-op':
-          this.runStatement(item.statement, null, null);
+          if (!this.shouldStop(item.statement.span.line)) this.runStatement(item.statement, null, null);
           break;
         case 'final':
           // A condition is checked where it stands, over the state everything above it left.
@@ -375,11 +392,13 @@ class Run implements ConditionContext {
     return this.stopped;
   }
 
+  /** The thread a block runs as, declaring it if new; a ScenarioRuntimeError when it cannot exist here. */
   private resolveThread(b: ThreadBlock): ThreadHandle {
     const cpu = cpuOption(b);
     if (b.header === 'process') {
       let p = this.processes.get(b.name);
       if (!p) {
+        if (this.forkNames.has(b.name)) throw new ScenarioRuntimeError(`no process '${b.name}' exists here: the fork that binds it did not succeed (or has not run)`, b.span);
         p = this.machine.spawn(b.name, cpu ?? 0);
         this.addProcess(b.name, p);
       }
@@ -390,9 +409,16 @@ class Run implements ConditionContext {
     if (!b.name.includes('.')) return this.process(b.name, b.span).main;
     const procName = b.name.slice(0, b.name.indexOf('.'));
     const p = this.process(procName, b.span);
+    if (!p.alive) throw new ScenarioRuntimeError(`process '${procName}' has exited: it can start no thread`, b.span);
     const t = p.spawnThread(cpu ?? p.main.cpu);
     this.threads.set(b.name, t);
     return t;
+  }
+
+  private blockError(b: ThreadBlock | ConcurrentBlock, e: unknown): boolean {
+    if (!(e instanceof ScenarioRuntimeError)) return false;
+    this.lines.push({ line: b.span.line, thread: null, source: this.source(b.span.line), result: 'not run', expectation: null, error: { file: this.scenario.file, span: e.span, code: 'MMS4001', message: e.message } });
+    return true;
   }
 
   private addProcess(name: string, p: ProcessHandle): void {
@@ -403,7 +429,13 @@ class Run implements ConditionContext {
 
   private runBlock(b: ThreadBlock): void {
     if (this.shouldStop(b.span.line)) return;
-    const t = this.resolveThread(b);
+    let t: ThreadHandle;
+    try {
+      t = this.resolveThread(b);
+    } catch (e) {
+      if (this.blockError(b, e)) return;
+      throw e;
+    }
     for (const s of b.body) {
       if (this.shouldStop(s.span.line)) return;
       this.runStatement(s, t, b.name);
@@ -414,6 +446,7 @@ class Run implements ConditionContext {
     const op = this.compiled.get(s)!;
     let result: OpResult;
     try {
+      if (t && !t.alive) throw new ScenarioRuntimeError(`thread '${threadName ?? t.tid}' has ended (exit, exec by another thread, or a kill): it runs nothing more`, s.opSpan);
       result = op.run(this, t);
     } catch (e) {
       if (e instanceof ScenarioRuntimeError) {
@@ -455,7 +488,13 @@ class Run implements ConditionContext {
     const pairs: [ThreadHandle, KernelPath<unknown>][] = [];
     const byName = new Map<string, ThreadHandle>();
     for (const b of c.threads) {
-      const t = this.resolveThread(b);
+      let t: ThreadHandle;
+      try {
+        t = this.resolveThread(b);
+      } catch (e) {
+        if (this.blockError(b, e)) return;
+        throw e;
+      }
       byName.set(b.name, t);
       const path = this.threadPath(b, t);
       pairs.push([t, this.options.trace ? this.traced(path, b.name) : path]);
@@ -488,6 +527,15 @@ class Run implements ConditionContext {
     }
   }
 
+  /** Yields 'blocked' while another thread holds mmap_lock or a page-table lock. */
+  private *waitForQuiescence(t: ThreadHandle): KernelPath<void> {
+    for (;;) {
+      const held = this.machine.kernel.heldLock(t.tid);
+      if (held === null) return;
+      yield t.thread.ctx.blocked(held);
+    }
+  }
+
   /** Forwards a path's steps, recording each in the trace as it is taken. */
   private *traced(path: KernelPath<void>, thread: string): KernelPath<void> {
     for (;;) {
@@ -508,9 +556,13 @@ class Run implements ConditionContext {
       const op = this.compiled.get(s)!;
       let result: OpResult;
       try {
+        if (!t.alive) throw new ScenarioRuntimeError(`thread '${b.name}' has ended: it runs nothing more`, s.opSpan);
         if (op.path) {
           result = yield* op.path(this, t);
         } else {
+          // An operation without preemption points runs in one step, once no other
+          // thread is inside the kernel holding a lock it may need.
+          yield* this.waitForQuiescence(t);
           result = op.run(this, t);
           yield t.thread.ctx.at('vma', s.op);
         }
@@ -541,8 +593,14 @@ class Run implements ConditionContext {
 
   private source(line: number): string {
     const raw = this.sourceLines[line - 1] ?? '';
-    const hash = raw.indexOf('#');
-    return (hash >= 0 && !raw.slice(0, hash).includes('"') ? raw.slice(0, hash) : raw).trim();
+    let quoted = false;
+    for (let i = 0; i < raw.length; i++) {
+      const c = raw[i];
+      if (c === '\\' && quoted) i++;
+      else if (c === '"') quoted = !quoted;
+      else if (c === '#' && !quoted) return raw.slice(0, i).trim();
+    }
+    return raw.trim();
   }
 
   private expectationText(e: Expectation): string {

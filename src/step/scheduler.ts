@@ -75,12 +75,18 @@ export class Scheduler {
 
   /** Follows `schedule` (thread ids), then drains every remaining path round-robin. */
   run(schedule: readonly number[] = []): void {
-    schedule.forEach((tid, position) => {
+    let bad: ScheduleError | null = null;
+    for (let position = 0; position < schedule.length; position++) {
+      const tid = schedule[position];
       if (!this.stepThread(tid)) {
-        throw new ScheduleError(`schedule position ${position + 1}: thread ${tid} has no step left to run`, position);
+        bad = new ScheduleError(`schedule position ${position + 1}: thread ${tid} has no step left to run`, position);
+        break;
       }
-    });
+    }
+    // Even when the schedule cannot be followed, every path runs to its end, so no lock
+    // stays held by a path nobody will resume.
     this.drainAll();
+    if (bad) throw bad;
   }
 
   /** Round-robin over live threads until all finish; throws if every live thread is blocked. */

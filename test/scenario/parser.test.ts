@@ -322,6 +322,8 @@ describe('parser: process and thread blocks', () => {
     assert.match(inBlock('require alive p', '2:3 MMS2003'), /final conditions/);
     assert.match(inBlock('file /data size=8K', '2:3 MMS2003'), /'file' creates a file at the top level/);
     assert.match(inBlock('x = process', '2:7 MMS2003'), /'process' starts a statement of its own; it is not an operation/);
+    assert.match(inBlock('f = file /x', '2:7 MMS2003'), /'file' starts a statement of its own/);
+    assert.deepEqual(errs('process p\n  x = concurrent\n    load a'), ['2:7 MMS2003', '3:5 MMS1004']);
   });
 });
 

@@ -26,10 +26,6 @@ function show(t: Token): string {
   }
 }
 
-function tokens(text: string): string[] {
-  return line(text).tokens.map(show);
-}
-
 /** The diagnostics of one line as `CODE@column+length`. */
 function codes(text: string): string[] {
   return line(text).diagnostics.map((d) => `${d.code}@${d.span.column}+${d.span.length}`);
