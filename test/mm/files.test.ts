@@ -7,10 +7,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  MAP_ANONYMOUS,
   MAP_PRIVATE,
   MAP_SHARED,
-  Machine,
   O_CREAT,
   O_RDONLY,
   O_RDWR,
@@ -18,35 +16,12 @@ import {
   O_WRONLY,
   PROT_NONE,
   PROT_READ,
-  PROT_WRITE,
   errno,
   isErrno,
   isSignal,
-  type ProcessHandle,
   type ThreadHandle,
 } from '../../src/index.js';
-
-const PAGE = 4096;
-const RW = PROT_READ | PROT_WRITE;
-const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
-
-function setup(cpus = 1): { m: Machine; p: ProcessHandle; t: ThreadHandle } {
-  const m = new Machine({ cpus, memory: 4 << 20, swap: 4 << 20, invariants: 'throw' });
-  const p = m.spawn('p');
-  return { m, p, t: p.main };
-}
-
-function map(t: ThreadHandle, addr: number, len: number, prot: number, flags: number, fd = -1, off = 0): number {
-  const a = t.mmap(addr, len, prot, flags, fd, off);
-  if (isErrno(a)) assert.fail(`mmap failed with ${a.name}`);
-  return a;
-}
-
-function open(t: ThreadHandle, path: string, flags: number): number {
-  const fd = t.open(path, flags);
-  if (isErrno(fd)) assert.fail(`open failed with ${fd.name}`);
-  return fd;
-}
+import { PAGE, RW, ANON, setup, map, open } from './_helpers.js';
 
 function assertBus(r: unknown, addr: number): void {
   assert.ok(isSignal(r), `expected SIGBUS, got ${String(r)}`);

@@ -14,16 +14,12 @@ import {
   O_RDWR,
   PROT_NONE,
   PROT_READ,
-  PROT_WRITE,
   isErrno,
   isSignal,
   type ProcessHandle,
   type ThreadHandle,
 } from '../../src/index.js';
-
-const PAGE = 4096;
-const RW = PROT_READ | PROT_WRITE;
-const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
+import { PAGE, RW, ANON, map } from './_helpers.js';
 
 function machine(cpus = 2): Machine {
   return new Machine({ cpus, memory: 4 << 20, swap: 4 << 20, invariants: 'throw' });
@@ -33,12 +29,6 @@ function setup(cpus = 2): { m: Machine; p: ProcessHandle; t: ThreadHandle } {
   const m = machine(cpus);
   const p = m.spawn('parent');
   return { m, p, t: p.main };
-}
-
-function map(t: ThreadHandle, addr: number, len: number, prot: number, flags: number, fd = -1, off = 0): number {
-  const a = t.mmap(addr, len, prot, flags, fd, off);
-  if (isErrno(a)) assert.fail(`mmap failed with ${a.name}`);
-  return a;
 }
 
 function fork(t: ThreadHandle, cpu?: number): ProcessHandle {

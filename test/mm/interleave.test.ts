@@ -9,12 +9,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   MADV_DONTNEED,
-  MAP_ANONYMOUS,
-  MAP_PRIVATE,
   MREMAP_MAYMOVE,
   Machine,
   PROT_READ,
-  PROT_WRITE,
   ScheduleError,
   isErrno,
   isSignal,
@@ -23,10 +20,7 @@ import {
   type ProcessHandle,
   type ThreadHandle,
 } from '../../src/index.js';
-
-const PAGE = 4096;
-const RW = PROT_READ | PROT_WRITE;
-const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
+import { PAGE, RW, ANON } from './_helpers.js';
 
 /** A process with thread A on CPU 0 and thread B on CPU 1. */
 interface World {

@@ -6,6 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  type Machine,
   MADV_DONTNEED,
   MADV_NORMAL,
   MADV_RANDOM,
@@ -18,31 +19,11 @@ import {
   MS_ASYNC,
   MS_INVALIDATE,
   MS_SYNC,
-  Machine,
   O_RDWR,
-  PROT_READ,
-  PROT_WRITE,
   errno,
   isErrno,
-  type ProcessHandle,
-  type ThreadHandle,
 } from '../../src/index.js';
-
-const PAGE = 4096;
-const RW = PROT_READ | PROT_WRITE;
-const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
-
-function setup(cpus = 1): { m: Machine; p: ProcessHandle; t: ThreadHandle } {
-  const m = new Machine({ cpus, memory: 4 << 20, swap: 4 << 20, invariants: 'throw' });
-  const p = m.spawn('p');
-  return { m, p, t: p.main };
-}
-
-function map(t: ThreadHandle, addr: number, len: number, prot: number, flags: number, fd = -1, off = 0): number {
-  const a = t.mmap(addr, len, prot, flags, fd, off);
-  if (isErrno(a)) assert.fail(`mmap failed with ${a.name}`);
-  return a;
-}
+import { PAGE, RW, ANON, setup, map } from './_helpers.js';
 
 /** A file of `pages` pages whose byte 0 and 100 of page i are 0xa0 + i and 0xb0 + i. */
 function patternFile(m: Machine, name: string, pages: number): void {

@@ -29,15 +29,12 @@ import {
   type ProcessHandle,
   type ThreadHandle,
 } from '../../src/index.js';
+import { PAGE, RW, ANON } from './_helpers.js';
 
-const PAGE = 4096;
 /** mmap_base without randomisation: TASK_SIZE minus the 128 MiB stack gap. */
 const MMAP_BASE = 0x7ffff7fff000;
 /** TASK_SIZE of x86-64 with 4-level paging. */
 const TASK_SIZE = 0x7ffffffff000;
-const RW = PROT_READ | PROT_WRITE;
-const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
-
 function machine(extra: { maxMapCount?: number } = {}): Machine {
   return new Machine({ cpus: 2, memory: 4 << 20, swap: 4 << 20, invariants: 'throw', ...extra });
 }

@@ -6,8 +6,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Machine,
-  MAP_ANONYMOUS,
   MAP_PRIVATE,
   MAP_SHARED,
   O_RDONLY,
@@ -25,16 +23,7 @@ import {
   type ProcessHandle,
   type ThreadHandle,
 } from '../../src/index.js';
-
-const PAGE = 4096;
-const RW = PROT_READ | PROT_WRITE;
-const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
-
-function setup(cpus = 1): { m: Machine; p: ProcessHandle; t: ThreadHandle } {
-  const m = new Machine({ cpus, memory: 4 << 20, swap: 4 << 20, invariants: 'throw' });
-  const p = m.spawn('p');
-  return { m, p, t: p.main };
-}
+import { PAGE, RW, ANON, setup } from './_helpers.js';
 
 function map(t: ThreadHandle, addr: number, len: number, prot: number, flags: number, fd = -1): number {
   const a = t.mmap(addr, len, prot, flags, fd, 0);

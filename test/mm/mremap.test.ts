@@ -7,36 +7,26 @@ import assert from 'node:assert/strict';
 import {
   Machine,
   MAP_ANONYMOUS,
-  MAP_PRIVATE,
   MAP_SHARED,
   MREMAP_DONTUNMAP,
   MREMAP_FIXED,
   MREMAP_MAYMOVE,
   O_RDWR,
   PROT_READ,
-  PROT_WRITE,
   errno,
   isErrno,
   isSignal,
   type ProcessHandle,
   type ThreadHandle,
 } from '../../src/index.js';
+import { PAGE, RW, ANON, map } from './_helpers.js';
 
-const PAGE = 4096;
-const RW = PROT_READ | PROT_WRITE;
-const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
 const MAYMOVE = MREMAP_MAYMOVE;
 
 function setup(opts: { cpus?: number; maxMapCount?: number } = {}): { m: Machine; p: ProcessHandle; t: ThreadHandle } {
   const m = new Machine({ cpus: opts.cpus ?? 1, memory: 4 << 20, swap: 4 << 20, invariants: 'throw', ...(opts.maxMapCount ? { maxMapCount: opts.maxMapCount } : {}) });
   const p = m.spawn('p');
   return { m, p, t: p.main };
-}
-
-function map(t: ThreadHandle, addr: number, len: number, prot: number, flags: number, fd = -1, off = 0): number {
-  const a = t.mmap(addr, len, prot, flags, fd, off);
-  if (isErrno(a)) assert.fail(`mmap failed with ${a.name}`);
-  return a;
 }
 
 function remap(t: ThreadHandle, addr: number, oldLen: number, newLen: number, flags: number, newAddr = 0): number {

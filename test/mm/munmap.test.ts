@@ -6,38 +6,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Machine,
-  MAP_ANONYMOUS,
   MAP_FIXED,
-  MAP_PRIVATE,
   MAP_SHARED,
   O_RDWR,
   PROT_READ,
-  PROT_WRITE,
   errno,
-  isErrno,
   isSignal,
   type ProcessHandle,
-  type ThreadHandle,
-} from '../../src/index.js';
+  } from '../../src/index.js';
+import { PAGE, RW, ANON, setup, map } from './_helpers.js';
 
-const PAGE = 4096;
 const TASK_SIZE = 0x7ffffffff000;
-const RW = PROT_READ | PROT_WRITE;
-const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
-
-function setup(cpus = 1): { m: Machine; p: ProcessHandle; t: ThreadHandle } {
-  const m = new Machine({ cpus, memory: 4 << 20, swap: 4 << 20, invariants: 'throw' });
-  const p = m.spawn('p');
-  return { m, p, t: p.main };
-}
-
-function map(t: ThreadHandle, addr: number, len: number, prot: number, flags: number, fd = -1, off = 0): number {
-  const a = t.mmap(addr, len, prot, flags, fd, off);
-  if (isErrno(a)) assert.fail(`mmap failed with ${a.name}`);
-  return a;
-}
-
 function vmas(p: ProcessHandle): Array<[number, number, string]> {
   return p.snapshot().vmas.map((v) => [v.start, v.end, v.perms]);
 }

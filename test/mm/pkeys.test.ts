@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { errno, isErrno, isSignal, Machine, MAP_ANONYMOUS, MAP_PRIVATE, O_RDWR, PROT_EXEC, PROT_READ, PROT_WRITE } from '../../src/index.js';
-
-const PAGE = 4096;
-const RW = PROT_READ | PROT_WRITE;
-const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
+import { errno, isErrno, isSignal, Machine, O_RDWR, PROT_EXEC, PROT_READ, PROT_WRITE } from '../../src/index.js';
+import { PAGE, RW, ANON } from './_helpers.js';
 
 function setup(pku = true): { m: Machine; t: ReturnType<Machine['spawn']>['main']; p: ReturnType<Machine['spawn']> } {
   const m = new Machine({ cpus: 2, memory: 8 << 20, swap: 8 << 20, pku, invariants: 'throw' });

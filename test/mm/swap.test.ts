@@ -14,18 +14,14 @@ import {
   Machine,
   O_RDWR,
   PROT_READ,
-  PROT_WRITE,
   isErrno,
   isSignal,
   type ProcessHandle,
   type ThreadHandle,
 } from '../../src/index.js';
+import { PAGE, RW, ANON } from './_helpers.js';
 
-const PAGE = 4096;
 const MiB = 1 << 20;
-const RW = PROT_READ | PROT_WRITE;
-const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
-
 function map(t: ThreadHandle, addr: number, len: number, prot: number, flags: number, fd = -1): number {
   const a = t.mmap(addr, len, prot, flags, fd, 0);
   if (isErrno(a)) assert.fail(`mmap failed with ${a.name}`);
