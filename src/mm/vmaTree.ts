@@ -23,12 +23,22 @@
  * so `findGapTopDown`/`findGapBottomUp` skip whole subtrees and stay O(log n). Every
  * lookup descends by `end` keys only, the way `find_vma()` does.
  *
+ * The `end` keys are kept exact at every update. The max gaps are kept lazily: an update
+ * only marks its leaf and the leaf's ancestors dirty, stopping at the first one already
+ * dirty, and the next gap search first re-summarises the dirty nodes (and only those).
+ * mprotect/munmap traffic opens and closes holes on every split and merge, which would
+ * otherwise carry a changed max gap to the root each time, while gap searches (mmap
+ * without MAP_FIXED) are comparatively rare; the search pays O(CAP) per node dirtied
+ * since the last one, i.e. O(log n) amortised per update.
+ *
  * Items keep an O(1) doubly-linked list in address order (`prevSpan`/`nextSpan`) and the
  * id of their leaf, so remove/adjusted find their slot with one short scan, no descent.
  * Nodes split when full (evenly, or skewed for appends at either end, so that ascending
  * or descending fills leave nodes ¾ full) and merge with or borrow from a sibling below
  * {@link MIN_FILL} entries (with hysteresis, so an insert/remove pair at a boundary
- * cannot thrash). Freed node blocks go to a free list; the buffer grows by doubling.
+ * cannot thrash). Freed node blocks go to a free list; the buffer grows by doubling and
+ * never shrinks. An emptied tree keeps its root leaf, so going between empty and one
+ * item allocates nothing.
  *
  * @module
  */
@@ -38,9 +48,16 @@ const PAGE = 4096;
 /** Largest number of entries (items or children) in a node. A power of two. */
 const CAP = 16;
 const LOG2_CAP = 4;
-/** A non-root node with fewer entries than this merges with or borrows from a sibling. */
+/**
+ * A non-root node with fewer entries than this merges with or borrows from a sibling. At
+ * least 2, so that every non-root node has a sibling, and at most CAP / 2 (split halves).
+ */
 const MIN_FILL = 4;
-/** Two siblings merge when their entries fit in this many; otherwise they share evenly. */
+/**
+ * Two siblings merge when their entries fit in this many, otherwise they share evenly:
+ * below CAP, so a merge is not split again by the next insert, and at least
+ * 2 * MIN_FILL - 1, so an even share gives each at least MIN_FILL.
+ */
 const MERGE_MAX = 12;
 
 // A node block, in doubles: header, then three arrays of CAP.
@@ -57,12 +74,14 @@ const H_END = 2;
 const H_GAP = 3;
 /** Leaf header double: the end of the item before the leaf's first item, or 0. */
 const H_PREV = 4;
-// Header fields, in the Int32Array view, relative to 2 * block (doubles 0 and 1).
+// Header fields, in the Int32Array view, relative to 2 * block (doubles 0, 1 and 5).
 const I_COUNT = 0;
 const I_PARENT = 1;
 const I_HEIGHT = 2;
 /** Next free block, -1 at the end of the free list; LIVE while in use. */
 const I_FREE = 3;
+/** 1 while the node's max-gap summary (header and parent entry) may be stale. */
+const I_DIRTY = 10;
 const I_KIDS = 2 * OFF_S;
 const LIVE = -2;
 
@@ -184,10 +203,12 @@ export class SpanNode {
  * A balanced search tree of non-overlapping half-open spans `[start, end)` ordered by
  * address, augmented for O(log n) free-gap searches.
  *
- * Complexity: `insert`, `insertAfter`, `remove`, `adjusted`, the `find*` lookups and (with
- * the default 4096 alignment) the gap searches are O(log n), with a fan-out of 4..16;
- * `first`, `last`, `size`, `prevSpan`, `nextSpan` are O(1); `overlapping` is O(log n + k).
- * Lookups never allocate; inserts allocate only when node storage has to grow.
+ * Complexity: `insert`, `insertAfter`, `remove`, `adjusted` and the `find*` lookups are
+ * O(log n), with a fan-out of 4..16; the gap searches are O(log n) (with the default 4096
+ * alignment) plus the lazy re-summarising of what changed since the previous search,
+ * O(log n) amortised per update; `first`, `last`, `size`, `prevSpan`, `nextSpan` are
+ * O(1); `overlapping` is O(log n + k). Lookups never allocate; inserts allocate only
+ * when node storage has to grow. Behaviour is deterministic.
  *
  * Addresses are plain numbers: non-negative integers, by convention multiples of 4096
  * below 2^57. Page multiples in that range, and their sums and differences, are exact in
@@ -276,7 +297,8 @@ export class SpanTree<T extends SpanNode> {
         return;
       }
     }
-    const at = this.locateEndAbove(start);
+    const last = this._last;
+    const at = last === null || last.end <= start ? -1 : this.locateEndAbove(start);
     if (at >= 0) {
       // The first item ending above `start`: the new span goes just before it, after an
       // item ending at or below `start`, so it is the only one that could overlap.
@@ -296,8 +318,8 @@ export class SpanTree<T extends SpanNode> {
   /**
    * Adds `item` right after `prev` (at the front when `prev` is undefined) without
    * searching: for a split's upper half, whose lower neighbour is known. O(1) plus a scan
-   * of one leaf, and O(log n) summary updates only when a node splits or a leaf's summary
-   * changes. Same result as {@link SpanTree.insert}.
+   * of one leaf, and O(log n) only when a node splits or the leaf's last end changes.
+   * Same result as {@link SpanTree.insert}.
    *
    * @throws Error if `item` is already in a tree or is an invalid span, if `prev` is not
    *   in this tree, or if `item` does not fit between `prev` and its successor (overlap or
@@ -383,17 +405,33 @@ export class SpanTree<T extends SpanNode> {
     item._prev = null;
     item._next = null;
     this._size--;
-    if (n < MIN_FILL) this.rebalance(leaf);
-    else this.fixUp(leaf);
+    if (iv[2 * b + I_PARENT] < 0) {
+      // The root leaf (a tree of up to CAP items): no ancestors to update. Emptied, it
+      // stays (see rebalance()).
+      if (n === 0) {
+        f[b + H_END] = -Infinity;
+        f[b + H_GAP] = -Infinity;
+        iv[2 * b + I_DIRTY] = 0;
+      } else {
+        iv[2 * b + I_DIRTY] = 1;
+        if (slot === n) f[b + H_END] = f[b + OFF_E + n - 1];
+      }
+    } else if (n < MIN_FILL) {
+      this.rebalance(leaf);
+    } else {
+      if (iv[2 * b + I_DIRTY] === 0) this.markDirty(leaf);
+      // Only removing the last entry changes the leaf's last end.
+      if (slot === n) this.fixEnds(leaf);
+    }
     // (The rebalance may have moved the successor; its leaf link is current.)
-    if (nextLeaf >= 0) this.fixUp((s as SpanNode)._leaf);
+    if (nextLeaf >= 0) this.markDirty((s as SpanNode)._leaf);
   }
 
   /**
    * Call after changing `item.start` and/or `item.end` in place (a VMA split or merge
    * adjusting bounds) in a way that keeps address order and non-overlap: re-records the
-   * item's bounds and the gaps of the item and its successor. O(log n), usually O(1)
-   * plus a scan of one leaf.
+   * item's bounds (and so the gaps of the item and its successor). O(log n), usually
+   * O(1) plus a scan of one leaf.
    *
    * @throws Error if `item` is not in this tree, or the new bounds are empty, negative, or
    *   overlap a neighbour; the tree is then unchanged (it still records the old bounds).
@@ -433,10 +471,18 @@ export class SpanTree<T extends SpanNode> {
       const sl = s._leaf;
       if (f[sl * STRIDE + H_PREV] !== end) {
         f[sl * STRIDE + H_PREV] = end;
-        this.fixUp(sl);
+        this.markDirty(sl);
       }
     }
-    this.fixUp(leaf);
+    // Only the last entry's end is the leaf's.
+    const iv = this._i;
+    if (iv[2 * b + I_PARENT] < 0) {
+      iv[2 * b + I_DIRTY] = 1;
+      if (slot + 1 === n) f[b + H_END] = end;
+    } else {
+      if (iv[2 * b + I_DIRTY] === 0) this.markDirty(leaf);
+      if (slot + 1 === n) this.fixEnds(leaf);
+    }
     this._hint = item;
   }
 
@@ -526,6 +572,7 @@ export class SpanTree<T extends SpanNode> {
       const a = alignDown(highLimit, align);
       if (a >= tailStart && a >= low) return a;
     }
+    this.refreshGaps();
     const top = this._top;
     if (top < 0 || this._f[top * STRIDE + H_GAP] < length) return -1;
 
@@ -600,6 +647,7 @@ export class SpanTree<T extends SpanNode> {
     const highLimit = high - length;
     if (lowLimit > high) return -1;
 
+    this.refreshGaps();
     const top = this._top;
     // Items ending at or below lowLimit own gaps that end below it: start after them.
     const at = top >= 0 && this._f[top * STRIDE + H_GAP] >= length ? this.locateEndAbove(lowLimit) : -1;
@@ -688,10 +736,11 @@ export class SpanTree<T extends SpanNode> {
   /**
    * Checks every structural invariant and throws an Error naming the first violation:
    * address order and non-overlap of the items, the prev/next list, first/last, item
-   * ownership and leaf back-links, the bounds and own gaps each leaf records, every
-   * internal node's per-child last end and max gap, node fill (MIN_FILL..CAP, root
-   * excepted), uniform leaf depth and recorded heights, parent links, the free list,
-   * the lookup hint and size. O(n); for tests.
+   * ownership and leaf back-links, the bounds each leaf records and the end it records
+   * before its first item, every node's last end (header and parent entry), the max gaps
+   * of clean nodes (header and parent entry) and the dirty marks (a dirty node's parent
+   * is dirty), node fill (MIN_FILL..CAP, root excepted), uniform leaf depth and recorded
+   * heights, parent links, the free list, the lookup hint and size. O(n); for tests.
    */
   checkInvariants(): void {
     const fail = (msg: string): never => {
@@ -707,10 +756,23 @@ export class SpanTree<T extends SpanNode> {
     const top = this._top;
     const seen = new Uint8Array(this._used);
     let reachable = 0;
-    if (top < 0) {
+    if (top < 0 || (top < this._used && iv[2 * top * STRIDE + I_COUNT] === 0)) {
       if (this._size !== 0) fail(`empty tree but size is ${this._size}`);
       if (this._first !== null || this._last !== null) fail('empty tree but first/last set');
-      if (this._depth !== 0) fail(`empty tree but depth is ${this._depth}`);
+      if (top < 0) {
+        if (this._depth !== 0) fail(`empty tree but depth is ${this._depth}`);
+      } else {
+        // An emptied tree keeps its root leaf, with no entries and a -Infinity summary.
+        const b = top * STRIDE;
+        if (this._depth !== 1 || iv[2 * b + I_HEIGHT] !== 1) fail('empty tree but its root is not a single leaf');
+        if (iv[2 * b + I_PARENT] !== -1 || iv[2 * b + I_FREE] !== LIVE) fail('empty root leaf has a parent or is marked free');
+        if (f[b + H_END] !== -Infinity || f[b + H_GAP] !== -Infinity || iv[2 * b + I_DIRTY] !== 0) {
+          fail('empty root leaf does not summarise as -Infinity');
+        }
+        for (let k = 0; k < CAP; k++) if (items[top * CAP + k] !== null) fail(`empty root leaf holds an item in slot ${k}`);
+        seen[top] = 1;
+        reachable = 1;
+      }
     } else {
       if (top >= this._used) fail(`root id ${top} out of range`);
       if (iv[2 * top * STRIDE + I_PARENT] !== -1) fail('root has a parent');
@@ -735,12 +797,16 @@ export class SpanTree<T extends SpanNode> {
         if (height < 1) fail(`${at}: height ${height} below a leaf`);
         const minFill = id === top ? (height === 1 ? 1 : 2) : MIN_FILL;
         if (!(n >= minFill && n <= CAP)) fail(`${at}: ${n} entries, expected ${minFill}..${CAP}`);
+        if (f[b + H_END] !== f[b + OFF_E + n - 1]) {
+          fail(`${at}: header records end 0x${f[b + H_END].toString(16)}, expected 0x${f[b + OFF_E + n - 1].toString(16)}`);
+        }
+        // A clean node's max gap is exact (its children are clean too, checked below).
+        const dirty = iv[2 * b + I_DIRTY];
+        if (dirty !== 0 && dirty !== 1) fail(`${at}: dirty flag ${dirty}`);
+        if (dirty === 1 && parent >= 0 && iv[2 * parent * STRIDE + I_DIRTY] !== 1) fail(`${at} is dirty under a clean parent`);
         const maxGap = this.computeMaxGap(id);
-        if (f[b + H_END] !== f[b + OFF_E + n - 1] || f[b + H_GAP] !== maxGap) {
-          fail(
-            `${at}: header summary (end 0x${f[b + H_END].toString(16)}, max gap 0x${f[b + H_GAP].toString(16)}) ` +
-              `is stale: expected end 0x${f[b + OFF_E + n - 1].toString(16)}, max gap 0x${maxGap.toString(16)}`,
-          );
+        if (dirty === 0 && f[b + H_GAP] !== maxGap) {
+          fail(`${at}: header records max gap 0x${f[b + H_GAP].toString(16)}, expected 0x${maxGap.toString(16)}`);
         }
         if (height > 1) {
           for (let k = n - 1; k >= 0; k--) {
@@ -748,6 +814,8 @@ export class SpanTree<T extends SpanNode> {
             if (!(c >= 0 && c < this._used)) fail(`${at}: child ${k} has bad id ${c}`);
             const cb = c * STRIDE;
             if (iv[2 * cb + I_PARENT] !== id) fail(`node ${c}: parent link is wrong`);
+            const ch = iv[2 * cb + I_HEIGHT];
+            if (ch !== height - 1) fail(`node ${c}: stored height ${ch}, expected ${height - 1}`);
             const cn = iv[2 * cb + I_COUNT];
             if (!(cn >= 1 && cn <= CAP)) fail(`node ${c}: ${cn} entries`);
             // Against the child's entries, not its header (checked when the child is visited).
@@ -755,8 +823,9 @@ export class SpanTree<T extends SpanNode> {
             if (f[b + OFF_E + k] !== e) {
               fail(`${at}: stored end of child ${k} 0x${f[b + OFF_E + k].toString(16)}, expected 0x${e.toString(16)}`);
             }
-            const g = this.computeMaxGap(c);
-            if (f[b + OFF_G + k] !== g) {
+            // A clean child's header max gap is checked against its entries when it is visited.
+            const g = f[cb + H_GAP];
+            if (dirty === 0 && f[b + OFF_G + k] !== g) {
               fail(`${at}: stored max gap of child ${k} 0x${f[b + OFF_G + k].toString(16)}, expected 0x${g.toString(16)}`);
             }
             stack.push(c);
@@ -816,6 +885,7 @@ export class SpanTree<T extends SpanNode> {
 
   /** @internal Reads (v is NaN) or overwrites the max gap recorded for `item`'s leaf; for tests. */
   _recordedGap(item: SpanNode, v: number): number {
+    this.refreshGaps();
     const at = item._leaf * STRIDE + H_GAP;
     if (!Number.isNaN(v)) this._f[at] = v;
     return this._f[at];
@@ -929,13 +999,16 @@ export class SpanTree<T extends SpanNode> {
   // -------------------------------------------------------------------------------------
   // Updates.
 
-  /** Inserts `item` at the very end (the tree may be empty). */
+  /** Inserts `item` at the very end (the tree may be empty, with or without a root leaf). */
   private append(item: SpanNode): void {
     const last = this._last;
     if (last === null) {
-      const leaf = this.allocNode(1);
-      this._top = leaf;
-      this._depth = 1;
+      let leaf = this._top;
+      if (leaf < 0) {
+        leaf = this.allocNode(1);
+        this._top = leaf;
+        this._depth = 1;
+      }
       this.insertAt(leaf, 0, item);
     } else {
       const leaf = last._leaf;
@@ -953,11 +1026,13 @@ export class SpanTree<T extends SpanNode> {
     let pred: SpanNode | null;
     let succ: SpanNode | null;
     if (slot < n) {
-      succ = items[leaf * CAP + slot] as SpanNode;
-      pred = slot > 0 ? items[leaf * CAP + slot - 1] : succ._prev;
+      const at = items[leaf * CAP + slot] as SpanNode;
+      succ = at;
+      pred = slot > 0 ? items[leaf * CAP + slot - 1] : at._prev;
     } else if (n > 0) {
-      pred = items[leaf * CAP + n - 1] as SpanNode;
-      succ = pred._next;
+      const before = items[leaf * CAP + n - 1] as SpanNode;
+      pred = before;
+      succ = before._next;
     } else {
       pred = null;
       succ = null;
@@ -984,7 +1059,7 @@ export class SpanTree<T extends SpanNode> {
     f[b + OFF_E + slot] = end;
     items[base + slot] = item;
     this._i[2 * b + I_COUNT] = n + 1;
-    item._tree = this as unknown as SpanTree<SpanNode>;
+    item._tree = this;
     item._leaf = leaf;
     item._prev = pred;
     item._next = succ;
@@ -1000,38 +1075,48 @@ export class SpanTree<T extends SpanNode> {
       if (slot === n) {
         const sl = succ._leaf;
         f[sl * STRIDE + H_PREV] = end;
-        this.fixUp(sl);
+        this.markDirty(sl);
       }
     }
-    this.fixUp(leaf);
+    // Only an entry added at the end changes the leaf's last end.
+    const iv = this._i;
+    if (iv[2 * b + I_PARENT] < 0) {
+      // The root leaf (a tree of up to CAP items): no ancestors to update.
+      iv[2 * b + I_DIRTY] = 1;
+      if (slot === n) f[b + H_END] = end;
+    } else {
+      if (iv[2 * b + I_DIRTY] === 0) this.markDirty(leaf);
+      if (slot === n) this.fixEnds(leaf);
+    }
   }
 
   /**
-   * Re-summarises node `id` (last end, max gap) into its header and its parent's entry,
-   * and each ancestor likewise, stopping as soon as a summary comes out unchanged. Call it
+   * Records that node `id`'s entries changed: brings its last end up to date in its header
+   * and up the tree (eagerly: lookups descend by it), and marks its max gap dirty. Call it
    * for every node whose entries changed; the order does not matter.
    */
-  private fixUp(id: number): void {
+  private touched(id: number): void {
+    this.markDirty(id);
+    this.fixEnds(id);
+  }
+
+  /** Marks node `id` and its ancestors dirty, up to the first one already dirty. */
+  private markDirty(id: number): void {
+    const iv = this._i;
+    for (let x = id; x >= 0 && iv[2 * x * STRIDE + I_DIRTY] === 0; x = iv[2 * x * STRIDE + I_PARENT]) {
+      iv[2 * x * STRIDE + I_DIRTY] = 1;
+    }
+  }
+
+  /** Brings the last end of node `id` up to date in its header and up the tree. */
+  private fixEnds(id: number): void {
     const f = this._f;
     const iv = this._i;
     while (true) {
       const b = id * STRIDE;
-      const n = iv[2 * b + I_COUNT];
-      const e = f[b + OFF_E + n - 1];
-      let g: number;
-      if (iv[2 * b + I_HEIGHT] === 1) {
-        g = f[b + OFF_S] - f[b + H_PREV];
-        for (let k = 1; k < n; k++) {
-          const d = f[b + OFF_S + k] - f[b + OFF_E + k - 1];
-          if (d > g) g = d;
-        }
-      } else {
-        g = f[b + OFF_G];
-        for (let k = 1; k < n; k++) if (f[b + OFF_G + k] > g) g = f[b + OFF_G + k];
-      }
-      if (f[b + H_END] === e && f[b + H_GAP] === g) return;
+      const e = f[b + OFF_E + iv[2 * b + I_COUNT] - 1];
+      if (f[b + H_END] === e) return;
       f[b + H_END] = e;
-      f[b + H_GAP] = g;
       const p = iv[2 * b + I_PARENT];
       if (p < 0) return;
       const pb = p * STRIDE;
@@ -1041,8 +1126,49 @@ export class SpanTree<T extends SpanNode> {
         if (++k === CAP) throw new Error(`SpanTree: node ${id} is missing from its parent ${p}`);
       }
       f[pb + OFF_E + k] = e;
-      f[pb + OFF_G + k] = g;
       id = p;
+    }
+  }
+
+  /**
+   * Re-summarises the max gap of every dirty node, children before parents, into its
+   * header and its parent's entry; afterwards every node is clean. A post-order walk of
+   * the dirty part of the tree, by parent links, without recursion or allocation.
+   */
+  private refreshGaps(): void {
+    let x = this._top;
+    const f = this._f;
+    const iv = this._i;
+    if (x < 0 || iv[2 * x * STRIDE + I_DIRTY] === 0) return;
+    let k = 0;
+    while (true) {
+      const b = x * STRIDE;
+      const n = iv[2 * b + I_COUNT];
+      let g: number;
+      if (iv[2 * b + I_HEIGHT] > 1) {
+        while (k < n && iv[2 * iv[2 * b + I_KIDS + k] * STRIDE + I_DIRTY] === 0) k++;
+        if (k < n) {
+          x = iv[2 * b + I_KIDS + k];
+          k = 0;
+          continue;
+        }
+        g = f[b + OFF_G];
+        for (let j = 1; j < n; j++) if (f[b + OFF_G + j] > g) g = f[b + OFF_G + j];
+      } else {
+        g = f[b + OFF_S] - f[b + H_PREV];
+        for (let j = 1; j < n; j++) {
+          const d = f[b + OFF_S + j] - f[b + OFF_E + j - 1];
+          if (d > g) g = d;
+        }
+      }
+      f[b + H_GAP] = g;
+      iv[2 * b + I_DIRTY] = 0;
+      const p = iv[2 * b + I_PARENT];
+      if (p < 0) return;
+      const kx = this.indexInParent(p, x);
+      f[p * STRIDE + OFF_G + kx] = g;
+      x = p;
+      k = kx + 1;
     }
   }
 
@@ -1061,7 +1187,8 @@ export class SpanTree<T extends SpanNode> {
     iv[h + I_PARENT] = -1;
     iv[h + I_HEIGHT] = height;
     iv[h + I_FREE] = LIVE;
-    // No summary yet: the first fixUp records one.
+    iv[h + I_DIRTY] = 0;
+    // No summary yet: the caller's touched() records one.
     this._f[id * STRIDE + H_END] = Number.NaN;
     this._f[id * STRIDE + H_GAP] = Number.NaN;
     this._f[id * STRIDE + H_PREV] = 0;
@@ -1186,10 +1313,10 @@ export class SpanTree<T extends SpanNode> {
       iv[2 * right * STRIDE + I_PARENT] = root;
       this._top = root;
       this._depth++;
-      // Both children's summaries changed (right has none yet): fixUp records them in
-      // the new root, then the root's own.
-      this.fixUp(right);
-      this.fixUp(left);
+      // Both children's summaries changed (right has none yet): touched() records their
+      // ends in the new root, and marks them dirty.
+      this.touched(right);
+      this.touched(left);
       return;
     }
     let k = this.indexInParent(p, left) + 1;
@@ -1208,11 +1335,11 @@ export class SpanTree<T extends SpanNode> {
     iv[2 * pb + I_COUNT]++;
     iv[2 * pb + I_KIDS + k] = right;
     iv[2 * right * STRIDE + I_PARENT] = p;
-    // Right has no summary yet, so fixUp records it and carries it up.
+    // Right has no summary yet: touched() records its end and marks it dirty.
     f[pb + OFF_E + k] = Number.NaN;
     f[pb + OFF_G + k] = Number.NaN;
-    this.fixUp(right);
-    this.fixUp(left);
+    this.touched(right);
+    this.touched(left);
   }
 
   /**
@@ -1227,20 +1354,32 @@ export class SpanTree<T extends SpanNode> {
       const n = iv[2 * b + I_COUNT];
       const p = iv[2 * b + I_PARENT];
       if (p < 0) {
-        if (iv[2 * b + I_HEIGHT] === 1 ? n === 0 : n === 1) {
-          // An empty root leaf goes; a root with one child hands over to it.
-          const only = n === 0 ? -1 : iv[2 * b + I_KIDS];
-          if (only >= 0) iv[2 * only * STRIDE + I_PARENT] = -1;
+        if (iv[2 * b + I_HEIGHT] === 1) {
+          // An emptied root leaf stays, so that a tree going between empty and one item
+          // (a process's first mmap) allocates nothing; with no entries it summarises as
+          // ending and gapping at -Infinity, which every lookup and search takes as empty.
+          if (n === 0) {
+            const f = this._f;
+            f[b + H_END] = -Infinity;
+            f[b + H_GAP] = -Infinity;
+            iv[2 * b + I_DIRTY] = 0;
+          } else {
+            this.touched(id);
+          }
+        } else if (n === 1) {
+          // A root with one child hands over to it.
+          const only = iv[2 * b + I_KIDS];
+          iv[2 * only * STRIDE + I_PARENT] = -1;
           this.freeNode(id);
           this._top = only;
           this._depth--;
         } else {
-          this.fixUp(id);
+          this.touched(id);
         }
         return;
       }
       if (n >= MIN_FILL) {
-        this.fixUp(id);
+        this.touched(id);
         return;
       }
       const pb = p * STRIDE;
@@ -1257,7 +1396,7 @@ export class SpanTree<T extends SpanNode> {
         this.freeNode(r);
         this.shiftEntries(p, kl + 2, -1);
         iv[2 * pb + I_COUNT]--;
-        this.fixUp(l);
+        this.touched(l);
         id = p;
         continue;
       }
@@ -1275,8 +1414,8 @@ export class SpanTree<T extends SpanNode> {
       iv[2 * r * STRIDE + I_COUNT] = ln + rn - want;
       const f = this._f;
       f[r * STRIDE + H_PREV] = f[l * STRIDE + OFF_E + want - 1];
-      this.fixUp(l);
-      this.fixUp(r);
+      this.touched(l);
+      this.touched(r);
       return;
     }
   }
