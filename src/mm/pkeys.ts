@@ -26,13 +26,16 @@ export function executeOnlyPkey(k: Kernel, t: Thread): number {
   if (!k.hw.pku) return -1;
   const mm = t.process.mm;
   let key = mm.executeOnlyPkey;
+  const cpu = k.switchTo(t);
   if (key < 0) {
     key = lowestFreePkey(mm.pkeyAllocationMap);
     if (key < 0) return -1;
     mm.pkeyAllocationMap |= 1 << key;
     mm.executeOnlyPkey = key;
+  } else if (cpu.pkru & pkruAccessDisable(key)) {
+    // Already unreadable for this thread: Linux leaves PKRU alone (and any WD with it).
+    return key;
   }
-  const cpu = k.switchTo(t);
   const want = ((cpu.pkru & ~(pkruAccessDisable(key) | pkruWriteDisable(key))) | pkruAccessDisable(key)) >>> 0;
   if (cpu.pkru !== want) cpu.writePkru(want);
   t.pkru = want;
