@@ -9,7 +9,12 @@
  * - private file mapping: the file's current bytes until the first write, then a private
  *   copy (COW); MADV_DONTNEED drops the copy;
  * - shared mapping (file or shared anonymous memory): the object's bytes, seen by every
- *   mapping of the object in every process.
+ *   mapping of the object in every process, and by pread/pwrite/ftruncate of the file.
+ *
+ * Each page also has its protection key, each process its key allocations and execute-only
+ * key, each thread its PKRU: an access is checked as Linux's access_error() does — mapped?
+ * key allowed by PKRU? protection? inside the file? — and kernel copies (pread, pwrite)
+ * stop at the first page such an access would fault on.
  *
  * A byte is -1 when its value is not specified (a shared store past the end of file into
  * the last page's tail, which Linux zeroes at writeback).
@@ -208,9 +213,6 @@ export class ProcModel {
   /** PKRU of each live thread, by tid. */
   readonly pkru = new Map<number, number>();
 
-  /** mmsim behaviours known to differ from Linux, which the model then follows (see the BUG tests). */
-  static readonly knownBugs = { execOnlyRewritesPkru: false };
-
   constructor(
     public pid: number,
     tid: number,
@@ -282,7 +284,7 @@ export class ProcModel {
       if (k === PKEYS) return -1;
       this.keyMap |= 1 << k;
       this.execOnlyKey = k;
-    } else if ((this.pkruOf(tid) >>> (2 * k)) & PKEY_DISABLE_ACCESS && !ProcModel.knownBugs.execOnlyRewritesPkru) {
+    } else if ((this.pkruOf(tid) >>> (2 * k)) & PKEY_DISABLE_ACCESS) {
       return k;
     }
     this.setRights(tid, k, PKEY_DISABLE_ACCESS);
