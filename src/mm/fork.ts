@@ -1,5 +1,5 @@
 import { type Cpu } from '../hw/cpu.js';
-import { pteIsSwap, pteMapsFrame, ptePfn, swapPteOffset } from '../hw/pte.js';
+import { pteIsSwap, swapPteOffset } from '../hw/pte.js';
 import { type KernelPath } from '../step/step.js';
 import { ENOMEM, type SysResult } from './errno.js';
 import { INIT_PKRU, type Kernel, teardownMm } from './kernel.js';
@@ -58,19 +58,10 @@ export function* sysFork(k: Kernel, t: Thread, childCpu: Cpu = t.cpu): KernelPat
   }
 }
 
-/** copy_pte_range() for one VMA: the pmap copies, the kernel takes each copy's references. */
+/** copy_pte_range() for one VMA: the pmap copies and counts frames; the kernel counts swap slots. */
 function copyPageRange(k: Kernel, src: Mm, dst: Mm, vma: Vma): number {
-  const mem = k.hw.mem;
-  return src.pmap.copyRange(dst.pmap, vma.start, vma.end, vma.isCow, vma.shared, (lo, hi) => {
-    if (pteIsSwap(lo)) {
-      k.swap.refs[swapPteOffset(lo, hi)]++;
-    } else if (pteMapsFrame(lo)) {
-      const pfn = ptePfn(lo, hi);
-      if (pfn !== k.zeroPfn) {
-        mem.mapcount[pfn]++;
-        mem.refcount[pfn]++;
-      }
-    }
+  return src.pmap.copyRange(dst.pmap, vma.start, vma.end, vma.isCow, vma.shared, k.zeroPfn, (lo, hi) => {
+    if (pteIsSwap(lo)) k.swap.refs[swapPteOffset(lo, hi)]++;
   });
 }
 

@@ -341,14 +341,17 @@ export class Pmap {
    * The page-table half of fork (Linux copy_pte_range(), FreeBSD pmap_copy()): copies
    * every entry of [start, end) into `child`. With `writeProtect`, writable entries lose
    * RW in both (copy-on-write). The child's entries start old (A clear), and clean when
-   * `shared`. `onCopied(lo, hi)` takes the extra reference each copied entry holds.
-   * Returns the number of parent entries write-protected, or -1 when the child ran out of
-   * page tables. The caller flushes the parent's TLBs when entries were write-protected.
+   * `shared`. Each copied entry that maps a frame takes a reference and a mapcount on it
+   * (like a pv entry), except `uncountedPfn` (the shared zero page); swap entries are
+   * reported to `onSwapEntry`, whose slots the kernel counts. Returns the number of parent
+   * entries write-protected, or -1 when the child ran out of page tables. The caller
+   * flushes the parent's TLBs when entries were write-protected.
    */
-  copyRange(child: Pmap, start: number, end: number, writeProtect: boolean, shared: boolean, onCopied: (lo: number, hi: number) => void): number {
+  copyRange(child: Pmap, start: number, end: number, writeProtect: boolean, shared: boolean, uncountedPfn: number, onSwapEntry: (lo: number, hi: number) => void): number {
     let wrprotected = 0;
     let failed = false;
     const t = this.hw.tables;
+    const mem = this.hw.mem;
     this.forEachPt(start, end, (table, first, count, va) => {
       if (failed) return;
       const base = table * ENTRIES_PER_TABLE + first;
@@ -372,18 +375,26 @@ export class Pmap {
           hi = t.hi[base + i];
           if (lo === 0 && hi === 0) continue;
         }
-        onCopied(lo, hi);
         const maps = (lo & (PTE_P | PTE_PROTNONE)) !== 0;
-        if (writeProtect && maps && lo & PTE_RW) {
-          lo = (lo & ~PTE_RW) >>> 0;
-          t.lo[base + i] = lo;
-          wrprotected++;
+        let childLo = lo;
+        if (maps) {
+          const pfn = (hi & PTE_HI_PFN_MASK) * 0x100000 + (lo >>> 12);
+          if (pfn !== uncountedPfn) {
+            mem.mapcount[pfn]++;
+            mem.refcount[pfn]++;
+          }
+          if (writeProtect && lo & PTE_RW) {
+            lo = (lo & ~PTE_RW) >>> 0;
+            t.lo[base + i] = lo;
+            wrprotected++;
+          }
+          childLo = (lo & ~(shared ? PTE_A | PTE_D : PTE_A)) >>> 0;
+          copied++;
+        } else {
+          onSwapEntry(lo, hi);
         }
-        let childLo = maps ? (lo & ~PTE_A) >>> 0 : lo;
-        if (shared && maps) childLo = (childLo & ~PTE_D) >>> 0;
         t.lo[destBase + i] = childLo;
         t.hi[destBase + i] = hi;
-        if (maps) copied++;
       }
       child.resident += copied;
     });
