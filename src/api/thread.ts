@@ -1,5 +1,6 @@
 import { type Errno, errno, type SysResult } from '../mm/errno.js';
 import { sysPkeyAlloc, sysPkeyFree } from '../mm/pkeySyscalls.js';
+import { VM_MAYREAD } from '../mm/vma.js';
 import { sysClose, sysFtruncate, sysOpen, sysPread, sysPwrite } from '../mm/fileOps.js';
 import { sysExec, sysFork } from '../mm/fork.js';
 import { sysMadvise, sysMsync } from '../mm/madvise.js';
@@ -188,6 +189,21 @@ export class ThreadHandle {
     this.thread.pkru = value >>> 0;
     if (this.machine.checking) this.machine.afterOperation();
     return null;
+  }
+
+  /**
+   * PTRACE_PEEKDATA-style foreign read of one byte of `target` (Linux access_remote_vm()
+   * with FOLL_FORCE): protection keys never apply to a foreign access, and FOLL_FORCE reads
+   * even PROT_NONE memory the VMA may read (VM_MAYREAD). EIO when nothing readable is
+   * mapped there. Unlike the kernel, mmsim reads without faulting the page in (a swapped
+   * page is read from swap), so the peek changes no state.
+   */
+  ptracePeek(target: ProcessHandle, va: number): SysResult {
+    checkAddress(va, 1);
+    const vma = target.process.mm.vmaAt(va);
+    if (!vma || !(vma.flags & VM_MAYREAD)) return errno('EIO');
+    const v = target.peek(va);
+    return v === undefined ? errno('EIO') : v;
   }
 
   /** pkey_alloc(2): a key with `rights` (PKEY_DISABLE_ACCESS / PKEY_DISABLE_WRITE) set in this thread's PKRU. */

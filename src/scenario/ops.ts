@@ -532,6 +532,16 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       return { run: (ctx, t) => need(t).writePkru(ctx.num(value!)) };
     },
   },
+  ptrace_peek: {
+    place: 'thread',
+    usage: 'ptrace_peek PROC ADDR',
+    compile(r) {
+      const proc = r.name('a process name');
+      const addr = r.expr('an address');
+      r.end();
+      return { run: (ctx, t) => need(t).ptracePeek(ctx.process(proc ? proc.name : '', proc ? proc.span : r.statementSpan), address(ctx, addr!)) };
+    },
+  },
   rdpkru: {
     place: 'thread',
     usage: 'rdpkru',

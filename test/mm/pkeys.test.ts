@@ -150,4 +150,21 @@ describe('Linux protection keys: pkey_mprotect and enforcement', () => {
     const r = t.pkeySet(1, 1);
     assert.ok(isSignal(r) && r.signal === 'SIGILL');
   });
+
+  it('a foreign (ptrace-style) read ignores PKRU and reads PROT_NONE memory; EIO where nothing is mapped', () => {
+    const { m, p, t } = setup();
+    const a = t.mmap(0, 2 * PAGE, RW, ANON) as number;
+    t.store(a, 0x42);
+    t.store(a + PAGE, 0x43);
+    const k = t.pkeyAlloc(0, 0) as number;
+    t.pkeyMprotect(a, PAGE, RW, k);
+    t.pkeySet(k, 1);
+    t.mprotect(a + PAGE, PAGE, 0);
+    const tracer = m.spawn('tracer', 1).main;
+    assert.equal(tracer.ptracePeek(p, a), 0x42);
+    assert.equal(tracer.ptracePeek(p, a + PAGE), 0x43);
+    assert.equal(tracer.ptracePeek(p, 0x10000), errno('EIO'));
+    const r = t.load(a);
+    assert.ok(isSignal(r) && r.code === 'SEGV_PKUERR', 'the owner itself is still denied');
+  });
 });
