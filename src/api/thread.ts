@@ -1,6 +1,7 @@
 import { type Errno, errno, type SysResult } from '../mm/errno.js';
 import { sysPkeyAlloc, sysPkeyFree } from '../mm/pkeySyscalls.js';
 import { VM_MAYREAD } from '../mm/vma.js';
+import { INIT_PKRU } from '../mm/kernel.js';
 import { sysClose, sysFtruncate, sysOpen, sysPread, sysPwrite } from '../mm/fileOps.js';
 import { sysExec, sysFork } from '../mm/fork.js';
 import { sysMadvise, sysMsync } from '../mm/madvise.js';
@@ -189,6 +190,30 @@ export class ThreadHandle {
     this.thread.pkru = value >>> 0;
     if (this.machine.checking) this.machine.afterOperation();
     return null;
+  }
+
+  /**
+   * Runs `handler` as this thread's signal handler: Linux enters a handler with the init
+   * PKRU (0x55555554: only key 0 accessible) and restores the interrupted PKRU from the
+   * signal frame on sigreturn (arch/x86/kernel/signal.c, fpu__clear_user_states() /
+   * restore_sigcontext()). What the handler does with WRPKRU is lost at return.
+   */
+  runSignalHandler<R>(handler: (t: ThreadHandle) => R): R {
+    const k = this.machine.kernel;
+    const interrupted = this.pkru;
+    const cpu = k.switchTo(this.thread);
+    if (cpu.pke) {
+      cpu.writePkru(INIT_PKRU);
+      this.thread.pkru = INIT_PKRU;
+    }
+    try {
+      return handler(this);
+    } finally {
+      if (this.thread.alive && cpu.pke) {
+        k.switchTo(this.thread).writePkru(interrupted);
+        this.thread.pkru = interrupted;
+      }
+    }
   }
 
   /**

@@ -167,4 +167,25 @@ describe('Linux protection keys: pkey_mprotect and enforcement', () => {
     const r = t.load(a);
     assert.ok(isSignal(r) && r.code === 'SEGV_PKUERR', 'the owner itself is still denied');
   });
+
+  it('a signal handler runs with the init PKRU and the interrupted PKRU comes back on return', () => {
+    const { t } = setup();
+    const a = t.mmap(0, PAGE, RW, ANON) as number;
+    const k = t.pkeyAlloc(0, 0) as number;
+    t.pkeyMprotect(a, PAGE, RW, k);
+    t.store(a, 7);
+    t.pkeySet(k, 0);
+    const interrupted = t.pkru;
+    const inHandler = t.runSignalHandler((h) => {
+      const seen = h.pkru;
+      const r = h.load(a);
+      h.pkeySet(k, 0); // lost at sigreturn
+      return { seen, r };
+    });
+    assert.equal(inHandler.seen, 0x55555554);
+    assert.ok(isSignal(inHandler.r) && inHandler.r.code === 'SEGV_PKUERR', 'key 1 is access-disabled in the handler');
+    assert.equal(t.pkru, interrupted);
+    assert.equal(t.load(a), 7);
+  });
 });
+
