@@ -1,6 +1,5 @@
 import { FRAME_ANON, FRAME_FILE, FRAME_FREE, FRAME_KERNEL, FRAME_PAGETABLE, FRAME_SWAPCACHE } from '../hw/physMem.js';
 import { PTE_HI_XD, PTE_P, PTE_RW, PTE_US, pteIsSwap, pteKey, pteMapsFrame, ptePfn, swapPteOffset } from '../hw/pte.js';
-import { TLB_U, TLB_W, TLB_XD } from '../hw/tlb.js';
 import { type Violation } from '../hw/violation.js';
 import { PROT_EXEC, PROT_WRITE } from '../mm/abi.js';
 import { type Kernel } from '../mm/kernel.js';
@@ -71,7 +70,6 @@ export function checkNoStaleTlb(k: Kernel): Violation[] {
   const scratch = { slot: -1, level: 0, present: false, writable: false, user: false, executeDisable: false };
   for (const cpu of k.hw.cpus) {
     for (const e of cpu.tlb.entries()) {
-      const pageBytes = e.huge ? 2 * 1024 * 1024 : 4096;
       const where = `CPU ${cpu.id} TLB entry ${hex(e.va)} (pcid ${e.pcid ?? 'global'})`;
       if (mem.kind[e.pfn] === FRAME_FREE || mem.kind[e.pfn] === FRAME_PAGETABLE) {
         out.push({ id: 'no-stale-tlb', message: `${where} maps frame ${e.pfn}, which is ${mem.kind[e.pfn] === FRAME_FREE ? 'free' : 'a page table'}` });
@@ -97,12 +95,8 @@ export function checkNoStaleTlb(k: Kernel): Violation[] {
       if (!e.executeDisable && w.executeDisable) problems.push('executable but the PTE has XD');
       if (e.key !== pteKey(hi)) problems.push(`key ${e.key} but the PTE has key ${pteKey(hi)}`);
       if (problems.length) out.push({ id: 'no-stale-tlb', message: `${where}: ${problems.join('; ')}` });
-      void pageBytes;
     }
   }
-  void TLB_U;
-  void TLB_W;
-  void TLB_XD;
   return out;
 }
 

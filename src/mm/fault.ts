@@ -184,13 +184,11 @@ function releasePrepared(k: Kernel, t: Thread): void {
   }
 }
 
-function oom(k: Kernel, t: Thread, page: number, ec: number): FaultOutcome {
+function oom(k: Kernel, t: Thread, _page: number, _ec: number): FaultOutcome {
   // Linux pagefault_out_of_memory(): the OOM killer already ran inside the allocator.
   if (t.process.alive) {
     k.killProcess(t.process, 'out of memory in a page fault');
   }
-  void page;
-  void ec;
   return t.signals[t.signals.length - 1] ?? null;
 }
 

@@ -306,6 +306,3 @@ export function teardownMm(k: Kernel, mm: Mm): void {
 function killSignal(tid: number): SignalInfo {
   return { signal: 'SIGKILL', code: 'SI_KERNEL', addr: 0, pkey: -1, errorCode: 0, tid };
 }
-
-/** Frame kinds that hold user data and can be reclaimed. */
-export const USER_FRAME_KINDS: readonly number[] = [FRAME_ANON, FRAME_FILE];

@@ -129,7 +129,6 @@ export function reclaim(k: Kernel, target: number): number {
       if (evictPageCache(k, file, index, pfn)) result.freed++;
     }
   }
-  const mem = k.hw.mem;
   for (let slot = 0; slot < k.swap.cache.length && result.freed < target; slot++) {
     const pfn = k.swap.cache[slot];
     if (pfn >= 0 && writeBackIfUnmapped(k, pfn)) result.freed++;
@@ -147,6 +146,5 @@ export function reclaim(k: Kernel, target: number): number {
     }
   }
   if (result.freed > 0) k.events.push({ kind: 'reclaim', message: `reclaimed ${result.freed} frames (${result.unmapped} entries unmapped)` });
-  void mem;
   return result.freed;
 }

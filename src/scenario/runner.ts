@@ -144,20 +144,16 @@ class Run implements ConditionContext {
     this.machineCpus = machine.cpus;
     const bound = new Set<string>();
     const procs = new Set<string>();
-    const threadNames = new Set<string>();
     const checkBlock = (b: ThreadBlock): void => {
-      const name = b.header === 'process' ? b.name : b.name;
+      const name = b.name;
       if (b.header === 'process') {
         procs.add(name);
-        threadNames.add(name);
-        threadNames.add(`${name}.main`);
       } else {
         const dot = name.indexOf('.');
         const proc = dot > 0 ? name.slice(0, dot) : name;
         // `thread p` is p's main thread; other threads are named PROC.NAME.
         if (dot === name.length - 1 || dot === 0) this.diag(b.span, 'MMS3004', `a thread is named PROC.NAME (like p.t1), not '${name}'`);
         else if (!procs.has(proc)) this.diag(b.span, 'MMS3001', `no process '${proc}' is declared before this thread`);
-        threadNames.add(name);
       }
       this.blockOptions(b, machine.cpus);
       for (const s of b.body) this.checkStatement(s, 'thread', bound, procs);
@@ -189,7 +185,6 @@ class Run implements ConditionContext {
           break;
       }
     }
-    void threadNames;
     return this.diagnostics;
   }
 
