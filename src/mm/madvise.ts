@@ -55,8 +55,9 @@ export function* sysMadvise(k: Kernel, t: Thread, start: number, len: number, ad
 
 /**
  * msync(2) (Linux mm/msync.c). MS_SYNC writes back dirty pages of shared file mappings
- * (here: clears their dirty state and counts them); MS_INVALIDATE has no effect on Linux
- * beyond its EBUSY check.
+ * (the page cache is the file here, so it only counts them in `writebacks`); MS_INVALIDATE
+ * has no effect on Linux beyond its EBUSY check. The VMA walk mirrors msync's own, which
+ * differs from madvise's (MS_ASYNC stops at the first hole), so the two are kept apart.
  */
 export function* sysMsync(k: Kernel, t: Thread, start: number, len: number, flags: number): KernelPath<SysResult> {
   start = u64(start);

@@ -89,22 +89,13 @@ function* mprotectFixup(k: Kernel, t: Thread, vma: Vma, start: number, end: numb
  * key. Private pages stay read-only unless the page is exclusively ours, so COW still
  * happens (Linux can_change_pte_writable()).
  */
-export function changeProtection(k: Kernel, t: Thread | null, vma: Vma, start: number, end: number): void {
-  const pmap = vma.shared ? null : k;
-  pmapOf(t, vma).protect(
-    t ? t.cpu : null,
+export function changeProtection(k: Kernel, t: Thread, vma: Vma, start: number, end: number): void {
+  const keepCow = !vma.shared && (vma.prot & PROT_WRITE) !== 0;
+  t.process.mm.pmap.protect(
+    t.cpu,
     start,
     end,
-    (_va, lo, hi) => {
-      if (!(vma.prot & PROT_WRITE) || vma.shared || !pmap) return vma.prot;
-      const pfn = ptePfn(lo, hi);
-      return lo & PTE_RW || k.canReuse(pfn) ? vma.prot : readOnlyProt(vma.prot);
-    },
+    (_va, lo, hi) => (!keepCow || lo & PTE_RW || k.canReuse(ptePfn(lo, hi)) ? vma.prot : readOnlyProt(vma.prot)),
     vma.pkey,
   );
-}
-
-function pmapOf(t: Thread | null, vma: Vma): Thread['process']['mm']['pmap'] {
-  if (t) return t.process.mm.pmap;
-  throw new Error(`mmsim bug: changeProtection() on vma 0x${vma.start.toString(16)} without a thread`);
 }

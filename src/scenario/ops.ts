@@ -168,6 +168,22 @@ function sizeOf(ctx: OpContext, e: Expr | null, span: Span): 1 | 2 | 4 {
   throw new ScenarioRuntimeError(`size= must be 1, 2 or 4, not ${n}`, span);
 }
 
+/** pread and pwrite: `FD BUF LEN OFFSET`, through user memory at BUF. */
+function fileTransfer(op: 'pread' | 'pwrite'): OpDef {
+  return {
+    place: 'thread',
+    usage: `${op} FD BUF LEN OFFSET`,
+    compile(r) {
+      const fd = r.expr('a descriptor');
+      const buf = r.expr('a buffer address');
+      const len = r.expr('a length');
+      const off = r.expr('a file offset');
+      r.end();
+      return { run: (ctx, t) => need(t)[op](ctx.num(fd!), ctx.num(buf!), ctx.num(len!), ctx.num(off!)) };
+    },
+  };
+}
+
 /** The operations of the language, by name. */
 export const OPS: Readonly<Record<string, OpDef>> = {
   mmap: {
@@ -295,30 +311,8 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       return { run: (ctx, t) => need(t).close(ctx.num(fd!)) };
     },
   },
-  pread: {
-    place: 'thread',
-    usage: 'pread FD BUF LEN OFFSET',
-    compile(r) {
-      const fd = r.expr('a descriptor');
-      const buf = r.expr('a buffer address');
-      const len = r.expr('a length');
-      const off = r.expr('a file offset');
-      r.end();
-      return { run: (ctx, t) => need(t).pread(ctx.num(fd!), ctx.num(buf!), ctx.num(len!), ctx.num(off!)) };
-    },
-  },
-  pwrite: {
-    place: 'thread',
-    usage: 'pwrite FD BUF LEN OFFSET',
-    compile(r) {
-      const fd = r.expr('a descriptor');
-      const buf = r.expr('a buffer address');
-      const len = r.expr('a length');
-      const off = r.expr('a file offset');
-      r.end();
-      return { run: (ctx, t) => need(t).pwrite(ctx.num(fd!), ctx.num(buf!), ctx.num(len!), ctx.num(off!)) };
-    },
-  },
+  pread: fileTransfer('pread'),
+  pwrite: fileTransfer('pwrite'),
   ftruncate: {
     place: 'thread',
     usage: 'ftruncate FD SIZE',
