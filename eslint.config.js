@@ -41,6 +41,7 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
+  layerRule('ds', ['hw', 'pmap', 'mm', 'kernel', 'api', 'step', 'invariants']),
   layerRule('hw', ['pmap', 'mm', 'kernel', 'api', 'step', 'invariants']),
   layerRule('step', ['pmap', 'mm', 'kernel', 'api', 'invariants']),
   layerRule('pmap', ['mm', 'kernel', 'api', 'invariants']),

@@ -1,7 +1,7 @@
 import { type Pmap } from '../pmap/pmap.js';
 import { RwSemaphore } from '../step/locks.js';
 import { type Vma } from './vma.js';
-import { SpanTree } from './vmaTree.js';
+import { SpanTree } from '../ds/spanTree.js';
 
 /** x86-64 TASK_SIZE_MAX with 4-level paging: the user address space ends one page below 2^47. */
 export const TASK_SIZE = 0x7ffffffff000;

@@ -8,7 +8,7 @@ import { mprotectPkey, pkeyIsAllocated } from './pkeys.js';
 import { type Thread } from './process.js';
 import { VM_MAYEXEC, VM_MAYREAD, VM_MAYWRITE, type Vma } from './vma.js';
 import { mergeAround, splitVma } from './vmaOps.js';
-import { SpanNode } from './vmaTree.js';
+import { SpanNode } from '../ds/spanTree.js';
 
 const PAGE = 4096;
 

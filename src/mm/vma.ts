@@ -1,7 +1,7 @@
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from './abi.js';
 import { type File } from './file.js';
 import { type Mm } from './mm.js';
-import { SpanNode } from './vmaTree.js';
+import { SpanNode } from '../ds/spanTree.js';
 
 /** vm_flags bits mmsim keeps (Linux include/linux/mm.h values). */
 export const VM_SHARED = 0x00000008;

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { SpanNode, SpanTree } from '../../src/mm/vmaTree.js';
+import { SpanNode, SpanTree } from '../../src/ds/spanTree.js';
 
 const P = 4096;
 

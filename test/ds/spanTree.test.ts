@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SpanNode, SpanTree } from '../../src/mm/vmaTree.js';
+import { SpanNode, SpanTree } from '../../src/ds/spanTree.js';
 
 const P = 4096;
 

@@ -1,10 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { SpanNode, SpanTree } from '../../src/mm/vmaTree.js';
+import { SpanNode, SpanTree } from '../../src/ds/spanTree.js';
 
-// Tests of the B+-tree behind SpanTree that the contract tests (vmaTree.test.ts,
-// vmaTree.prop.test.ts) do not reach: insertAfter, trees deep enough for every split,
+// Tests of the B+-tree behind SpanTree that the contract tests (spanTree.test.ts,
+// spanTree.prop.test.ts) do not reach: insertAfter, trees deep enough for every split,
 // merge, borrow and root change, and corruption of a multi-level tree.
 
 const P = 4096;
