@@ -6,7 +6,8 @@ import { type Personality } from '../mm/errno.js';
 import { createFile } from '../mm/fileOps.js';
 import { Kernel } from '../mm/kernel.js';
 import { type Process, type Thread } from '../mm/process.js';
-import { reclaim, reclaimRange, type ReclaimResult } from '../mm/reclaim.js';
+import { reclaim, swapOutProcess } from '../mm/reclaim.js';
+import { variantProblem } from '../mm/variants.js';
 import { Scheduler, type ScheduledStep } from '../step/scheduler.js';
 import { type KernelPath } from '../step/step.js';
 import { machineCounters } from './snapshot.js';
@@ -18,7 +19,12 @@ export type InvariantMode = 'off' | 'record' | 'throw';
 
 /** What a machine is made of. Sizes are in bytes. */
 export interface MachineOptions {
-  /** OS personality; only 'linux' is modelled so far. */
+  /**
+   * OS personality (default 'linux'). Both share the VM layer; 'freebsd' differs in the
+   * system calls it offers (sysarch PKRU ranges instead of pkey_*), in where user keys live
+   * (a per-pmap range set instead of the VMA), in which pmap operations mprotect(PROT_NONE),
+   * msync(MS_INVALIDATE) and swap-out use, and in errno and signal numbers.
+   */
   readonly os?: Personality;
   /** Logical CPUs (default 1). */
   readonly cpus?: number;
@@ -80,7 +86,11 @@ export class Machine {
 
   constructor(options: MachineOptions = {}) {
     const os = options.os ?? 'linux';
-    if (os !== 'linux') throw new RangeError(`the '${os}' personality is not modelled yet`);
+    if (os !== 'linux' && os !== 'freebsd') throw new RangeError(`unknown os '${String(os)}': 'linux' or 'freebsd'`);
+    for (const v of options.variants ?? []) {
+      const problem = variantProblem(v, os);
+      if (problem) throw new RangeError(problem);
+    }
     this.hw = new Hardware({
       cpus: options.cpus ?? 1,
       memoryBytes: options.memory ?? 256 * MiB,
@@ -96,6 +106,11 @@ export class Machine {
     this.mode = options.invariants ?? 'off';
     this.checking = this.mode !== 'off';
     this.hw.mmu.checkKeys = this.mode !== 'off';
+  }
+
+  /** The OS personality this machine runs. */
+  get os(): Personality {
+    return this.kernel.config.personality;
   }
 
   /** True when invariants are checked after each operation (a field: accesses read it every time). */
@@ -145,20 +160,14 @@ export class Machine {
   /**
    * Swaps out the resident pages of `p` in [start, end): anonymous pages become swap
    * entries, file pages are unmapped; pages whose last mapping goes are written out and
-   * freed. Returns the number of entries unmapped.
+   * freed. Returns the number of entries unmapped. Under the freebsd personality this is
+   * the process swap-out (vm_swapout_map_deactivate_pages()), which ends with pmap_remove()
+   * over the span — where the pkru-swapout-bug variant loses the keys.
    */
   swapOut(p: ProcessHandle, start = 0, end = Number.MAX_SAFE_INTEGER): number {
-    const k = this.kernel;
-    const mm = p.process.mm;
-    const result: ReclaimResult = { freed: 0, unmapped: 0 };
-    if (p.alive) {
-      for (let v = mm.vmas.first(); v; v = v.nextSpan) {
-        if (v.end <= start || v.start >= end) continue;
-        reclaimRange(k, mm, Math.max(start, v.start), Math.min(end, v.end), { respectAccessed: false, target: Number.MAX_SAFE_INTEGER }, null, result);
-      }
-    }
+    const n = p.alive ? swapOutProcess(this.kernel, p.process.mm, start, end) : 0;
     this.afterOperation();
-    return result.unmapped;
+    return n;
   }
 
   /** Runs memory-pressure reclaim (page cache, swap cache, then a clock over all processes) until `pages` frames are freed or nothing more can be. */

@@ -1,3 +1,4 @@
+import { pkruRangesOf, type PkruRangeSnapshot } from './snapshot.js';
 import { sysExit } from '../mm/fork.js';
 import { type ExitReason, type Process } from '../mm/process.js';
 import { formatMaps } from './maps.js';
@@ -82,6 +83,11 @@ export class ProcessHandle {
   /** The leaf page-table entry for `va`, decoded. */
   pte(va: number): PteView {
     return pteOf(this.machine.kernel, this.process, va);
+  }
+
+  /** FreeBSD: the PKRU range covering `va`, or undefined (always under linux). */
+  pkruRange(va: number): PkruRangeSnapshot | undefined {
+    return pkruRangesOf(this.process.mm.pmap).find((r) => va >= r.start && va < r.end);
   }
 
   /** The VMA containing `va`, or undefined. */

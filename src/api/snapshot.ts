@@ -4,6 +4,8 @@ import { FRAME_KIND_NAMES } from '../hw/physMem.js';
 import { type Kernel } from '../mm/kernel.js';
 import { type Process } from '../mm/process.js';
 import { forEachLeaf } from '../invariants/walkAll.js';
+import { PkruRangeSet } from '../pmap/pkruRangeSet.js';
+import { type Pmap } from '../pmap/pmap.js';
 
 /** One VMA in a snapshot. */
 export interface VmaSnapshot {
@@ -35,6 +37,8 @@ export interface ProcessSnapshot {
   readonly pid: number;
   readonly alive: boolean;
   readonly vmas: readonly VmaSnapshot[];
+  /** FreeBSD: the pmap's PKRU range set (empty under linux, whose keys are on the VMAs). */
+  readonly pkruRanges: readonly PkruRangeSnapshot[];
   readonly pageTable: readonly PteSnapshot[];
   readonly tlbs: readonly { readonly cpu: number; readonly pcid: number; readonly entries: readonly TlbEntryView[] }[];
   readonly counters: {
@@ -42,6 +46,21 @@ export interface ProcessSnapshot {
     readonly mm: Record<string, number>;
     readonly machine: Record<string, number>;
   };
+}
+
+/** One range of FreeBSD's per-pmap PKRU range set. */
+export interface PkruRangeSnapshot {
+  readonly start: number;
+  readonly end: number;
+  readonly key: number;
+  /** AMD64_PKRU_PERSIST: survives munmap. */
+  readonly persist: boolean;
+}
+
+/** The PKRU ranges of a pmap, in address order; empty when it keeps none. */
+export function pkruRangesOf(pmap: Pmap): PkruRangeSnapshot[] {
+  const set = pmap.extension instanceof PkruRangeSet ? pmap.extension : null;
+  return set ? [...set.entries()].map((r) => ({ start: r.start, end: r.end, key: r.key, persist: r.persist })) : [];
 }
 
 /** Options of {@link snapshotProcess}. */
@@ -82,6 +101,7 @@ export function snapshotProcess(k: Kernel, p: Process, range: SnapshotRange = {}
     pid: p.pid,
     alive: p.alive,
     vmas,
+    pkruRanges: pkruRangesOf(mm.pmap),
     pageTable,
     tlbs: k.hw.cpus.map((c) => ({ cpu: c.id, pcid: c.pcid, entries: c.tlb.entries() })),
     counters: {

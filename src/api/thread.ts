@@ -1,7 +1,7 @@
 import { type Errno, errno, type SysResult } from '../mm/errno.js';
-import { sysPkeyAlloc, sysPkeyFree } from '../mm/pkeySyscalls.js';
+import { sysPkeyAlloc, sysPkeyFree, sysPkeyMprotect } from '../mm/pkeySyscalls.js';
+import { pkruGetPerm, type PkruPerm, pkruSetPerm, sysPkruProtectRange, sysPkruUnprotectRange } from '../mm/freebsd/pkru.js';
 import { VM_MAYREAD } from '../mm/vma.js';
-import { INIT_PKRU } from '../mm/kernel.js';
 import { sysClose, sysFtruncate, sysOpen, sysPread, sysPwrite } from '../mm/fileOps.js';
 import { sysExec, sysFork } from '../mm/fork.js';
 import { sysMadvise, sysMsync } from '../mm/madvise.js';
@@ -196,15 +196,18 @@ export class ThreadHandle {
    * Runs `handler` as this thread's signal handler: Linux enters a handler with the init
    * PKRU (0x55555554: only key 0 accessible) and restores the interrupted PKRU from the
    * signal frame on sigreturn (arch/x86/kernel/signal.c, fpu__clear_user_states() /
-   * restore_sigcontext()). What the handler does with WRPKRU is lost at return.
+   * restore_sigcontext()). What the handler does with WRPKRU is lost at return. FreeBSD's
+   * sendsig() saves the FPU state to the frame and drops it (fpstate_drop()), so the
+   * handler starts from the initial XSAVE state, PKRU 0 — an inference from the code, not
+   * a documented rule — and sigreturn restores the saved one.
    */
   runSignalHandler<R>(handler: (t: ThreadHandle) => R): R {
     const k = this.machine.kernel;
     const interrupted = this.pkru;
     const cpu = k.switchTo(this.thread);
     if (cpu.pke) {
-      cpu.writePkru(INIT_PKRU);
-      this.thread.pkru = INIT_PKRU;
+      cpu.writePkru(k.initPkru);
+      this.thread.pkru = k.initPkru;
     }
     try {
       return handler(this);
@@ -243,7 +246,7 @@ export class ThreadHandle {
 
   /** pkey_mprotect(2); `pkey` -1 is plain mprotect. */
   pkeyMprotect(addr: number, length: number, prot: number, pkey: number): SysResult {
-    return this.run(sysMprotect(this.machine.kernel, this.thread, addr, length, prot, pkey));
+    return this.run(sysPkeyMprotect(this.machine.kernel, this.thread, addr, length, prot, pkey));
   }
 
   /** glibc pkey_get(3): the rights PKRU gives `pkey`, or EINVAL for a key outside 0–15. */
@@ -260,6 +263,31 @@ export class ThreadHandle {
     if (!Number.isInteger(pkey) || pkey < 0 || pkey >= 16 || rights & ~3) return errno('EINVAL');
     const value = ((this.pkru & ~(3 << (2 * pkey))) | (rights << (2 * pkey))) >>> 0;
     return this.writePkru(value) ?? 0;
+  }
+
+  /**
+   * FreeBSD x86_pkru_protect_range(3): key `key` for [addr, addr + len) in the pmap's range
+   * set, with AMD64_PKRU_EXCL (0x1) / AMD64_PKRU_PERSIST (0x2) `flags`. ENOSYS under linux.
+   */
+  pkruProtectRange(addr: number, length: number, key: number, flags = 0): SysResult {
+    return this.run(sysPkruProtectRange(this.machine.kernel, this.thread, addr, length, key, flags));
+  }
+
+  /** FreeBSD x86_pkru_unprotect_range(3): no key over [addr, addr + len), PERSIST ranges included. ENOSYS under linux. */
+  pkruUnprotectRange(addr: number, length: number): SysResult {
+    return this.run(sysPkruUnprotectRange(this.machine.kernel, this.thread, addr, length));
+  }
+
+  /** FreeBSD x86_pkru_get_perm(3): whether PKRU lets this thread read (`access`) and write (`modify`) pages of `key`. */
+  pkruGetPerm(key: number): PkruPerm | Errno {
+    return pkruGetPerm(this.machine.kernel, this.thread, key);
+  }
+
+  /** FreeBSD x86_pkru_set_perm(3): sets this thread's PKRU bits for `key` by WRPKRU (no TLB flush). */
+  pkruSetPerm(key: number, access: boolean, modify: boolean): SysResult {
+    const r = pkruSetPerm(this.machine.kernel, this.thread, key, access, modify);
+    if (this.machine.checking) this.machine.afterOperation();
+    return r;
   }
 }
 

@@ -22,6 +22,10 @@ export function formatState(r: RunReport, style: Style): string {
     out.push('', style.bold(`process ${name} (pid ${p.pid}${p.alive ? '' : ', exited'})`));
     out.push('  maps:');
     for (const l of p.maps().trimEnd().split('\n')) if (l) out.push(`    ${l}`);
+    if (snap.pkruRanges.length > 0) {
+      out.push('  pkru ranges:');
+      for (const k of snap.pkruRanges) out.push(`    ${hex(k.start)}-${hex(k.end)} key=${k.key}${k.persist ? ' persist' : ''}`);
+    }
     out.push('  page table:');
     const rows = [['va', 'entry', 'frame']];
     for (const e of snap.pageTable) rows.push([hex(e.va), e.entry, e.frame ? `${e.frame.kind} map=${e.frame.mapcount} ref=${e.frame.refcount}` : '']);

@@ -18,7 +18,8 @@ function livePmaps(k: Kernel): Pmap[] {
 /**
  * no-excess-rights: every entry lies in a VMA and grants no more than it allows — user
  * bit set, writable only in a writable VMA and, when private, only on a page this address
- * space owns alone; executable only in an executable VMA; the VMA's key.
+ * space owns alone; executable only in an executable VMA; the VMA's key (FreeBSD: the
+ * range set's key).
  */
 export function checkNoExcessRights(k: Kernel): Violation[] {
   const out: Violation[] = [];
@@ -48,8 +49,11 @@ export function checkNoExcessRights(k: Kernel): Violation[] {
           }
         }
         if ((hi & PTE_HI_XD) === 0 && !(vma.prot & PROT_EXEC)) out.push({ id: 'no-excess-rights', message: `${where}: executable PTE in a ${vma.permString()} VMA` });
-        if (k.config.personality === 'linux' && pteKey(hi) !== vma.pkey) {
-          out.push({ id: 'no-excess-rights', message: `${where}: PTE key ${pteKey(hi)} but the VMA's key is ${vma.pkey}` });
+        // Linux keys live on the VMA; FreeBSD's in the pmap's range set (key 0 outside it).
+        const ranges = mm.pmap.extension;
+        const key = ranges ? ranges.keyAt(va) : vma.pkey;
+        if (pteKey(hi) !== key) {
+          out.push({ id: 'no-excess-rights', message: `${where}: PTE key ${pteKey(hi)} but the ${ranges ? "range set's" : "VMA's"} key is ${key}` });
         }
       }
     });

@@ -21,7 +21,8 @@ export type ErrnoName =
   | 'ENOSPC'
   | 'EOVERFLOW'
   | 'EOPNOTSUPP'
-  | 'ENOTSUP';
+  | 'ENOTSUP'
+  | 'ENOSYS';
 
 // Linux: include/uapi/asm-generic/errno-base.h, errno.h. FreeBSD: sys/sys/errno.h.
 const NUMBERS: Record<ErrnoName, readonly [linux: number, freebsd: number]> = {
@@ -44,6 +45,7 @@ const NUMBERS: Record<ErrnoName, readonly [linux: number, freebsd: number]> = {
   EOVERFLOW: [75, 84],
   EOPNOTSUPP: [95, 45],
   ENOTSUP: [95, 45],
+  ENOSYS: [38, 78],
 };
 
 /**
@@ -99,3 +101,4 @@ export const EINVAL = errno('EINVAL');
 export const ENOSPC = errno('ENOSPC');
 export const EOVERFLOW = errno('EOVERFLOW');
 export const EFBIG = errno('EFBIG');
+export const ENOSYS = errno('ENOSYS');

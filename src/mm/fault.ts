@@ -53,10 +53,16 @@ export function* handleUserFault(k: Kernel, t: Thread, va: number, ec: number): 
   try {
     const vma = mm.vmaAt(va);
     if (!vma) return signal(t, 'SIGSEGV', 'SEGV_MAPERR', va, ec);
-    if (accessError(ec, vma, t.cpu.pkru, t.cpu.pke)) {
-      // Linux bad_area_access_error(): a key violation reports the VMA's key.
-      const byKey = (ec & PF_PK) !== 0 || (t.cpu.pke && !(ec & PF_I) && !pkruPermits(t.cpu.pkru, vma.pkey, (ec & PF_W) !== 0));
-      return byKey ? signal(t, 'SIGSEGV', 'SEGV_PKUERR', va, ec, vma.pkey) : signal(t, 'SIGSEGV', 'SEGV_ACCERR', va, ec);
+    // Linux checks PKRU against the VMA's key before it maps anything; FreeBSD's vm_fault()
+    // knows no keys, so a page whose range key PKRU denies is mapped and the retried access
+    // takes the PK fault (trap_pfault(): PGEX_PK → SIGSEGV SEGV_PKUERR).
+    const softwareKeys = t.cpu.pke && !k.freebsd;
+    if (accessError(ec, vma, t.cpu.pkru, softwareKeys)) {
+      const byKey = (ec & PF_PK) !== 0 || (softwareKeys && !(ec & PF_I) && !pkruPermits(t.cpu.pkru, vma.pkey, (ec & PF_W) !== 0));
+      if (!byKey) return signal(t, 'SIGSEGV', 'SEGV_ACCERR', va, ec);
+      // Linux bad_area_access_error() reports the VMA's key in si_pkey. FreeBSD's siginfo
+      // has no si_pkey; mmsim reports the range set's key there all the same.
+      return signal(t, 'SIGSEGV', 'SEGV_PKUERR', va, ec, k.freebsd ? mm.pmap.extension!.keyAt(va) : vma.pkey);
     }
     return yield* handleMmFault(k, t, vma, va, (ec & PF_W) !== 0, ec);
   } finally {

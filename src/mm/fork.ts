@@ -2,7 +2,7 @@ import { type Cpu } from '../hw/cpu.js';
 import { pteIsSwap, swapPteOffset } from '../hw/pte.js';
 import { type KernelPath } from '../step/step.js';
 import { ENOMEM, type SysResult } from './errno.js';
-import { INIT_PKRU, type Kernel, teardownMm } from './kernel.js';
+import { type Kernel, teardownMm } from './kernel.js';
 import { Mm } from './mm.js';
 import { type Process, type Thread } from './process.js';
 import { Vma } from './vma.js';
@@ -27,6 +27,8 @@ export function* sysFork(k: Kernel, t: Thread, childCpu: Cpu = t.cpu): KernelPat
     const childMm = new Mm(pmap);
     childMm.pkeyAllocationMap = mm.pkeyAllocationMap;
     childMm.executeOnlyPkey = mm.executeOnlyPkey;
+    // FreeBSD pmap_vmspace_copy(): the child gets the parent's PKRU range set.
+    mm.pmap.extension?.copyTo(pmap);
     const anonMap = new Map<number, number>();
     let wrprotected = false;
     for (let v = mm.vmas.first(); v; v = v.nextSpan) {
@@ -79,7 +81,7 @@ export function sysExec(k: Kernel, t: Thread): SysResult {
   }
   p.mm = new Mm(pmap);
   if (--old.users === 0) teardownMm(k, old);
-  t.pkru = INIT_PKRU;
+  t.pkru = k.initPkru;
   k.forgetCpu(t);
   return 0;
 }

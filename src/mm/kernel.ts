@@ -2,6 +2,7 @@ import { type Cpu } from '../hw/cpu.js';
 import { type Hardware } from '../hw/hardware.js';
 import { FRAME_ANON, FRAME_DIRTY, FRAME_FILE, FRAME_KERNEL, FRAME_SWAPCACHE, NO_FRAME } from '../hw/physMem.js';
 import { PTE_D, pteIsSwap, pteMapsFrame, ptePfn, swapPteOffset } from '../hw/pte.js';
+import { PkruRangeSet } from '../pmap/pkruRangeSet.js';
 import { Pmap } from '../pmap/pmap.js';
 import { SpinLock } from '../step/locks.js';
 import { KernelCtx, type Waitable } from '../step/step.js';
@@ -16,6 +17,12 @@ import { removeVma } from './vmaOps.js';
 
 /** PKRU at execve: access-disable on keys 1-15 (Linux init_pkru_value). */
 export const INIT_PKRU = 0x55555554;
+
+/**
+ * FreeBSD's PKRU for a new process: the XSAVE initial state, every key open (FreeBSD
+ * sets no access-disable bits at exec; programs opt in with x86_pkru_set_perm(3)).
+ */
+export const FREEBSD_INIT_PKRU = 0;
 
 /** Tunables of a kernel instance. */
 export interface KernelConfig {
@@ -67,6 +74,16 @@ export class Kernel {
     for (const cpu of hw.cpus) cpu.pke = hw.pku;
   }
 
+  /** True under the freebsd personality. */
+  get freebsd(): boolean {
+    return this.config.personality === 'freebsd';
+  }
+
+  /** PKRU a new process starts with and execve() sets. */
+  get initPkru(): number {
+    return this.freebsd ? FREEBSD_INIT_PKRU : INIT_PKRU;
+  }
+
   /** True when a variant is switched on. */
   variant(name: string): boolean {
     return this.config.variants.has(name);
@@ -78,7 +95,7 @@ export class Kernel {
     if (!pmap) return null;
     const p = new Process(this.nextPid++, new Mm(pmap), parent, name);
     this.processes.set(p.pid, p);
-    this.addThread(p, cpu, INIT_PKRU);
+    this.addThread(p, cpu, this.initPkru);
     return p;
   }
 
@@ -108,6 +125,8 @@ export class Kernel {
       if (!pmap) return null;
     }
     pmap.onOutOfFrames = () => reclaim(this, 32) > 0;
+    // FreeBSD keeps user protection keys in the pmap, by address range; Linux on the VMA.
+    if (this.config.personality === 'freebsd') pmap.extension = new PkruRangeSet({ dropKeysOnRemove: this.variant('pkru-swapout-bug') });
     return pmap;
   }
 

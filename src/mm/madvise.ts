@@ -56,7 +56,8 @@ export function* sysMadvise(k: Kernel, t: Thread, start: number, len: number, ad
 /**
  * msync(2) (Linux mm/msync.c). MS_SYNC writes back dirty pages of shared file mappings
  * (the page cache is the file here, so it only counts them in `writebacks`); MS_INVALIDATE
- * has no effect on Linux beyond its EBUSY check. The VMA walk mirrors msync's own, which
+ * has no effect on Linux beyond its EBUSY check; on FreeBSD it unmaps the pages (they stay
+ * in their objects) through pmap_remove(). The VMA walk mirrors msync's own, which
  * differs from madvise's (MS_ASYNC stops at the first hole), so the two are kept apart.
  */
 export function* sysMsync(k: Kernel, t: Thread, start: number, len: number, flags: number): KernelPath<SysResult> {
@@ -87,6 +88,8 @@ export function* sysMsync(k: Kernel, t: Thread, start: number, len: number, flag
       if (flags & MS_INVALIDATE && vma.flags & VM_LOCKED) return EBUSY;
       const stop = Math.min(end, vma.end);
       if (flags & MS_SYNC && vma.file && vma.shared) writeBack(k, t, at, stop);
+      // FreeBSD vm_map_sync() ends an MS_INVALIDATE with pmap_remove() over the range.
+      if (flags & MS_INVALIDATE && k.freebsd) mm.pmap.evict(t.cpu, at, stop);
       at = vma.end;
       if (at >= end) return unmapped;
       vma = mm.findVma(at);

@@ -41,7 +41,8 @@ export function* sysMprotect(k: Kernel, t: Thread, start: number, len: number, p
     while (at < end) {
       // A hole: Linux returns ENOMEM with the VMAs before it already changed.
       if (!vma || vma.start > at) return ENOMEM;
-      const newPkey = mprotectPkey(k, t, vma, prot, pkey);
+      // FreeBSD keeps keys in the pmap's range set, never on map entries.
+      const newPkey: number = k.freebsd ? 0 : mprotectPkey(k, t, vma, prot, pkey);
       // VM_MAY* bits sit four above VM_READ/WRITE/EXEC: a right without its MAY bit is EACCES.
       const may = (vma.flags & VM_MAYREAD ? PROT_READ : 0) | (vma.flags & VM_MAYWRITE ? PROT_WRITE : 0) | (vma.flags & VM_MAYEXEC ? PROT_EXEC : 0);
       if (prot & ~may) return EACCES;
@@ -65,6 +66,7 @@ export function* sysMprotect(k: Kernel, t: Thread, start: number, len: number, p
  */
 function* mprotectFixup(k: Kernel, t: Thread, vma: Vma, start: number, end: number, prot: number, pkey: number): KernelPath<Vma | SysResult> {
   if (vma.prot === prot && vma.pkey === pkey) return vma;
+  const oldProt = vma.prot;
   const mm = t.process.mm;
   // split_vma() refuses at the map count limit.
   const splits = (start > vma.start ? 1 : 0) + (end < vma.end ? 1 : 0);
@@ -79,7 +81,8 @@ function* mprotectFixup(k: Kernel, t: Thread, vma: Vma, start: number, end: numb
   target.pkey = pkey;
   const merged = mergeAround(mm, target);
   if (t.ctx.preemptible) yield t.ctx.at('vma', `mprotect 0x${start.toString(16)}-0x${end.toString(16)}`, start);
-  changeProtection(k, t, merged, start, end);
+  if (k.freebsd) freebsdPmapProtect(k, t, merged, start, end, oldProt);
+  else changeProtection(k, t, merged, start, end);
   if (t.ctx.preemptible) yield t.ctx.at('pte-write', `change_protection 0x${start.toString(16)}-0x${end.toString(16)}`, start);
   return merged;
 }
@@ -98,4 +101,16 @@ export function changeProtection(k: Kernel, t: Thread, vma: Vma, start: number, 
     (_va, lo, hi) => (!keepCow || lo & PTE_RW || k.canReuse(ptePfn(lo, hi)) ? vma.prot : readOnlyProt(vma.prot)),
     vma.pkey,
   );
+}
+
+/**
+ * FreeBSD vm_map_protect() → pmap_protect(): the pmap is touched only when rights are
+ * taken away (added rights arrive by fault), and amd64 pmap_protect() of a protection
+ * without VM_PROT_READ is pmap_remove() — which is why mprotect(PROT_NONE) met the PKRU
+ * swap-out bug (seed 000).
+ */
+function freebsdPmapProtect(k: Kernel, t: Thread, vma: Vma, start: number, end: number, oldProt: number): void {
+  if ((oldProt & ~vma.prot) === 0) return;
+  if ((vma.prot & PROT_READ) === 0) t.process.mm.pmap.evict(t.cpu, start, end);
+  else changeProtection(k, t, vma, start, end);
 }

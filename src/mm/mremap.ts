@@ -1,7 +1,7 @@
 import { PAGE_SIZE } from '../hw/pte.js';
 import { type KernelPath } from '../step/step.js';
 import { MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE, u64 } from './abi.js';
-import { EFAULT, EINVAL, ENOMEM, type Errno, isErrno, type SysResult } from './errno.js';
+import { EFAULT, EINVAL, ENOMEM, ENOSYS, type Errno, isErrno, type SysResult } from './errno.js';
 import { type Kernel } from './kernel.js';
 import { type Mm, TASK_SIZE } from './mm.js';
 import { getUnmappedArea, unmapWouldExceedLimit } from './mmap.js';
@@ -17,6 +17,8 @@ export function* sysMremap(k: Kernel, t: Thread, addr: number, oldLen: number, n
   oldLen = u64(oldLen);
   newLen = u64(newLen);
   newAddr = u64(newAddr);
+  // mremap(2) is Linux's own; FreeBSD has no such system call.
+  if (k.freebsd) return ENOSYS;
   if (flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE | MREMAP_DONTUNMAP)) return EINVAL;
   if (flags & MREMAP_FIXED && !(flags & MREMAP_MAYMOVE)) return EINVAL;
   if (flags & MREMAP_DONTUNMAP && (!(flags & MREMAP_MAYMOVE) || oldLen !== newLen)) return EINVAL;

@@ -1,8 +1,11 @@
 import { type KernelPath } from '../step/step.js';
-import { EINVAL, ENOSPC, type SysResult } from './errno.js';
+import { EINVAL, ENOSPC, ENOSYS, type SysResult } from './errno.js';
+import { sysMprotect } from './mprotect.js';
 import { type Kernel } from './kernel.js';
 import { lowestFreePkey, maxPkey, PKEY_DISABLE_ACCESS, PKEY_DISABLE_WRITE, pkeyIsAllocated, setPkeyRights } from './pkeys.js';
 import { type Thread } from './process.js';
+
+/** Linux's pkey system calls; FreeBSD has none (its keys come from sysarch(2), see freebsd/pkru.ts). */
 
 /**
  * pkey_alloc(2) (Linux mm/mprotect.c): the lowest free key, with `rights` written into the
@@ -10,6 +13,7 @@ import { type Thread } from './process.js';
  * key 0 exists.
  */
 export function* sysPkeyAlloc(k: Kernel, t: Thread, flags: number, rights: number): KernelPath<SysResult> {
+  if (k.freebsd) return ENOSYS;
   if (flags !== 0) return EINVAL;
   if (rights & ~(PKEY_DISABLE_ACCESS | PKEY_DISABLE_WRITE)) return EINVAL;
   const mm = t.process.mm;
@@ -35,6 +39,7 @@ function lowestFreePkeyIncludingZero(map: number): number {
  * user interfaces). Freeing a key still attached to memory is allowed: the VMAs keep it.
  */
 export function* sysPkeyFree(k: Kernel, t: Thread, pkey: number): KernelPath<SysResult> {
+  if (k.freebsd) return ENOSYS;
   const mm = t.process.mm;
   yield* mm.mmapLock.write(t.ctx);
   try {
@@ -44,4 +49,15 @@ export function* sysPkeyFree(k: Kernel, t: Thread, pkey: number): KernelPath<Sys
   } finally {
     mm.mmapLock.writeUnlock(t.ctx.tid);
   }
+}
+
+/** pkey_mprotect(2): mprotect(2) that also sets the VMAs' key; -1 keeps each VMA's key. */
+export function sysPkeyMprotect(k: Kernel, t: Thread, start: number, len: number, prot: number, pkey: number): KernelPath<SysResult> {
+  if (k.freebsd) return noSyscall();
+  return sysMprotect(k, t, start, len, prot, pkey);
+}
+
+// eslint-disable-next-line require-yield
+function* noSyscall(): KernelPath<SysResult> {
+  return ENOSYS;
 }

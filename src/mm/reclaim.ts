@@ -114,6 +114,25 @@ function evictPageCache(k: Kernel, file: File, index: number, pfn: number): bool
   return true;
 }
 
+/**
+ * Swaps out the resident pages of `mm` in [start, end), cold or not (a process swap-out).
+ * FreeBSD's vm_swapout_map_deactivate_pages() then calls pmap_remove() over the span: the
+ * entries left (pages swap could not take) stop translating, and per-range metadata sees
+ * a removal. Returns the number of entries unmapped.
+ */
+export function swapOutProcess(k: Kernel, mm: Mm, start: number, end: number): number {
+  const result: ReclaimResult = { freed: 0, unmapped: 0 };
+  for (let v = mm.vmas.first(); v; v = v.nextSpan) {
+    if (v.end <= start || v.start >= end) continue;
+    const a = Math.max(start, v.start);
+    const b = Math.min(end, v.end);
+    reclaimRange(k, mm, a, b, { respectAccessed: false, target: Number.MAX_SAFE_INTEGER }, null, result);
+    if (k.freebsd) result.unmapped += mm.pmap.evict(null, a, b);
+  }
+  if (k.freebsd) mm.pmap.removedByVm(start, end);
+  return result.unmapped;
+}
+
 let clockHand = 0;
 
 /**

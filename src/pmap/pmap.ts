@@ -338,6 +338,67 @@ export class Pmap {
   }
 
   /**
+   * FreeBSD pmap_pkru_update_range(): gives every valid entry of [start, end) key `key`
+   * and, if any entry changed, invalidates the range (one pmap_invalidate_range(), as
+   * FreeBSD does). Non-present entries carry no key: they get one from the range set when
+   * they are entered again. Returns the number of entries changed.
+   */
+  rekey(initiator: Cpu | null, start: number, end: number, key: number): number {
+    const t = this.hw.tables;
+    let changed = 0;
+    this.forEachPt(start, end, (table, first, count) => {
+      const base = table * ENTRIES_PER_TABLE + first;
+      for (let i = 0; i < count; i++) {
+        const s = base + i;
+        if ((t.lo[s] & PTE_P) === 0) continue;
+        const hi = t.hi[s];
+        const nhi = ((hi & ~PTE_HI_KEY_MASK) | (key << PTE_HI_KEY_SHIFT)) >>> 0;
+        if (nhi === hi) continue;
+        t.hi[s] = nhi;
+        changed++;
+      }
+    });
+    if (changed > 0) this.flushRange(initiator, start, end);
+    return changed;
+  }
+
+  /**
+   * pmap_remove() for a personality whose VM objects keep the pages (FreeBSD): every
+   * present entry of [start, end) stops translating, the TLBs are flushed, and per-range
+   * metadata sees a removal. mmsim has no vm_object for anonymous memory, so the frame
+   * stays named in the not-present entry (as a PROTNONE entry, which the hardware ignores
+   * and the fault handler maps again with the VMA's rights) — what FreeBSD's object would
+   * hold. Returns the number of entries that stopped translating.
+   */
+  evict(initiator: Cpu | null, start: number, end: number): number {
+    const t = this.hw.tables;
+    let evicted = 0;
+    this.forEachPt(start, end, (table, first, count) => {
+      const base = table * ENTRIES_PER_TABLE + first;
+      for (let i = 0; i < count; i++) {
+        const s = base + i;
+        const lo = t.lo[s];
+        if ((lo & PTE_P) === 0) continue;
+        t.lo[s] = ((lo & (PTE_LO_PFN_MASK | PTE_D)) | PTE_PROTNONE) >>> 0;
+        t.hi[s] = (t.hi[s] & PTE_HI_PFN_MASK) >>> 0;
+        evicted++;
+      }
+    });
+    this.extension?.onRemove(start, end);
+    if (evicted > 0) this.flushRange(initiator, start, end);
+    return evicted;
+  }
+
+  /**
+   * What pmap_remove() does to per-range metadata, for removals whose entries the
+   * machine-independent layer has already rewritten itself (swap-out turns anonymous
+   * entries into swap entries, standing for FreeBSD's swap pager blocks).
+   */
+  removedByVm(start: number, end: number): void {
+    this.extension?.onRemove(start, end);
+  }
+
+  /**
    * The page-table half of fork (Linux copy_pte_range(), FreeBSD pmap_copy()): copies
    * every entry of [start, end) into `child`. With `writeProtect`, writable entries lose
    * RW in both (copy-on-write). The child's entries start old (A clear), and clean when

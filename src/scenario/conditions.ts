@@ -39,7 +39,7 @@ const PTE_FLAGS = ['present', 'writable', 'user', 'executable', 'dirty', 'access
 const PTE_FIELDS = ['key', 'pfn'] as const;
 const TLB_FLAGS = ['present', 'writable', 'user', 'executable', 'dirty'] as const;
 const INVARIANTS: readonly InvariantId[] = ['no-excess-rights', 'no-stale-tlb', 'no-pt-use-after-free', 'no-wx', 'keys-enforced', 'data-preserved', 'accounting'];
-const SUBJECTS = ['pte', 'vma', 'tlb', 'counter', 'value', 'signal', 'alive', 'invariant'];
+const SUBJECTS = ['pte', 'vma', 'pkru_range', 'tlb', 'counter', 'value', 'signal', 'alive', 'invariant'];
 
 const hex = (n: number): string => (n < 16 && n >= 0 ? String(n) : `0x${n.toString(16)}`);
 
@@ -151,6 +151,31 @@ function compileAtom(c: Condition & { kind: 'atom' }, file: string, diagnostics:
           return { value: compare(cmp.op, have, wantProt ?? -2), seen: `vma prot is ${v.perms.slice(0, 3)}` };
         }
         return { value: compare(cmp.op, v.pkey, wantNum ? ctx.num(wantNum) : 0), seen: `vma pkey is ${v.pkey}` };
+      };
+    }
+    case 'pkru_range': {
+      // FreeBSD's per-pmap key ranges: `pkru_range p ADDR key == 3 | persist | exists`.
+      const proc = r.name('a process name');
+      const addr = r.expr('an address');
+      const prop = r.word('a key-range property', ['exists', 'persist', 'key']);
+      r.end();
+      if (!proc || !addr || !prop) return fail();
+      const seen = (k: { start: number; end: number; key: number; persist: boolean } | undefined): string =>
+        k ? `range ${hex(k.start)}-${hex(k.end)} key=${k.key}${k.persist ? ' persist' : ''}` : 'no key range there';
+      if (prop === 'key') {
+        if (!needCompare(prop)) return fail();
+        const right = rightNumber();
+        const cmp = c.compare!;
+        return (ctx) => {
+          const k = ctx.process(proc.name, proc.span).pkruRange(ctx.num(addr));
+          // No range means key 0 (pmap_pkru_get()).
+          return { value: compare(cmp.op, k ? k.key : 0, right ? ctx.num(right) : 0), seen: seen(k) };
+        };
+      }
+      if (!noCompare()) return fail();
+      return (ctx) => {
+        const k = ctx.process(proc.name, proc.span).pkruRange(ctx.num(addr));
+        return { value: prop === 'exists' ? k !== undefined : k !== undefined && k.persist, seen: seen(k) };
       };
     }
     case 'tlb': {

@@ -32,7 +32,8 @@ import {
   O_TRUNC,
   O_WRONLY,
 } from '../mm/abi.js';
-import { type Errno } from '../mm/errno.js';
+import { type Errno, isErrno, type Personality } from '../mm/errno.js';
+import { AMD64_PKRU_EXCL, AMD64_PKRU_PERSIST } from '../pmap/pkruRangeSet.js';
 import { type SignalInfo } from '../mm/signal.js';
 import { type KernelPath } from '../step/step.js';
 import { type ArgReader } from './args.js';
@@ -81,6 +82,8 @@ export interface OpDef {
   readonly place: OpPlace;
   /** One line of help, shown when a name is unknown. */
   readonly usage: string;
+  /** The personality whose interface this is, when only one has it. */
+  readonly os?: Personality;
   compile(r: ArgReader): CompiledOp;
 }
 
@@ -121,6 +124,14 @@ const RIGHTS_WORDS: Readonly<Record<string, number>> = {
   'disable-write': 2,
   PKEY_DISABLE_ACCESS: 1,
   PKEY_DISABLE_WRITE: 2,
+};
+
+/** FreeBSD x86_pkru_protect_range(3) flags. */
+const PKRU_RANGE_WORDS: Readonly<Record<string, number>> = {
+  excl: AMD64_PKRU_EXCL,
+  persist: AMD64_PKRU_PERSIST,
+  AMD64_PKRU_EXCL,
+  AMD64_PKRU_PERSIST,
 };
 
 /** O_RDONLY is 0: this marker bit says it was written, so the rdwr default does not apply. */
@@ -184,6 +195,43 @@ function fileTransfer(op: 'pread' | 'pwrite'): OpDef {
   };
 }
 
+/**
+ * FreeBSD x86_pkru_protect_range: `ADDR LEN KEY [FLAGS…]`, or with `keyOption` (the short
+ * `pkru_protect` spelling) `ADDR LEN key=KEY [FLAGS…]`.
+ */
+function pkruProtect(keyOption: boolean): OpDef {
+  return {
+    place: 'thread',
+    os: 'freebsd',
+    usage: keyOption ? 'pkru_protect ADDR LEN key=KEY [excl] [persist] [flags=N]' : 'x86_pkru_protect_range ADDR LEN KEY [excl] [persist] [flags=N]',
+    compile(r) {
+      const addr = r.expr('an address');
+      const len = r.expr('a length');
+      const key = keyOption ? r.optionExpr('key') : r.expr('a key');
+      if (keyOption && key === null) r.error(r.statementSpan, 'MMS3002', "'pkru_protect' needs key=KEY");
+      const words = r.flags('range flags', PKRU_RANGE_WORDS);
+      const flags = r.optionExpr('flags');
+      r.end();
+      return { run: (ctx, t) => need(t).pkruProtectRange(ctx.num(addr!), ctx.num(len!), key === null ? -1 : ctx.num(key), flags === null ? words : ctx.num(flags)) };
+    },
+  };
+}
+
+/** FreeBSD x86_pkru_unprotect_range: `ADDR LEN`. */
+function pkruUnprotect(name: string): OpDef {
+  return {
+    place: 'thread',
+    os: 'freebsd',
+    usage: `${name} ADDR LEN`,
+    compile(r) {
+      const addr = r.expr('an address');
+      const len = r.expr('a length');
+      r.end();
+      return { run: (ctx, t) => need(t).pkruUnprotectRange(ctx.num(addr!), ctx.num(len!)) };
+    },
+  };
+}
+
 /** The operations of the language, by name. */
 export const OPS: Readonly<Record<string, OpDef>> = {
   mmap: {
@@ -243,6 +291,7 @@ export const OPS: Readonly<Record<string, OpDef>> = {
   },
   mremap: {
     place: 'thread',
+    os: 'linux',
     usage: 'mremap ADDR OLDLEN NEWLEN [maymove] [fixed] [dontunmap] [to=ADDR]',
     compile(r) {
       const addr = r.expr('an address');
@@ -457,6 +506,7 @@ export const OPS: Readonly<Record<string, OpDef>> = {
   },
   pkey_alloc: {
     place: 'thread',
+    os: 'linux',
     usage: 'NAME = pkey_alloc [RIGHTS…] [flags=N] [rights=N]',
     compile(r) {
       const words = r.flags('key rights', RIGHTS_WORDS);
@@ -468,6 +518,7 @@ export const OPS: Readonly<Record<string, OpDef>> = {
   },
   pkey_free: {
     place: 'thread',
+    os: 'linux',
     usage: 'pkey_free KEY',
     compile(r) {
       const key = r.expr('a key');
@@ -477,6 +528,7 @@ export const OPS: Readonly<Record<string, OpDef>> = {
   },
   pkey_mprotect: {
     place: 'thread',
+    os: 'linux',
     usage: 'pkey_mprotect ADDR LEN PROT KEY',
     compile(r) {
       const addr = r.expr('an address');
@@ -542,6 +594,37 @@ export const OPS: Readonly<Record<string, OpDef>> = {
     compile(r) {
       r.end();
       return { run: (_ctx, t) => need(t).pkru };
+    },
+  },
+  x86_pkru_protect_range: pkruProtect(false),
+  pkru_protect: pkruProtect(true),
+  x86_pkru_unprotect_range: pkruUnprotect('x86_pkru_unprotect_range'),
+  pkru_unprotect: pkruUnprotect('pkru_unprotect'),
+  x86_pkru_get_perm: {
+    place: 'thread',
+    os: 'freebsd',
+    usage: 'x86_pkru_get_perm KEY   (=> the key\'s PKRU bits: 1 no access, 2 no modify)',
+    compile(r) {
+      const key = r.expr('a key');
+      r.end();
+      return {
+        run(ctx, t) {
+          const perm = need(t).pkruGetPerm(ctx.num(key!));
+          return isErrno(perm) ? perm : (perm.access ? 0 : 1) | (perm.modify ? 0 : 2);
+        },
+      };
+    },
+  },
+  x86_pkru_set_perm: {
+    place: 'thread',
+    os: 'freebsd',
+    usage: 'x86_pkru_set_perm KEY ACCESS MODIFY   (ACCESS, MODIFY: 1 allows, 0 denies)',
+    compile(r) {
+      const key = r.expr('a key');
+      const access = r.expr('ACCESS (1 allows reads, 0 denies)');
+      const modify = r.expr('MODIFY (1 allows writes, 0 denies)');
+      r.end();
+      return { run: (ctx, t) => need(t).pkruSetPerm(ctx.num(key!), ctx.num(access!) !== 0, ctx.num(modify!) !== 0) };
     },
   },
   file: {

@@ -68,7 +68,7 @@ const KEYWORDS: ReadonlySet<string> = new Set([
 ]);
 
 /** The subjects of condition atoms. */
-export const CONDITION_SUBJECTS = ['pte', 'vma', 'tlb', 'counter', 'value', 'signal', 'alive', 'invariant', 'maps'] as const;
+export const CONDITION_SUBJECTS = ['pte', 'vma', 'pkru_range', 'tlb', 'counter', 'value', 'signal', 'alive', 'invariant', 'maps'] as const;
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const THREAD_RE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;

@@ -2,7 +2,8 @@ import { Machine, type InvariantMode } from '../api/machine.js';
 import { type ProcessHandle } from '../api/process.js';
 import { type ThreadHandle } from '../api/thread.js';
 import { type TraceEvent } from '../hw/trace.js';
-import { Errno, type ErrnoName } from '../mm/errno.js';
+import { Errno, type ErrnoName, type Personality } from '../mm/errno.js';
+import { variantProblem } from '../mm/variants.js';
 import { isSignal, SIGNAL_CODE_NUMBERS, SIGNAL_NUMBERS } from '../mm/signal.js';
 import { ScheduleError } from '../step/scheduler.js';
 import { type KernelPath } from '../step/step.js';
@@ -116,6 +117,7 @@ class Run implements ConditionContext {
   /** Names that only a `NAME = fork` binds. */
   private readonly forkNames = new Set<string>();
   private machineCpus = 1;
+  private os: Personality = 'linux';
   private readonly processes = new Map<string, ProcessHandle>();
   private readonly threads = new Map<string, ThreadHandle>();
   private readonly lines: LineOutcome[] = [];
@@ -142,6 +144,7 @@ class Run implements ConditionContext {
   validate(): Diagnostic[] {
     const machine = this.machineOptions(this.scenario.machine);
     this.machineCpus = machine.cpus;
+    this.os = machine.os;
     const bound = new Set<string>();
     const procs = new Set<string>();
     const checkBlock = (b: ThreadBlock): void => {
@@ -198,6 +201,10 @@ class Run implements ConditionContext {
       this.diag(s.opSpan, 'MMS2003', place === 'top' ? `'${s.op}' runs in a thread: put it in a 'process' or 'thread' block` : `'${s.op}' stands at the top level, outside any block`);
       return;
     }
+    if (def.os !== undefined && def.os !== this.os) {
+      this.diag(s.opSpan, 'MMS3007', `'${s.op}' is a ${def.os} interface; this machine runs os=${this.os} (set os=${def.os} on the machine line)`);
+      return;
+    }
     const before = this.diagnostics.length;
     const reader = new ArgReader(s, this.scenario.file, this.diagnostics);
     const compiled = def.compile(reader);
@@ -249,9 +256,14 @@ class Run implements ConditionContext {
     }
   }
 
-  private machineOptions(m: MachineDecl | null): { cpus: number; memory: number; swap: number; variants: string[]; maxMapCount: number; tlb: number; pku: boolean } {
-    const out = { cpus: 1, memory: 256 * SIZE.M, swap: 256 * SIZE.M, variants: [] as string[], maxMapCount: 65530, tlb: 1024, pku: true };
+  private machineOptions(m: MachineDecl | null): { os: Personality; cpus: number; memory: number; swap: number; variants: string[]; maxMapCount: number; tlb: number; pku: boolean } {
+    const out = { os: 'linux' as Personality, cpus: 1, memory: 256 * SIZE.M, swap: 256 * SIZE.M, variants: [] as string[], maxMapCount: 65530, tlb: 1024, pku: true };
     if (!m) return out;
+    // The personality decides which variants exist, wherever os= stands on the line.
+    for (const a of m.options) {
+      if (a.kind === 'option' && a.key === 'os' && a.value.kind === 'word' && (a.value.word === 'linux' || a.value.word === 'freebsd')) out.os = a.value.word;
+      if (a.kind === 'option' && a.key === 'os' && a.value.kind === 'expr' && a.value.expr.kind === 'name' && (a.value.expr.name === 'linux' || a.value.expr.name === 'freebsd')) out.os = a.value.expr.name;
+    }
     if (m.arch !== 'x86_64') this.diag(m.span, 'MMS3007', `only the x86_64 architecture is modelled, not '${m.arch}'`);
     for (const a of m.options) {
       if (a.kind !== 'option') {
@@ -266,8 +278,7 @@ class Run implements ConditionContext {
       const word = a.value.kind === 'word' ? a.value.word : a.value.kind === 'expr' && a.value.expr.kind === 'name' ? a.value.expr.name : null;
       switch (a.key) {
         case 'os':
-          if (word === 'freebsd') this.diag(a.value.span, 'MMS3007', "the 'freebsd' personality is not modelled yet; use os=linux");
-          else if (word !== 'linux') this.diag(a.value.span, 'MMS3004', 'os= takes linux or freebsd');
+          if (word !== 'linux' && word !== 'freebsd') this.diag(a.value.span, 'MMS3004', 'os= takes linux or freebsd');
           break;
         case 'cpus': {
           const n = num();
@@ -284,7 +295,11 @@ class Run implements ConditionContext {
         }
         case 'variant':
           if (word === null) this.diag(a.value.span, 'MMS3004', 'variant= takes a variant name');
-          else this.diag(a.value.span, 'MMS3007', `no variant '${word}' is modelled yet`);
+          else {
+            const problem = variantProblem(word, out.os);
+            if (problem) this.diag(a.value.span, 'MMS3007', problem);
+            else if (!out.variants.includes(word)) out.variants.push(word);
+          }
           break;
         case 'max_map_count': {
           const n = num();
@@ -331,6 +346,7 @@ class Run implements ConditionContext {
     if (problems.length > 0) return failedReport(this.scenario.file, problems);
     const opts = this.machineOptions(this.scenario.machine);
     this.machine = new Machine({
+      os: opts.os,
       cpus: opts.cpus,
       memory: opts.memory,
       swap: opts.swap,
