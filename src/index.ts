@@ -8,7 +8,7 @@
 export { Machine, InvariantError, type MachineOptions, type InvariantMode, type InterleaveResult } from './api/machine.js';
 export { ProcessHandle } from './api/process.js';
 export { ThreadHandle, ThreadPaths, type AccessSize } from './api/thread.js';
-export { type ProcessSnapshot, type VmaSnapshot, type PteSnapshot, type SnapshotRange } from './api/snapshot.js';
+export { type ProcessSnapshot, type VmaSnapshot, type PteSnapshot, type PkruRangeSnapshot, type SnapshotRange } from './api/snapshot.js';
 export { formatMaps } from './api/maps.js';
 export { type PteView } from './api/inspect.js';
 export { Errno, errno, isErrno, type ErrnoName, type Personality, type SysResult } from './mm/errno.js';
@@ -19,3 +19,7 @@ export { type TlbEntryView } from './hw/tlb.js';
 export { type KernelPath, type Step } from './step/step.js';
 export { ScheduleError } from './step/scheduler.js';
 export * from './mm/abi.js';
+export { AMD64_PKRU_EXCL, AMD64_PKRU_PERSIST } from './pmap/pkruRangeSet.js';
+export { AMD64_SET_PKRU, AMD64_CLEAR_PKRU, type PkruPerm } from './mm/freebsd/pkru.js';
+export { PKEY_DISABLE_ACCESS, PKEY_DISABLE_WRITE } from './mm/pkeys.js';
+export { VARIANTS, type VariantInfo } from './mm/variants.js';

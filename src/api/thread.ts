@@ -325,6 +325,18 @@ export class ThreadPaths {
     return sysMadvise(this.machine.kernel, this.thread, addr, length, advice);
   }
 
+  pkeyMprotect(addr: number, length: number, prot: number, pkey: number): KernelPath<SysResult> {
+    return sysPkeyMprotect(this.machine.kernel, this.thread, addr, length, prot, pkey);
+  }
+
+  pkruProtectRange(addr: number, length: number, key: number, flags = 0): KernelPath<SysResult> {
+    return sysPkruProtectRange(this.machine.kernel, this.thread, addr, length, key, flags);
+  }
+
+  pkruUnprotectRange(addr: number, length: number): KernelPath<SysResult> {
+    return sysPkruUnprotectRange(this.machine.kernel, this.thread, addr, length);
+  }
+
   /** A one-byte load: yields at the access and inside any fault it takes. */
   *load(va: number): KernelPath<number | SignalInfo> {
     const pfn = yield* userTranslatePath(this.machine.kernel, this.thread, va, ACCESS_READ);
