@@ -11,6 +11,7 @@ import { formatDiagnostic } from '../scenario/diagnostics.js';
 import { checkScenario, runScenario, type RunReport } from '../scenario/runner.js';
 import { formatReport, reportJson, styleFor } from './format.js';
 import { formatState, stateJson } from './show.js';
+import { compareRuns, type Design, formatComparison } from './compare.js';
 
 /** Exit status for bad input, distinct from a failed expectation. */
 const EXIT_BAD_INPUT = 2;
@@ -110,6 +111,35 @@ export function buildProgram(): Command {
       if (opts.json) write(JSON.stringify({ report: reportJson(r, false), state: stateJson(r) }, null, 2));
       else write(`${formatReport(r, style, false)}\n${formatState(r, style)}`);
       process.exitCode = r.passed ? 0 : 1;
+    });
+
+  program
+    .command('compare')
+    .description('run one scenario as written and again with design variants switched on, and show the lines where the designs differ')
+    .argument('<file>', 'a scenario file')
+    .requiredOption('--variant <name...>', 'a variant to compare against (repeat for one run per variant; a+b runs both together)')
+    .option('--json', 'machine-readable output')
+    .option('--no-color', 'never colour the output')
+    .action((file: string, opts: { variant: string[]; json?: boolean; color: boolean }) => {
+      const text = read(file);
+      const designs: Design[] = [{ label: 'as written', report: runScenario(text, file) }];
+      for (const v of opts.variant) designs.push({ label: `variant=${v}`, report: runScenario(text, file, { extraVariants: v.split('+') }) });
+      const malformed = designs.filter((d) => d.report.diagnostics.length > 0);
+      if (malformed.length > 0) {
+        const seen = new Set<string>();
+        for (const d of malformed) {
+          for (const diag of d.report.diagnostics) {
+            const t = formatDiagnostic(diag);
+            if (!seen.has(t)) process.stderr.write(`${t}\n`);
+            seen.add(t);
+          }
+        }
+        process.exitCode = EXIT_BAD_INPUT;
+        return;
+      }
+      if (opts.json) write(JSON.stringify({ file, designs: designs.map((d) => d.label), rows: compareRuns(designs) }, null, 2));
+      else write(formatComparison(file, designs, styleFor(process.stdout, !opts.color)));
+      process.exitCode = 0;
     });
 
   program

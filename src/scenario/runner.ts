@@ -74,6 +74,8 @@ export interface RunOptions {
   readonly trace?: boolean;
   /** Invariant checking after every operation (default 'record': broken invariants are reported, the run goes on). */
   readonly invariants?: InvariantMode;
+  /** Variants to switch on besides those of the machine line (for `mmsim compare`). */
+  readonly extraVariants?: readonly string[];
 }
 
 const hex = (n: number): string => (n >= 0 && n < 16 ? String(n) : n < 0 ? `-0x${(-n).toString(16)}` : `0x${n.toString(16)}`);
@@ -258,7 +260,7 @@ class Run implements ConditionContext {
 
   private machineOptions(m: MachineDecl | null): { os: Personality; cpus: number; memory: number; swap: number; variants: string[]; maxMapCount: number; tlb: number; pku: boolean } {
     const out = { os: 'linux' as Personality, cpus: 1, memory: 256 * SIZE.M, swap: 256 * SIZE.M, variants: [] as string[], maxMapCount: 65530, tlb: 1024, pku: true };
-    if (!m) return out;
+    if (!m) return this.withExtraVariants(out, { line: 1, column: 1, length: 0 });
     // The personality decides which variants exist, wherever os= stands on the line.
     for (const a of m.options) {
       if (a.kind === 'option' && a.key === 'os' && a.value.kind === 'word' && (a.value.word === 'linux' || a.value.word === 'freebsd')) out.os = a.value.word;
@@ -320,6 +322,16 @@ class Run implements ConditionContext {
         default:
           this.diag(a.span, 'MMS3003', `unknown machine option '${a.key}='; expected os, cpus, memory, swap, variant, max_map_count, tlb or pku`);
       }
+    }
+    return this.withExtraVariants(out, m.span);
+  }
+
+  /** Adds the variants the caller asked for on top of the machine line's. */
+  private withExtraVariants<T extends { os: Personality; variants: string[] }>(out: T, span: Span): T {
+    for (const v of this.options.extraVariants ?? []) {
+      const problem = variantProblem(v, out.os);
+      if (problem) this.diag(span, 'MMS3007', `${problem} (asked for with --variant)`);
+      else if (!out.variants.includes(v)) out.variants.push(v);
     }
     return out;
   }

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync, existsSync } from '
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { compareRuns, type Design, formatComparison } from '../../src/cli/compare.js';
 import { formatReport, styleFor } from '../../src/cli/format.js';
 import { runScenario } from '../../src/scenario/runner.js';
 
@@ -41,6 +42,36 @@ describe('examples: golden outputs', () => {
       }
       assert.equal(text, readFileSync(golden, 'utf8'));
       assert.ok(report.passed, `${name} should pass:\n${text}`);
+    });
+  }
+});
+
+/**
+ * Comparison goldens: for each example NAME.mms with a NAME.compare file (one line: the
+ * variants to compare against, as `mmsim compare --variant` takes them), the comparison
+ * is checked in as NAME.compare.out.
+ */
+describe('examples: golden comparisons', () => {
+  const files = scenarios(examples).filter((f) => existsSync(f.replace(/\.mms$/, '.compare')));
+  it('there are comparisons to check', () => {
+    assert.ok(files.length >= 2);
+  });
+  for (const file of files) {
+    const name = relative(root, file);
+    it(`${name} compared as ${name.replace(/\.mms$/, '.compare.out')} says`, () => {
+      const text = readFileSync(file, 'utf8');
+      const variants = readFileSync(file.replace(/\.mms$/, '.compare'), 'utf8').trim().split(/\s+/);
+      const designs: Design[] = [{ label: 'as written', report: runScenario(text, name) }];
+      for (const v of variants) designs.push({ label: `variant=${v}`, report: runScenario(text, name, { extraVariants: v.split('+') }) });
+      const out = `${formatComparison(name, designs, plain)}\n`;
+      const golden = file.replace(/\.mms$/, '.compare.out');
+      if (update || !existsSync(golden)) {
+        if (!update) assert.fail(`${relative(root, golden)} is missing: run UPDATE_GOLDEN=1 npm test and review it`);
+        writeFileSync(golden, out);
+      }
+      assert.equal(out, readFileSync(golden, 'utf8'));
+      // A comparison exists to show a difference.
+      assert.ok(compareRuns(designs).some((r) => r.differs), `${name}: the designs should differ somewhere`);
     });
   }
 });
