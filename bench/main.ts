@@ -10,17 +10,20 @@
  *   (e) mmap + munmap of 4 KiB                                 ns/pair
  *   (f) mprotect of single pages in a 1024-page region         ns/call
  *   (g) mprotect in an address space of 1k vs 100k VMAs        ns/call, ratio
+ *   (h) PKRU toggle vs key change (pkey_mprotect, x86_pkru_protect_range) over
+ *       1, 512, 256k pages, linux and freebsd (./keys.ts)      ns/call, ratio, flushes
  *
  * plus the metadata bytes per resident page of the 256k-page case.
  *
- * Per-op cases (a, b, e, f, g) run under tinybench, each sample a batch of
+ * Per-op cases (a, b, e, f, g, h) run under tinybench, each sample a batch of
  * operations; the figure is the median sample divided by the batch size.
  * One-shot cases (c, d) are timed with process.hrtime.bigint() and repeated;
  * the median repetition is reported, as mmbench does.
  *
  * Flags: --quick (small sizes: a smoke test), --json (one JSON document on
  * stdout), --no-native (skip mmbench), --only a,b,... (run these cases only;
- * for profiling one case, e.g. `node --cpu-prof dist/bench/main.js --only g100k`).
+ * for profiling one case, e.g. `node --cpu-prof dist/bench/main.js --only g100k`;
+ * g and h select all their sizes, h512 both personalities, h512.linux one).
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -33,6 +36,7 @@ import { PhysMem } from '../src/hw/physMem.js';
 import { ENTRIES_PER_TABLE, PAGE_SIZE } from '../src/hw/pte.js';
 import { Vma } from '../src/mm/vma.js';
 import { SpinLock } from '../src/step/locks.js';
+import { caseKeyChange, formatKeyChangeTable, hId, hLabel, isKeyCaseId, KEY_PERSONALITIES, keyChangeRow } from './keys.js';
 import { runNative, type NativeResult } from './native.js';
 
 const MiB = 1024 * 1024;
@@ -59,6 +63,8 @@ export interface Sizes {
   /** (g) VMAs of the small and the large address space. */
   readonly gSmall: number;
   readonly gLarge: number;
+  /** (h) range sizes, in pages, of the PKRU toggle vs key change case. */
+  readonly keyPages: readonly number[];
   /** Repetitions of the one-shot cases (odd: the median is one of them). */
   readonly reps: number;
   /** tinybench: minimum time and samples per case, then warm-up. */
@@ -81,6 +87,7 @@ export const FULL_SIZES: Sizes = {
   mprotectBatch: 256,
   gSmall: 1000,
   gLarge: 100_000,
+  keyPages: [1, 512, 256 * 1024],
   reps: 5,
   benchTimeMs: 1000,
   benchIterations: 64,
@@ -100,6 +107,7 @@ export const QUICK_SIZES: Sizes = {
   mprotectBatch: 64,
   gSmall: 1000,
   gLarge: 4000,
+  keyPages: [1, 512, 4096],
   reps: 3,
   benchTimeMs: 10,
   benchIterations: 4,
@@ -126,7 +134,7 @@ export interface CaseResult {
 // ---------------------------------------------------------------------------
 // helpers
 
-function ok(r: SysResult, what: string): number {
+export function ok(r: SysResult, what: string): number {
   if (isErrno(r)) throw new Error(`bench: ${what} failed with ${r.name}`);
   return r;
 }
@@ -143,7 +151,7 @@ function load(t: ThreadHandle, va: number): number {
 }
 
 /** Stores 1 into the first byte of each page, as mmbench's touch_pages() does. */
-function touchPages(t: ThreadHandle, base: number, pages: number): void {
+export function touchPages(t: ThreadHandle, base: number, pages: number): void {
   for (let i = 0; i < pages; i++) store(t, base + i * PAGE_SIZE, 1);
 }
 
@@ -186,7 +194,7 @@ interface Timed {
  * slow that a sample would outlast a sixteenth of the time budget; the sample count is
  * capped so that a slow case still finishes in about `benchTimeMs` (at least 5 samples).
  */
-function timeOps(name: string, batch: number, sizes: Sizes, fn: (count: number) => void): Timed & { batch: number } {
+export function timeOps(name: string, batch: number, sizes: Sizes, fn: (count: number) => void): Timed & { batch: number } {
   // Calibrate: grow the count until a call takes a millisecond (or the batch is reached).
   let count = 1;
   let perOpNs = 0;
@@ -680,6 +688,8 @@ export function buildRows(results: readonly CaseResult[], native: readonly Nativ
       rows.push(ratioRow('d', 'fork + COW total (fork, child writes, exit)', 'ns/page', r.nsPerOp, n?.nsPerOp));
       rows.push(ratioRow('d.fork', 'fork() of the populated process', 'ns/fork', r.extra['forkNs'], n?.extra['fork_ns']));
       rows.push(ratioRow('d.cow', 'child COW write fault', 'ns/page', r.extra['cowNsPerPage'], n?.extra['cow_ns_per_page']));
+    } else if (isKeyCaseId(r.id)) {
+      rows.push(keyChangeRow(r));
     } else {
       const unit = r.id === 'c' ? 'ns/fault' : r.id === 'e' ? 'ns/pair' : 'ns/call';
       rows.push(ratioRow(r.id, r.title, unit, r.nsPerOp, nat(r.id)?.nsPerOp));
@@ -718,13 +728,13 @@ export function buildRows(results: readonly CaseResult[], native: readonly Nativ
   return rows;
 }
 
-function fmt(x: number | undefined, digits = 1): string {
+export function fmt(x: number | undefined, digits = 1): string {
   if (x === undefined || !Number.isFinite(x)) return '-';
   if (Math.abs(x) >= 1e6) return x.toExponential(3);
   return x.toFixed(Math.abs(x) < 10 ? Math.max(digits, 2) : digits);
 }
 
-function table(headers: readonly string[], lines: readonly (readonly string[])[], rightAlign: ReadonlySet<number>): string {
+export function table(headers: readonly string[], lines: readonly (readonly string[])[], rightAlign: ReadonlySet<number>): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const row = (cells: readonly string[]): string => cells.map((c, i) => (rightAlign.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
   return [row(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(row)].join('\n');
@@ -742,6 +752,8 @@ export function formatReport(rows: readonly Row[], results: readonly CaseResult[
       new Set([3, 4, 5]),
     ),
   );
+  const keys = formatKeyChangeTable(results);
+  if (keys !== undefined) out.push('', keys);
   out.push('');
   out.push('mmsim details:');
   for (const r of results) {
@@ -750,7 +762,7 @@ export function formatReport(rows: readonly Row[], results: readonly CaseResult[
       .join(' ');
     out.push(`  ${r.id.padEnd(6)} ${fmt(r.nsPerOp, 2)} ns/op over ${r.samples} samples of ${r.ops} ops; ${extra}`);
   }
-  if (native === null) out.push('native: skipped (--no-native)');
+  if (native === null) out.push('native: not run (--no-native, or no selected case has a native counterpart)');
   else if ('unavailable' in native) out.push(`native: unavailable: ${native.unavailable}`);
   else {
     out.push('native (mmbench, median of its repetitions):');
@@ -785,7 +797,7 @@ export function formatReport(rows: readonly Row[], results: readonly CaseResult[
 // driver
 
 /** Case names --only accepts. */
-export const CASE_IDS = ['a', 'b', 'c', 'd', 'e', 'f', 'g'] as const;
+export const CASE_IDS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'] as const;
 
 /** Everything one run measured. */
 export interface BenchRun {
@@ -824,6 +836,11 @@ export function runBench(sizes: Sizes, options: { only?: readonly string[]; nati
   if (want('f')) run('f', () => caseMprotectRegion(sizes));
   for (const n of [sizes.gSmall, sizes.gLarge]) {
     if (want(gId(n), 'g')) run(gId(n), () => caseMprotectVmas(sizes, n));
+  }
+  for (const pages of sizes.keyPages) {
+    for (const os of KEY_PERSONALITIES) {
+      if (want(hId(pages, os), 'h', hLabel(pages))) run(hId(pages, os), () => caseKeyChange(sizes, os, pages));
+    }
   }
   let native: BenchRun['native'] = null;
   if (options.native !== false) {
