@@ -23,3 +23,5 @@ export { AMD64_PKRU_EXCL, AMD64_PKRU_PERSIST } from './pmap/pkruRangeSet.js';
 export { AMD64_SET_PKRU, AMD64_CLEAR_PKRU, type PkruPerm } from './mm/freebsd/pkru.js';
 export { PKEY_DISABLE_ACCESS, PKEY_DISABLE_WRITE } from './mm/pkeys.js';
 export { VARIANTS, type VariantInfo } from './mm/variants.js';
+export { MAP_CHGPROT } from './mm/remapFilePages.js';
+export { PTE_FILE_MAX_BITS } from './hw/pte.js';

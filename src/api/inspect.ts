@@ -8,6 +8,9 @@ import {
   PTE_RW,
   PTE_US,
   pageOffset,
+  filePteOffset,
+  filePteProt,
+  pteIsFile,
   pteIsSwap,
   pteKey,
   pteMapsFrame,
@@ -15,6 +18,7 @@ import {
   pteNone,
   swapPteOffset,
 } from '../hw/pte.js';
+import { FRAME_FILE } from '../hw/physMem.js';
 import { type TlbEntryView } from '../hw/tlb.js';
 import { type Kernel } from '../mm/kernel.js';
 import { type Process } from '../mm/process.js';
@@ -40,6 +44,12 @@ export interface PteView {
   readonly pfn: number;
   /** Swap slot for a swap entry; -1 otherwise. */
   readonly swapSlot: number;
+  /** A nonlinear file entry (a reclaimed page of a remapped mapping). */
+  readonly file: boolean;
+  /** The file page this entry stands for: a file entry's offset or a mapped page-cache frame's index; -1 otherwise. */
+  readonly pgoff: number;
+  /** PROT_* bits a file entry keeps (VM_MANYPROTS); 0 otherwise. */
+  readonly fileProt: number;
   /** Kind of the mapped frame: anon, file, zero, …; null when no frame is mapped. */
   readonly frameKind: string | null;
 }
@@ -68,6 +78,9 @@ export function pteOf(k: Kernel, p: Process, va: number): PteView {
     key: maps ? pteKey(hi) : 0,
     pfn,
     swapSlot: pteIsSwap(lo) ? swapPteOffset(lo, hi) : -1,
+    file: pteIsFile(lo),
+    pgoff: pteIsFile(lo) ? filePteOffset(lo, hi) : pfn >= 0 && k.hw.mem.kind[pfn] === FRAME_FILE ? k.hw.mem.index[pfn] : -1,
+    fileProt: pteIsFile(lo) ? filePteProt(lo) : 0,
     frameKind: pfn < 0 ? null : pfn === k.zeroPfn ? 'zero' : FRAME_KIND_NAMES[k.hw.mem.kind[pfn]],
   };
 }
@@ -92,7 +105,8 @@ export function peekByte(k: Kernel, p: Process, va: number): number | undefined 
   }
   const file = vma.file;
   if (!file) return 0;
-  const index = vma.pgoffAt(va - off);
+  // A nonlinear entry names its file page; otherwise the page is the VMA's linear one.
+  const index = pte.file ? pte.pgoff : vma.pgoffAt(va - off);
   if (index >= file.pages) return undefined;
   const cached = file.cache.get(index);
   if (cached !== undefined) return mem.read8(cached, off);

@@ -7,7 +7,7 @@ import { createFile } from '../mm/fileOps.js';
 import { Kernel } from '../mm/kernel.js';
 import { type Process, type Thread } from '../mm/process.js';
 import { reclaim, swapOutProcess } from '../mm/reclaim.js';
-import { variantProblem } from '../mm/variants.js';
+import { variantProblem, withImpliedVariants } from '../mm/variants.js';
 import { Scheduler, type ScheduledStep } from '../step/scheduler.js';
 import { type KernelPath } from '../step/step.js';
 import { machineCounters } from './snapshot.js';
@@ -100,7 +100,7 @@ export class Machine {
     });
     this.kernel = new Kernel(this.hw, {
       personality: os,
-      variants: new Set(options.variants ?? []),
+      variants: new Set(withImpliedVariants(options.variants ?? [])),
       maxMapCount: options.maxMapCount ?? 65530,
     });
     this.mode = options.invariants ?? 'off';

@@ -8,6 +8,7 @@ import { sysMadvise, sysMsync } from '../mm/madvise.js';
 import { sysMmap, sysMunmap } from '../mm/mmap.js';
 import { sysMprotect } from '../mm/mprotect.js';
 import { sysMremap } from '../mm/mremap.js';
+import { sysRemapFilePages } from '../mm/remapFilePages.js';
 import { type Thread } from '../mm/process.js';
 import { type SignalInfo } from '../mm/signal.js';
 import { userFetch, userLoad, userStore, userTranslatePath } from '../mm/uaccess.js';
@@ -84,6 +85,16 @@ export class ThreadHandle {
   /** mremap(2). `newAddr` is used with MREMAP_FIXED. */
   mremap(addr: number, oldLength: number, newLength: number, flags: number, newAddr = 0): SysResult {
     return this.run(sysMremap(this.machine.kernel, this.thread, addr, oldLength, newLength, flags, newAddr));
+  }
+
+  /**
+   * remap_file_pages(2) on a shared file mapping: [start, start + size) shows file pages
+   * `pgoff …`. Mainline emulates it with one VMA per run (`prot` must be 0); the variants
+   * rfp-nonlinear and rfp-manyprots run the 2.6 design and the VM_MANYPROTS series, where
+   * MAP_CHGPROT in `flags` gives the pages `prot` as their own protection.
+   */
+  remapFilePages(start: number, size: number, prot: number, pgoff: number, flags = 0): SysResult {
+    return this.run(sysRemapFilePages(this.machine.kernel, this.thread, start, size, prot, pgoff, flags));
   }
 
   /** madvise(2). */
@@ -323,6 +334,10 @@ export class ThreadPaths {
 
   madvise(addr: number, length: number, advice: number): KernelPath<SysResult> {
     return sysMadvise(this.machine.kernel, this.thread, addr, length, advice);
+  }
+
+  remapFilePages(start: number, size: number, prot: number, pgoff: number, flags = 0): KernelPath<SysResult> {
+    return sysRemapFilePages(this.machine.kernel, this.thread, start, size, prot, pgoff, flags);
   }
 
   pkeyMprotect(addr: number, length: number, prot: number, pkey: number): KernelPath<SysResult> {

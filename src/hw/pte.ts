@@ -140,10 +140,61 @@ export function swapPteOffset(lo: number, hi: number): number {
   return (hi & SWAP_OFFSET_HI_MASK) * (1 << SWAP_OFFSET_LO_BITS) + (lo >>> SWAP_OFFSET_LO_SHIFT);
 }
 
+/**
+ * File entries (nonlinear mappings, seed 001). A not-present entry that says which file
+ * page belongs at its address, and — for VM_MANYPROTS mappings — with which protection:
+ *
+ *   lo: bit 0 P = 0, bit 1 SWAP = 0, bit 2 FILE = 1, bits 3..5 PROT_READ/WRITE/EXEC,
+ *       bit 8 PROTNONE = 0, bits 12..31 offset bits 0..19
+ *   hi: bits 0..19 offset bits 20..39 (where a frame number's high bits go)
+ *
+ * So a file page offset has {@link PTE_FILE_MAX_BITS} bits, and remap_file_pages()
+ * refuses offsets that do not fit (EOVERFLOW). x86-64 Linux 2.6 kept the offset in bits
+ * 12..51 the same way (pte_to_pgoff()); i386 squeezed 28 bits beside its flags, which is
+ * why the series' review (seed 001) counted the bits it cost.
+ */
+export const PTE_FILE_MAX_BITS = 40;
+const FILE_PROT_SHIFT = 3;
+
+/** True for a file entry. */
+export function pteIsFile(lo: number): boolean {
+  return (lo & (PTE_P | PTE_PROTNONE | PTE_SWAP | PTE_FILE)) === PTE_FILE;
+}
+
+/** Low word of a file entry for file page `pgoff` with protection `prot` (PROT_* bits). */
+export function filePteLo(pgoff: number, prot: number): number {
+  return ((pgoff % 0x100000) * PAGE_SIZE + ((prot & 7) << FILE_PROT_SHIFT) + PTE_FILE) >>> 0;
+}
+
+/** High word of a file entry for file page `pgoff`. */
+export function filePteHi(pgoff: number): number {
+  return Math.floor(pgoff / 0x100000) & PTE_HI_PFN_MASK;
+}
+
+/** File page offset of a file entry. */
+export function filePteOffset(lo: number, hi: number): number {
+  return (hi & PTE_HI_PFN_MASK) * 0x100000 + (lo >>> PAGE_SHIFT);
+}
+
+/** Protection (PROT_* bits) kept in a file entry. */
+export function filePteProt(lo: number): number {
+  return (lo >>> FILE_PROT_SHIFT) & 7;
+}
+
+/** The rights a present entry grants as PROT_READ/WRITE/EXEC bits (1/2/4); 0 when not present. */
+export function pteProt(lo: number, hi: number): number {
+  if ((lo & PTE_P) === 0) return 0;
+  return 1 | (lo & PTE_RW ? 2 : 0) | (hi & PTE_HI_XD ? 0 : 4);
+}
+
 /** A human-readable decoding of an entry, for snapshots and traces. */
 export function describePte(lo: number, hi: number): string {
   if (pteNone(lo, hi)) return 'none';
   if (pteIsSwap(lo)) return `swap type=${swapPteType(lo)} offset=${swapPteOffset(lo, hi)}`;
+  if (pteIsFile(lo)) {
+    const prot = filePteProt(lo);
+    return `file pgoff=0x${filePteOffset(lo, hi).toString(16)} prot=${prot & 1 ? 'r' : '-'}${prot & 2 ? 'w' : '-'}${prot & 4 ? 'x' : '-'}`;
+  }
   if ((lo & (PTE_P | PTE_PROTNONE)) === 0) return `software 0x${hi.toString(16)}_${lo.toString(16).padStart(8, '0')}`;
   const bits: string[] = [];
   if (lo & PTE_P) bits.push('P');

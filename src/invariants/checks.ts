@@ -1,7 +1,8 @@
 import { FRAME_ANON, FRAME_FILE, FRAME_FREE, FRAME_KERNEL, FRAME_PAGETABLE, FRAME_SWAPCACHE } from '../hw/physMem.js';
-import { PTE_HI_XD, PTE_P, PTE_RW, PTE_US, pteIsSwap, pteKey, pteMapsFrame, ptePfn, swapPteOffset } from '../hw/pte.js';
+import { filePteProt, PTE_HI_XD, PTE_P, PTE_RW, PTE_US, pteIsFile, pteIsSwap, pteKey, pteMapsFrame, ptePfn, swapPteOffset } from '../hw/pte.js';
 import { type Violation } from '../hw/violation.js';
-import { PROT_EXEC, PROT_WRITE } from '../mm/abi.js';
+import { PROT_EXEC, PROT_READ, PROT_WRITE } from '../mm/abi.js';
+import { VM_MANYPROTS, VM_MAYEXEC, VM_MAYREAD, VM_MAYWRITE, VM_NONLINEAR, type Vma } from '../mm/vma.js';
 import { type Kernel } from '../mm/kernel.js';
 import { type Pmap } from '../pmap/pmap.js';
 import { forEachLeaf } from './walkAll.js';
@@ -36,11 +37,18 @@ export function checkNoExcessRights(k: Kernel): Violation[] {
         out.push({ id: 'no-excess-rights', message: `${where}: an entry outside every VMA` });
         return;
       }
+      // Under VM_MANYPROTS each page has its own protection, within what the VMA may get (VM_MAY*).
+      const allowed = vma.flags & VM_MANYPROTS ? mayProt(vma) : vma.prot;
+      if (pteIsFile(lo)) {
+        if (!(vma.flags & VM_NONLINEAR)) out.push({ id: 'no-excess-rights', message: `${where}: a file entry in a linear VMA` });
+        else if (filePteProt(lo) & ~allowed) out.push({ id: 'no-excess-rights', message: `${where}: a file entry keeps rights the VMA may not have` });
+        return;
+      }
       if (!pteMapsFrame(lo)) return;
       if ((lo & PTE_P) !== 0) {
         if ((lo & PTE_US) === 0) out.push({ id: 'no-excess-rights', message: `${where}: a user page without the US bit` });
         if (lo & PTE_RW) {
-          if (!(vma.prot & PROT_WRITE)) out.push({ id: 'no-excess-rights', message: `${where}: writable PTE in a ${vma.permString()} VMA` });
+          if (!(allowed & PROT_WRITE)) out.push({ id: 'no-excess-rights', message: `${where}: writable PTE in a ${vma.permString()} VMA` });
           else if (!vma.shared) {
             const pfn = ptePfn(lo, hi);
             if (pfn === k.zeroPfn || mem.mapcount[pfn] > 1) {
@@ -48,7 +56,7 @@ export function checkNoExcessRights(k: Kernel): Violation[] {
             }
           }
         }
-        if ((hi & PTE_HI_XD) === 0 && !(vma.prot & PROT_EXEC)) out.push({ id: 'no-excess-rights', message: `${where}: executable PTE in a ${vma.permString()} VMA` });
+        if ((hi & PTE_HI_XD) === 0 && !(allowed & PROT_EXEC)) out.push({ id: 'no-excess-rights', message: `${where}: executable PTE in a ${vma.permString()} VMA` });
         // Linux keys live on the VMA; FreeBSD's in the pmap's range set (key 0 outside it).
         const ranges = mm.pmap.extension;
         const key = ranges ? ranges.keyAt(va) : vma.pkey;
@@ -165,4 +173,9 @@ export function checkAccounting(k: Kernel): Violation[] {
 export function takeHardwareViolations(k: Kernel): Violation[] {
   const v = k.hw.mmu.violations.splice(0);
   return v;
+}
+
+/** The rights a VMA may be given (VM_MAYREAD/WRITE/EXEC) as PROT bits. */
+function mayProt(vma: Vma): number {
+  return (vma.flags & VM_MAYREAD ? PROT_READ : 0) | (vma.flags & VM_MAYWRITE ? PROT_WRITE : 0) | (vma.flags & VM_MAYEXEC ? PROT_EXEC : 0);
 }

@@ -1,6 +1,6 @@
 import { PF_I, PF_P, PF_PK, PF_W } from '../hw/mmu.js';
 import { FRAME_ANON, FRAME_FILE, FRAME_SWAPCACHE, NO_FRAME } from '../hw/physMem.js';
-import { pageOffset, PTE_D, PTE_P, PTE_PROTNONE, PTE_RW, pteIsSwap, pteMapsFrame, ptePfn, pteNone, swapPteOffset } from '../hw/pte.js';
+import { filePteOffset, filePteProt, pageOffset, pteProt, PTE_D, PTE_P, PTE_PROTNONE, PTE_RW, pteIsFile, pteIsSwap, pteMapsFrame, ptePfn, pteNone, swapPteOffset } from '../hw/pte.js';
 import { readOnlyProt } from '../pmap/pmap.js';
 import { type KernelPath } from '../step/step.js';
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from './abi.js';
@@ -9,7 +9,7 @@ import { type Kernel } from './kernel.js';
 import { Mm } from './mm.js';
 import { type Thread } from './process.js';
 import { type SignalInfo } from './signal.js';
-import { type Vma } from './vma.js';
+import { VM_MANYPROTS, type Vma } from './vma.js';
 
 /** A fault the kernel could not resolve becomes this signal; null means "retry the access". */
 export type FaultOutcome = SignalInfo | null;
@@ -33,6 +33,9 @@ export function pkruPermits(pkru: number, pkey: number, write: boolean): boolean
 function accessError(ec: number, vma: Vma, pkru: number, pke: boolean): boolean {
   if (ec & PF_PK) return true;
   if (pke && !(ec & PF_I) && !pkruPermits(pkru, vma.pkey, (ec & PF_W) !== 0)) return true;
+  // VM_MANYPROTS: the VMA's protection is only the default (a PROT_NONE window may hold
+  // writable pages), so the entry decides, in handle_mm_fault() (the series' patch 08).
+  if (vma.flags & VM_MANYPROTS) return false;
   if (ec & PF_W) return (vma.prot & PROT_WRITE) === 0;
   // A read or fetch that faulted on a present page is a protection violation.
   if (ec & PF_P) return true;
@@ -85,8 +88,12 @@ export function* handleMmFault(k: Kernel, t: Thread, vma: Vma, addr: number, wri
   // Linux allocates before it takes the page-table lock (do_anonymous_page(),
   // filemap_fault(), wp_page_copy(), swapin): reclaim may need that very lock. Peek at the
   // entry, get what the fault will probably need, then lock and look again.
-  const fileIndex = vma.file ? vma.pgoffAt(page) : -1;
-  if (vma.file && fileIndex >= vma.file.pages && pteNone(pmap.lo(slot), pmap.hi(slot))) return signal(t, 'SIGBUS', 'BUS_ADRERR', addr, ec);
+  // A file entry (a reclaimed nonlinear page) names its file page; otherwise it is the linear one.
+  const seenLo = pmap.lo(slot);
+  const seenHi = pmap.hi(slot);
+  const fileIndex = !vma.file ? -1 : pteIsFile(seenLo) ? filePteOffset(seenLo, seenHi) : vma.pgoffAt(page);
+  const notPresent = pteNone(seenLo, seenHi) || pteIsFile(seenLo);
+  if (vma.file && fileIndex >= vma.file.pages && notPresent && permitted(vma, seenLo, write, ec)) return signal(t, 'SIGBUS', 'BUS_ADRERR', addr, ec);
   const prepared = prepareFrames(k, t, vma, slot, fileIndex, write);
   if (prepared !== null) {
     releasePrepared(k, t);
@@ -102,7 +109,14 @@ export function* handleMmFault(k: Kernel, t: Thread, vma: Vma, addr: number, wri
     const lo = pmap.lo(slot);
     const hi = pmap.hi(slot);
     // The step after the entry is written is where other CPUs' walkers can see it.
-    if (pteNone(lo, hi)) {
+    if (pteNone(lo, hi) || pteIsFile(lo)) {
+      // Per-page protections: a page never remapped has the VMA's, a file entry its own.
+      if (!permitted(vma, lo, write, ec)) return signal(t, 'SIGSEGV', 'SEGV_ACCERR', addr, ec);
+      if (pteIsFile(lo)) {
+        const out = nonlinearFault(k, t, vma, page, slot, lo, hi, ec);
+        if (ctx.preemptible) yield ctx.at('pte-write', `pte 0x${page.toString(16)}`, page);
+        return out;
+      }
       if (vma.file && fileIndex >= vma.file.pages) return signal(t, 'SIGBUS', 'BUS_ADRERR', addr, ec);
       const out = vma.file ? fileFault(k, t, vma, page, slot, write, ec) : anonFault(k, t, vma, page, slot, write, ec);
       if (ctx.preemptible) yield ctx.at('pte-write', `pte 0x${page.toString(16)}`, page);
@@ -115,6 +129,17 @@ export function* handleMmFault(k: Kernel, t: Thread, vma: Vma, addr: number, wri
       return yield* wpFault(k, t, vma, page, slot, pmap.lo(slot), pmap.hi(slot), ec);
     }
     if (!pteMapsFrame(lo)) throw new Error(`mmsim bug: unknown PTE 0x${hi.toString(16)}_${lo.toString(16)} at 0x${page.toString(16)}`);
+    if (vma.flags & VM_MANYPROTS) {
+      // The posted series: "VM_NONUNIFORM vma's have PTE's always installed with the
+      // correct protection. So, generate a SIGSEGV if a fault is caught there." A thread
+      // that faulted on an entry another thread has just installed dies with it.
+      if (k.variant('manyprots-fault-race-bug')) return signal(t, 'SIGSEGV', 'SEGV_ACCERR', addr, ec);
+      // The fix Hugh Dickins asked for: compare the access with the entry's protection;
+      // if it allows it, the fault was fixed under us — retry.
+      if (!protPermits(pteProt(lo, hi), write, ec)) return signal(t, 'SIGSEGV', 'SEGV_ACCERR', addr, ec);
+      mm.counters.spuriousFaults++;
+      return null;
+    }
     if ((lo & PTE_P) === 0 && lo & PTE_PROTNONE) {
       // The VMA allows access now but the PTE still says PROT_NONE: re-derive it.
       const pfn = ptePfn(lo, hi);
@@ -145,7 +170,7 @@ function prepareFrames(k: Kernel, t: Thread, vma: Vma, slot: number, fileIndex: 
   const hi = pmap.hi(slot);
   const mem = k.hw.mem;
   let needAnon = false;
-  if (pteNone(lo, hi)) {
+  if (pteNone(lo, hi) || pteIsFile(lo)) {
     if (vma.file) {
       const cached = pageCacheGet(k, vma.file, fileIndex, t.process);
       if (cached === NO_FRAME) return 'oom';
@@ -265,6 +290,43 @@ function fileFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, w
   }
   mm.counters.minorFaults++;
   return null;
+}
+
+/**
+ * do_file_page() for a file entry: the page named by the entry (its offset, and under
+ * VM_MANYPROTS its protection) is mapped again — at its nonlinear place, with its own rights.
+ */
+function nonlinearFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: number, lo: number, hi: number, ec: number): FaultOutcome {
+  const mm = t.process.mm;
+  const index = filePteOffset(lo, hi);
+  const file = vma.file!;
+  if (index >= file.pages) return signal(t, 'SIGBUS', 'BUS_ADRERR', page, ec);
+  const cached = t.pinnedPage !== NO_FRAME ? t.pinnedPage : pageCacheGet(k, file, index, t.process);
+  if (cached === NO_FRAME) return oom(k, t, page, ec);
+  const mem = k.hw.mem;
+  mem.refcount[cached]++;
+  mem.mapcount[cached]++;
+  const prot = vma.flags & VM_MANYPROTS ? filePteProt(lo) : vma.prot;
+  mm.pmap.enter(slot, page, cached, prot, vma.pkey, (ec & PF_W) !== 0);
+  mm.counters.minorFaults++;
+  return null;
+}
+
+/** Whether rights `prot` allow the access: a fetch needs EXEC, a write WRITE, a read any right (x86 has no write-only or exec-only pages). */
+function protPermits(prot: number, write: boolean, ec: number): boolean {
+  if (ec & PF_I) return (prot & PROT_EXEC) !== 0;
+  if (write) return (prot & PROT_WRITE) !== 0;
+  return (prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) !== 0;
+}
+
+/**
+ * Whether the protection of a not-present entry allows the access: under VM_MANYPROTS a
+ * file entry's own, or the VMA's default for a page never remapped; elsewhere the VMA
+ * was checked already.
+ */
+function permitted(vma: Vma, lo: number, write: boolean, ec: number): boolean {
+  if (!(vma.flags & VM_MANYPROTS)) return true;
+  return protPermits(pteIsFile(lo) ? filePteProt(lo) : vma.prot, write, ec);
 }
 
 /** swapInFault() mapped the page read-only for a write fault: the caller continues with do_wp_page(). */

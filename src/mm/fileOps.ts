@@ -9,6 +9,8 @@ import { type Kernel } from './kernel.js';
 import { type Process, type Thread } from './process.js';
 import { copyUser } from './uaccess.js';
 import { zapVmaRange } from './vmaOps.js';
+import { zapNonlinearPastEof } from './remapFilePages.js';
+import { VM_NONLINEAR } from './vma.js';
 
 /** Largest file size mmsim accepts (Linux MAX_LFS_FILESIZE is far larger; this keeps page indexes in 32 bits). */
 export const MAX_FILE_SIZE = 2 ** 31 * PAGE_SIZE;
@@ -128,6 +130,10 @@ export function truncateFile(k: Kernel, file: File, size: number): SysResult {
   const mem = k.hw.mem;
   if (newPages < oldPages) {
     for (const vma of file.mappings) {
+      if (vma.flags & VM_NONLINEAR) {
+        if (vma.mm) zapNonlinearPastEof(k, vma.mm, vma, newPages);
+        continue;
+      }
       const firstVa = vma.start + (newPages - vma.pgoff) * PAGE_SIZE;
       const start = Math.max(vma.start, firstVa);
       if (start >= vma.end) continue;

@@ -5,7 +5,7 @@ import { ENOMEM, type SysResult } from './errno.js';
 import { type Kernel, teardownMm } from './kernel.js';
 import { Mm } from './mm.js';
 import { type Process, type Thread } from './process.js';
-import { Vma } from './vma.js';
+import { Vma, VM_NONLINEAR } from './vma.js';
 import { insertVma } from './vmaOps.js';
 
 /**
@@ -41,7 +41,8 @@ export function* sysFork(k: Kernel, t: Thread, childCpu: Cpu = t.cpu): KernelPat
         c.anonVma = id;
       }
       insertVma(childMm, c);
-      if (!v.anonVma) continue;
+      // Nonlinear entries say which file page sits where: only the page tables know it.
+      if (!v.anonVma && !(v.flags & VM_NONLINEAR)) continue;
       const ok = copyPageRange(k, mm, childMm, v);
       if (ok < 0) {
         teardownMm(k, childMm);

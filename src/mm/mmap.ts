@@ -19,7 +19,7 @@ import {
 } from './abi.js';
 import { EACCES, EBADF, EEXIST, EINVAL, ENOMEM, EOVERFLOW, EPERM, errno, isErrno, type SysResult } from './errno.js';
 import { handleMmFault } from './fault.js';
-import { File } from './file.js';
+import { File, type OpenFile } from './file.js';
 import { type Kernel } from './kernel.js';
 import { MMAP_BASE, MMAP_MIN_ADDR, type Mm, TASK_SIZE, TASK_UNMAPPED_BASE } from './mm.js';
 import { executeOnlyPkey } from './pkeys.js';
@@ -85,75 +85,85 @@ export function* sysMmap(k: Kernel, t: Thread, addr: number, len: number, prot: 
   if (!(flags & MAP_FIXED)) addr = roundHintToMin(addr);
   len = pageAlignUp(len);
   if (len === 0 || len > Number.MAX_SAFE_INTEGER - PAGE) return ENOMEM;
-  let pgoff = offset / PAGE;
+  const pgoff = offset / PAGE;
   if (pgoff + len / PAGE > 2 ** 52) return EOVERFLOW;
   const mm = t.process.mm;
-  const ctx = t.ctx;
-  yield* mm.mmapLock.write(ctx);
+  yield* mm.mmapLock.write(t.ctx);
   try {
-    if (mm.mapCount > k.config.maxMapCount) return ENOMEM;
-    const where = getUnmappedArea(mm, addr, len, flags);
-    if (isErrno(where)) return where;
-    if (flags & MAP_FIXED_NOREPLACE) {
-      const v = mm.findVma(where);
-      if (v && v.start < where + len) return EEXIST;
-    }
-    let vmFlags = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
-    if (flags & MAP_GROWSDOWN) vmFlags |= VM_GROWSDOWN;
-    if (flags & MAP_LOCKED) vmFlags |= VM_LOCKED;
-    let file: File | null = null;
-    const type = flags & MAP_TYPE;
-    if (open) {
-      file = open.file;
-      if (type === MAP_SHARED || type === MAP_SHARED_VALIDATE) {
-        // MAP_SHARED_VALIDATE rejects unknown flags, and MAP_SYNC on a file without DAX (all of mmsim's).
-        if (type === MAP_SHARED_VALIDATE && flags & ~(LEGACY_MAP_MASK | MAP_FIXED_NOREPLACE)) return errno('EOPNOTSUPP');
-        if (prot & PROT_WRITE && !open.canWrite) return EACCES;
-        vmFlags |= VM_SHARED | VM_MAYSHARE;
-        if (!open.canWrite) vmFlags &= ~(VM_MAYWRITE | VM_SHARED);
-      } else if (type !== MAP_PRIVATE) {
-        return EINVAL;
-      }
-      if (!open.canRead) return EACCES;
-      // do_mmap(): a file mapping cannot grow down.
-      if (vmFlags & VM_GROWSDOWN) return EINVAL;
-    } else {
-      // Anonymous memory knows MAP_SHARED and MAP_PRIVATE only: MAP_SHARED_VALIDATE is EINVAL here.
-      if (type === MAP_SHARED) {
-        if (vmFlags & VM_GROWSDOWN) return EINVAL;
-        vmFlags |= VM_SHARED | VM_MAYSHARE;
-        // Shared anonymous memory is a shmem object of its own (Linux shmem_zero_setup()).
-        file = new File('/dev/zero (deleted)', len, true);
-        k.addShmem(file);
-        pgoff = 0;
-      } else if (type === MAP_PRIVATE) {
-        pgoff = where / PAGE;
-      } else {
-        return EINVAL;
-      }
-    }
-    // mmap_region(): MAP_FIXED replaces whatever was there.
-    if (flags & MAP_FIXED) {
-      const over = mm.findVma(where);
-      if (over && over.start < where + len) {
-          if (unmapWouldExceedLimit(k, mm, where, where + len)) return ENOMEM;
-        yield* unmapRange(k, ctx, t.cpu, mm, where, where + len);
-      }
-    }
-    const vma = new Vma(where, where + len, prot & (PROT_READ | PROT_WRITE | PROT_EXEC), vmFlags, file, pgoff);
-    // do_mmap(): exactly PROT_EXEC gets the execute-only key when the CPU has PKU.
-    // FreeBSD has no execute-only keys: its keys come from the pmap's range set alone.
-    if (prot === PROT_EXEC && !k.freebsd) vma.pkey = Math.max(0, executeOnlyPkey(k, t));
-    insertVma(mm, vma);
-    const merged = mergeAround(mm, vma);
-    if (ctx.preemptible) yield ctx.at('vma', `mmap 0x${where.toString(16)}-0x${(where + len).toString(16)}`, where);
-    if (flags & MAP_POPULATE || vmFlags & VM_LOCKED) {
-      yield* populate(k, t, merged, where, where + len);
-    }
-    return where;
+    return yield* doMmapLocked(k, t, open ?? null, addr, len, prot, flags, pgoff);
   } finally {
-    mm.mmapLock.writeUnlock(ctx.tid);
+    mm.mmapLock.writeUnlock(t.ctx.tid);
   }
+}
+
+/**
+ * do_mmap() and mmap_region() with mmap_lock held for writing: the checks that need the
+ * address space, placement, the MAP_FIXED unmap, the new VMA and MAP_POPULATE. `open` is
+ * the file description mapped (null for anonymous memory); `len` is page aligned.
+ */
+export function* doMmapLocked(k: Kernel, t: Thread, open: OpenFile | null, addr: number, len: number, prot: number, flags: number, pgoff: number): KernelPath<SysResult> {
+  const mm = t.process.mm;
+  const ctx = t.ctx;
+  if (mm.mapCount > k.config.maxMapCount) return ENOMEM;
+  const where = getUnmappedArea(mm, addr, len, flags);
+  if (isErrno(where)) return where;
+  if (flags & MAP_FIXED_NOREPLACE) {
+    const v = mm.findVma(where);
+    if (v && v.start < where + len) return EEXIST;
+  }
+  let vmFlags = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+  if (flags & MAP_GROWSDOWN) vmFlags |= VM_GROWSDOWN;
+  if (flags & MAP_LOCKED) vmFlags |= VM_LOCKED;
+  let file: File | null = null;
+  const type = flags & MAP_TYPE;
+  if (open) {
+    file = open.file;
+    if (type === MAP_SHARED || type === MAP_SHARED_VALIDATE) {
+      // MAP_SHARED_VALIDATE rejects unknown flags, and MAP_SYNC on a file without DAX (all of mmsim's).
+      if (type === MAP_SHARED_VALIDATE && flags & ~(LEGACY_MAP_MASK | MAP_FIXED_NOREPLACE)) return errno('EOPNOTSUPP');
+      if (prot & PROT_WRITE && !open.canWrite) return EACCES;
+      vmFlags |= VM_SHARED | VM_MAYSHARE;
+      if (!open.canWrite) vmFlags &= ~(VM_MAYWRITE | VM_SHARED);
+    } else if (type !== MAP_PRIVATE) {
+      return EINVAL;
+    }
+    if (!open.canRead) return EACCES;
+    // do_mmap(): a file mapping cannot grow down.
+    if (vmFlags & VM_GROWSDOWN) return EINVAL;
+  } else {
+    // Anonymous memory knows MAP_SHARED and MAP_PRIVATE only: MAP_SHARED_VALIDATE is EINVAL here.
+    if (type === MAP_SHARED) {
+      if (vmFlags & VM_GROWSDOWN) return EINVAL;
+      vmFlags |= VM_SHARED | VM_MAYSHARE;
+      // Shared anonymous memory is a shmem object of its own (Linux shmem_zero_setup()).
+      file = new File('/dev/zero (deleted)', len, true);
+      k.addShmem(file);
+      pgoff = 0;
+    } else if (type === MAP_PRIVATE) {
+      pgoff = where / PAGE;
+    } else {
+      return EINVAL;
+    }
+  }
+  // mmap_region(): MAP_FIXED replaces whatever was there.
+  if (flags & MAP_FIXED) {
+    const over = mm.findVma(where);
+    if (over && over.start < where + len) {
+        if (unmapWouldExceedLimit(k, mm, where, where + len)) return ENOMEM;
+      yield* unmapRange(k, ctx, t.cpu, mm, where, where + len);
+    }
+  }
+  const vma = new Vma(where, where + len, prot & (PROT_READ | PROT_WRITE | PROT_EXEC), vmFlags, file, pgoff);
+  // do_mmap(): exactly PROT_EXEC gets the execute-only key when the CPU has PKU.
+  // FreeBSD has no execute-only keys: its keys come from the pmap's range set alone.
+  if (prot === PROT_EXEC && !k.freebsd) vma.pkey = Math.max(0, executeOnlyPkey(k, t));
+  insertVma(mm, vma);
+  const merged = mergeAround(mm, vma);
+  if (ctx.preemptible) yield ctx.at('vma', `mmap 0x${where.toString(16)}-0x${(where + len).toString(16)}`, where);
+  if (flags & MAP_POPULATE || vmFlags & VM_LOCKED) {
+    yield* populate(k, t, merged, where, where + len);
+  }
+  return where;
 }
 
 /** mm_populate(): faults every page in, for writing when the mapping is writable. */

@@ -6,7 +6,8 @@ import { EACCES, EINVAL, ENOMEM, type SysResult } from './errno.js';
 import { type Kernel } from './kernel.js';
 import { mprotectPkey, pkeyIsAllocated } from './pkeys.js';
 import { type Thread } from './process.js';
-import { VM_MAYEXEC, VM_MAYREAD, VM_MAYWRITE, type Vma } from './vma.js';
+import { VM_MANYPROTS, VM_MAYEXEC, VM_MAYREAD, VM_MAYWRITE, type Vma } from './vma.js';
+import { reprotectFileEntries } from './remapFilePages.js';
 import { mergeAround, splitVma } from './vmaOps.js';
 import { SpanNode } from '../ds/spanTree.js';
 
@@ -41,6 +42,9 @@ export function* sysMprotect(k: Kernel, t: Thread, start: number, len: number, p
     while (at < end) {
       // A hole: Linux returns ENOMEM with the VMAs before it already changed.
       if (!vma || vma.start > at) return ENOMEM;
+      // Every posted VM_MANYPROTS version refused mprotect on such a VMA ("no agreement
+      // on which behavior"); Hugh Dickins' alternative resets the per-page protections.
+      if (vma.flags & VM_MANYPROTS && !k.variant('manyprots-mprotect-resets')) return EACCES;
       // FreeBSD keeps keys in the pmap's range set, never on map entries.
       const newPkey: number = k.freebsd ? 0 : mprotectPkey(k, t, vma, prot, pkey);
       // VM_MAY* bits sit four above VM_READ/WRITE/EXEC: a right without its MAY bit is EACCES.
@@ -65,7 +69,7 @@ export function* sysMprotect(k: Kernel, t: Thread, start: number, len: number, p
  * Returns the VMA now covering the range, or an errno.
  */
 function* mprotectFixup(k: Kernel, t: Thread, vma: Vma, start: number, end: number, prot: number, pkey: number): KernelPath<Vma | SysResult> {
-  if (vma.prot === prot && vma.pkey === pkey) return vma;
+  if (vma.prot === prot && vma.pkey === pkey && !(vma.flags & VM_MANYPROTS)) return vma;
   const oldProt = vma.prot;
   const mm = t.process.mm;
   // split_vma() refuses at the map count limit.
@@ -79,10 +83,14 @@ function* mprotectFixup(k: Kernel, t: Thread, vma: Vma, start: number, end: numb
   }
   target.prot = prot;
   target.pkey = pkey;
+  const resetPerPage = (target.flags & VM_MANYPROTS) !== 0;
+  if (resetPerPage) target.flags &= ~VM_MANYPROTS;
   const merged = mergeAround(mm, target);
   if (t.ctx.preemptible) yield t.ctx.at('vma', `mprotect 0x${start.toString(16)}-0x${end.toString(16)}`, start);
   if (k.freebsd) freebsdPmapProtect(k, t, merged, start, end, oldProt);
   else changeProtection(k, t, merged, start, end);
+  // Entries not present keep a protection of their own too: they take the new one.
+  if (resetPerPage) reprotectFileEntries(mm.pmap, start, end, prot);
   if (t.ctx.preemptible) yield t.ctx.at('pte-write', `change_protection 0x${start.toString(16)}-0x${end.toString(16)}`, start);
   return merged;
 }

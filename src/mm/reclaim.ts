@@ -4,6 +4,8 @@ import { ENTRIES_PER_TABLE, PAGE_SIZE, PTE_A, pteMapsFrame, ptePfn, swapPteHi, s
 import { type File } from './file.js';
 import { type Kernel } from './kernel.js';
 import { type Mm } from './mm.js';
+import { reclaimedFileEntry } from './remapFilePages.js';
+import { type Vma } from './vma.js';
 
 /** How a range is reclaimed. */
 export interface ReclaimMode {
@@ -26,11 +28,11 @@ const pending: number[] = [];
 /**
  * Unmaps the resident pages of [start, end) in `mm`: anonymous pages become swap entries
  * (through the swap cache, so a page shared after fork keeps one slot), file pages are
- * simply unmapped. A frame whose last mapping goes is written out and freed. Works one
+ * unmapped (leaving a file entry where the VMA is nonlinear). A frame whose last mapping goes is written out and freed. Works one
  * page table at a time: clears entries, flushes the TLBs, then releases frames. Tables
  * whose lock is held (a fault is in progress there) are skipped, as a trylock would.
  */
-export function reclaimRange(k: Kernel, mm: Mm, start: number, end: number, mode: ReclaimMode, initiator: Cpu | null, result: ReclaimResult): void {
+export function reclaimRange(k: Kernel, mm: Mm, vma: Vma, start: number, end: number, mode: ReclaimMode, initiator: Cpu | null, result: ReclaimResult): void {
   const pmap = mm.pmap;
   const mem = k.hw.mem;
   const sw = k.swap;
@@ -50,8 +52,12 @@ export function reclaimRange(k: Kernel, mm: Mm, start: number, end: number, mode
       }
       const hi = pmap.hi(s);
       const pfn = ptePfn(lo, hi);
-      if (pfn === k.zeroPfn || mem.kind[pfn] === FRAME_FILE) {
+      if (pfn === k.zeroPfn) {
         pmap.setPte(s, 0, 0);
+      } else if (mem.kind[pfn] === FRAME_FILE) {
+        // A nonlinear page leaves a file entry saying which file page (and rights) it was.
+        const [flo, fhi] = reclaimedFileEntry(vma, va + i * PAGE_SIZE, lo, hi, mem.index[pfn]);
+        pmap.setPte(s, flo, fhi);
       } else if (mem.kind[pfn] === FRAME_ANON) {
         let slot = mem.flags[pfn] & FRAME_SWAPCACHE ? mem.index[pfn] : -1;
         if (slot < 0) {
@@ -126,7 +132,7 @@ export function swapOutProcess(k: Kernel, mm: Mm, start: number, end: number): n
     if (v.end <= start || v.start >= end) continue;
     const a = Math.max(start, v.start);
     const b = Math.min(end, v.end);
-    reclaimRange(k, mm, a, b, { respectAccessed: false, target: Number.MAX_SAFE_INTEGER }, null, result);
+    reclaimRange(k, mm, v, a, b, { respectAccessed: false, target: Number.MAX_SAFE_INTEGER }, null, result);
     if (k.freebsd) result.unmapped += mm.pmap.evict(null, a, b);
   }
   if (k.freebsd) mm.pmap.removedByVm(start, end);
@@ -161,7 +167,7 @@ export function reclaim(k: Kernel, target: number): number {
   for (let sweep = 0; sweep < 2 * procs.length && result.freed < target; sweep++) {
     const p = procs[clockHand++ % procs.length];
     for (let v = p.mm.vmas.first(); v && result.freed < target; v = v.nextSpan) {
-      reclaimRange(k, p.mm, v.start, v.end, { respectAccessed: true, target }, null, result);
+      reclaimRange(k, p.mm, v, v.start, v.end, { respectAccessed: true, target }, null, result);
     }
   }
   if (result.freed > 0) k.events.push({ kind: 'reclaim', message: `reclaimed ${result.freed} frames (${result.unmapped} entries unmapped)` });

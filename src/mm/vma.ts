@@ -11,8 +11,15 @@ export const VM_MAYEXEC = 0x00000040;
 export const VM_MAYSHARE = 0x00000080;
 export const VM_GROWSDOWN = 0x00000100;
 export const VM_LOCKED = 0x00002000;
+/** Linux 2.6: file pages mapped out of linear order by remap_file_pages() (the rfp-nonlinear variant). */
+export const VM_NONLINEAR = 0x00800000;
+/**
+ * The VM_MANYPROTS series (seed 001, never merged; the rfp-manyprots variant): pages carry
+ * their own protection in their entries, the VMA's is only the default. mmsim's value.
+ */
+export const VM_MANYPROTS = 0x40000000;
 /** Flags that must be equal for two neighbours to merge (Linux compares all but VM_SOFTDIRTY). */
-export const VM_MERGE_MASK = VM_SHARED | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_MAYSHARE | VM_GROWSDOWN | VM_LOCKED;
+export const VM_MERGE_MASK = VM_SHARED | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_MAYSHARE | VM_GROWSDOWN | VM_LOCKED | VM_NONLINEAR | VM_MANYPROTS;
 
 /**
  * A virtual memory area: one contiguous run of an address space with one protection,

@@ -35,8 +35,8 @@ function compare(op: Cmp, left: number, right: number): boolean {
   }
 }
 
-const PTE_FLAGS = ['present', 'writable', 'user', 'executable', 'dirty', 'accessed', 'swapped', 'none', 'protnone'] as const;
-const PTE_FIELDS = ['key', 'pfn'] as const;
+const PTE_FLAGS = ['present', 'writable', 'user', 'executable', 'dirty', 'accessed', 'swapped', 'none', 'protnone', 'file'] as const;
+const PTE_FIELDS = ['key', 'pfn', 'pgoff'] as const;
 const TLB_FLAGS = ['present', 'writable', 'user', 'executable', 'dirty'] as const;
 const INVARIANTS: readonly InvariantId[] = ['no-excess-rights', 'no-stale-tlb', 'no-pt-use-after-free', 'no-wx', 'keys-enforced', 'data-preserved', 'accounting'];
 const SUBJECTS = ['pte', 'vma', 'pkru_range', 'tlb', 'counter', 'value', 'signal', 'alive', 'invariant'];
@@ -107,7 +107,7 @@ function compileAtom(c: Condition & { kind: 'atom' }, file: string, diagnostics:
         const cmp = c.compare!;
         return (ctx) => {
           const pte = ctx.process(proc.name, proc.span).pte(ctx.num(addr));
-          const v = prop === 'key' ? pte.key : pte.pfn;
+          const v = prop === 'key' ? pte.key : prop === 'pfn' ? pte.pfn : pte.pgoff;
           const want = right ? ctx.num(right) : 0;
           return { value: compare(cmp.op, v, want), seen: `pte ${prop} is ${hex(v)}` };
         };
@@ -314,8 +314,13 @@ function countersOf(ctx: ConditionContext, owner: string, span: Span): Readonly<
 function describePte(p: PteView): string {
   if (p.none) return 'none';
   if (p.swapped) return `swapped (slot ${p.swapSlot})`;
+  if (p.file) return `a file entry (pgoff ${hex(p.pgoff)}, prot ${protLetters(p.fileProt)})`;
   const bits = [p.present ? 'present' : 'protnone', p.writable ? 'writable' : 'read-only'];
   if (p.dirty) bits.push('dirty');
   if (p.key) bits.push(`key ${p.key}`);
   return bits.join(', ');
+}
+
+function protLetters(prot: number): string {
+  return `${prot & 1 ? 'r' : '-'}${prot & 2 ? 'w' : '-'}${prot & 4 ? 'x' : '-'}`;
 }

@@ -14,6 +14,7 @@ import {
   MAP_GROWSDOWN,
   MAP_HUGETLB,
   MAP_LOCKED,
+  MAP_NONBLOCK,
   MAP_NORESERVE,
   MAP_POPULATE,
   MAP_PRIVATE,
@@ -34,6 +35,7 @@ import {
 } from '../mm/abi.js';
 import { type Errno, isErrno, type Personality } from '../mm/errno.js';
 import { AMD64_PKRU_EXCL, AMD64_PKRU_PERSIST } from '../pmap/pkruRangeSet.js';
+import { MAP_CHGPROT } from '../mm/remapFilePages.js';
 import { type SignalInfo } from '../mm/signal.js';
 import { type KernelPath } from '../step/step.js';
 import { type ArgReader } from './args.js';
@@ -124,6 +126,14 @@ const RIGHTS_WORDS: Readonly<Record<string, number>> = {
   'disable-write': 2,
   PKEY_DISABLE_ACCESS: 1,
   PKEY_DISABLE_WRITE: 2,
+};
+
+/** remap_file_pages() flags. */
+const REMAP_WORDS: Readonly<Record<string, number>> = {
+  chgprot: MAP_CHGPROT,
+  nonblock: MAP_NONBLOCK,
+  MAP_CHGPROT,
+  MAP_NONBLOCK,
 };
 
 /** FreeBSD x86_pkru_protect_range(3) flags. */
@@ -594,6 +604,22 @@ export const OPS: Readonly<Record<string, OpDef>> = {
     compile(r) {
       r.end();
       return { run: (_ctx, t) => need(t).pkru };
+    },
+  },
+  remap_file_pages: {
+    place: 'thread',
+    os: 'linux',
+    usage: 'remap_file_pages ADDR SIZE PROT PGOFF [chgprot] [nonblock] [flags=N]',
+    compile(r) {
+      const addr = r.expr('an address');
+      const size = r.expr('a size');
+      const prot = r.prot();
+      const pgoff = r.expr('a file page offset');
+      const words = r.flags('remap flags', REMAP_WORDS);
+      const flags = r.optionExpr('flags');
+      r.end();
+      const args = (ctx: OpContext): [number, number, number, number, number] => [ctx.num(addr!), ctx.num(size!), protValue(ctx, prot), ctx.num(pgoff!), flags === null ? words : ctx.num(flags)];
+      return { run: (ctx, t) => need(t).remapFilePages(...args(ctx)), path: (ctx, t) => t.paths.remapFilePages(...args(ctx)) };
     },
   },
   x86_pkru_protect_range: pkruProtect(false),

@@ -2,6 +2,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
+  filePteHi,
+  filePteLo,
+  filePteOffset,
+  filePteProt,
+  PTE_FILE_MAX_BITS,
+  pteIsFile,
   ENTRIES_PER_TABLE,
   HUGE_PAGE_SIZE,
   PAGE_SHIFT,
@@ -219,7 +225,21 @@ describe('pte: describePte', () => {
   it('names none, swap and software entries', () => {
     assert.equal(describePte(0, 0), 'none');
     assert.equal(describePte(swapPteLo(3, 2 ** 40), swapPteHi(2 ** 40)), `swap type=3 offset=${2 ** 40}`);
-    assert.match(describePte(PTE_FILE, 0x12), /^software 0x12_00000004$/);
+    assert.equal(describePte(filePteLo(0x123456, 5), filePteHi(0x123456)), 'file pgoff=0x123456 prot=r-x');
+    assert.match(describePte(PTE_PWT, 0x12), /^software 0x12_00000008$/);
+  });
+
+  it('encodes file entries with PTE_FILE_MAX_BITS of offset and a protection', () => {
+    for (const pgoff of [0, 1, 0xfffff, 0x100000, 2 ** PTE_FILE_MAX_BITS - 1]) {
+      for (const prot of [0, 1, 3, 7]) {
+        const lo = filePteLo(pgoff, prot);
+        const hi = filePteHi(pgoff);
+        assert.ok(pteIsFile(lo) && !pteIsSwap(lo) && !pteMapsFrame(lo) && !pteNone(lo, hi));
+        assert.equal(filePteOffset(lo, hi), pgoff);
+        assert.equal(filePteProt(lo), prot);
+      }
+    }
+    assert.ok(!pteIsFile(swapPteLo(0, 7)) && !pteIsFile(0));
   });
 
   it('lists the flags, key and XD of a present entry', () => {
