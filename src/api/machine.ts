@@ -151,9 +151,15 @@ export class Machine {
     return [...this.kernel.processes.keys()].map((pid) => this.processHandle(pid));
   }
 
-  /** Creates an in-memory file with these bytes (or this many zero bytes). */
-  createFile(name: string, contents: Uint8Array | number): void {
-    createFile(this.kernel, name, contents);
+  /**
+   * Creates an in-memory file with these bytes (or this many zero bytes). `readOnly`: no
+   * process may open it for writing; `noexec`: it sits on a noexec mount, so no mapping of
+   * it may be executable.
+   */
+  createFile(name: string, contents: Uint8Array | number, options: { readonly readOnly?: boolean; readonly noexec?: boolean } = {}): void {
+    const file = createFile(this.kernel, name, contents);
+    file.writable = options.readOnly !== true;
+    file.noexec = options.noexec === true;
     this.afterOperation();
   }
 

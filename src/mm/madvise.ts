@@ -11,7 +11,7 @@ const PAGE = 4096;
 /** Advice values Linux accepts (madvise_behavior_valid()); only MADV_DONTNEED changes state here. */
 const VALID_ADVICE = new Set([0, 1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25]);
 
-/** madvise(2). MADV_DONTNEED zaps the range; the other valid advice is accepted and has no modelled effect. */
+/** madvise(2). MADV_DONTNEED zaps the range (Linux); the other valid advice, and FreeBSD's MADV_DONTNEED, is accepted and has no modelled effect. */
 export function* sysMadvise(k: Kernel, t: Thread, start: number, len: number, advice: number): KernelPath<SysResult> {
   start = u64(start);
   len = u64(len);
@@ -39,7 +39,9 @@ export function* sysMadvise(k: Kernel, t: Thread, start: number, len: number, ad
         if (at >= end) break;
       }
       const stop = Math.min(end, vma.end);
-      if (advice === MADV_DONTNEED) {
+      // FreeBSD's MADV_DONTNEED is advice indeed: vm_map_madvise() → pmap_advise() only
+      // ages the pages (clears A, moves D to the page); the data stays. Not modelled.
+      if (advice === MADV_DONTNEED && !k.freebsd) {
         if (vma.flags & VM_LOCKED) return EINVAL;
         yield* zapVmaRange(k, ctx, t.cpu, mm, at, stop, false);
       }

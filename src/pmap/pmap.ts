@@ -56,7 +56,11 @@ export function leafLoFlags(prot: number, user: boolean): number {
 export interface PmapExtension {
   /** Key for a PTE entered at `va`, or -1 to keep the caller's. */
   keyAt(va: number): number;
-  /** pmap_remove() over [start, end): the mapping's translations go, the logical mapping stays. */
+  /**
+   * FreeBSD pmap_remove() over [start, end) (swap-out, PROT_NONE, MS_INVALIDATE): the
+   * translations go, the logical mapping stays. Called by {@link Pmap.evict} and
+   * {@link Pmap.removedByVm}.
+   */
   onRemove(start: number, end: number): void;
   /** pmap_map_delete() over [start, end): a logical unmap. */
   onMapDelete(start: number, end: number): void;
@@ -252,9 +256,11 @@ export class Pmap {
   }
 
   /**
-   * pmap_remove(): clears every leaf entry in [start, end), flushes the TLBs that may
-   * hold them, then reports each cleared entry to `onRemoved` (frames are released only
-   * after no TLB can reach them). Returns the number of entries cleared.
+   * Clears every leaf entry in [start, end), flushes the TLBs that may hold them, then
+   * reports each cleared entry to `onRemoved` (frames are released only after no TLB can
+   * reach them). Returns the number of entries cleared. Linux's zap_page_range(); per-range
+   * metadata is untouched, as by the per-page removals of FreeBSD (pmap_remove_all() at
+   * truncation) — FreeBSD's pmap_remove() of a map range is {@link evict}.
    */
   remove(initiator: Cpu | null, start: number, end: number, onRemoved: RemovedEntry): number {
     this.removedCount = 0;
@@ -274,7 +280,6 @@ export class Pmap {
         this.pushRemoved(va + i * PAGE_SIZE, lo, hi);
       }
     });
-    this.extension?.onRemove(start, end);
     if (flushNeeded) this.flushRange(initiator, start, end);
     // Releasing an entry never removes entries, so the buffer cannot be reused underneath.
     const removed = this.removed;

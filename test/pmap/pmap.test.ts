@@ -105,7 +105,7 @@ describe('Pmap', () => {
     assert.equal(pmap.pteSlot(BASE), -1);
   });
 
-  it('calls its extension at remove, map-delete and destroy, and takes keys from it', () => {
+  it('calls its extension at evict, map-delete and destroy (not at a plain remove), and takes keys from it', () => {
     const { hw, pmap } = setup(1);
     const calls: string[] = [];
     const ext: PmapExtension = {
@@ -120,10 +120,11 @@ describe('Pmap', () => {
     enter(hw, pmap, BASE + PAGE, VM_PROT_READ, 2);
     assert.equal(pteKey(pmap.hi(pmap.pteSlot(BASE))), 9);
     assert.equal(pteKey(pmap.hi(pmap.pteSlot(BASE + PAGE))), 2);
+    assert.equal(pmap.evict(null, BASE, BASE + PAGE), 1);
     pmap.remove(null, BASE, BASE + PAGE, () => {});
     pmap.mapDelete(null, BASE + PAGE, BASE + 2 * PAGE, () => {});
     pmap.destroy();
-    assert.deepEqual(calls, ['remove 1', 'remove 1', 'mapDelete 1', 'destroy']);
+    assert.deepEqual(calls, ['remove 1', 'mapDelete 1', 'destroy']);
   });
 
   it('destroy() frees every table and unloads CR3 from the CPUs', () => {
