@@ -21,8 +21,12 @@ export class File {
   writable: boolean;
   /** Whether a process may open it for reading. */
   readable: boolean;
+  /** On a noexec mount: mappings of it may not be executable (no VM_MAYEXEC). */
+  noexec: boolean;
   /** Called when the last mapping goes: a shmem object has no other reference and frees its pages. */
   onLastUnmap: (() => void) | null;
+  /** References held by kernel code (Linux get_file()) that keep a shmem object alive without a mapping. */
+  holds: number;
 
   constructor(
     /** Path shown in /proc/pid/maps. */
@@ -35,7 +39,14 @@ export class File {
     this.size = size;
     this.writable = true;
     this.readable = true;
+    this.noexec = false;
     this.onLastUnmap = null;
+    this.holds = 0;
+  }
+
+  /** Drops the last reference if no mapping and no hold remains. */
+  releaseIfUnused(): void {
+    if (this.mappings.size === 0 && this.holds === 0) this.onLastUnmap?.();
   }
 
   /** Pages covering the size: accesses at or past this page raise SIGBUS. */

@@ -128,6 +128,11 @@ export function* doMmapLocked(k: Kernel, t: Thread, open: OpenFile | null, addr:
       return EINVAL;
     }
     if (!open.canRead) return EACCES;
+    // do_mmap(): a file on a noexec mount cannot be mapped executable, nor made so later.
+    if (file.noexec) {
+      if (prot & PROT_EXEC) return EPERM;
+      vmFlags &= ~VM_MAYEXEC;
+    }
     // do_mmap(): a file mapping cannot grow down.
     if (vmFlags & VM_GROWSDOWN) return EINVAL;
   } else {

@@ -76,9 +76,17 @@ function* emulatedRemap(k: Kernel, t: Thread, start: number, size: number, prot:
     let mmapFlags = (flags & MAP_NONBLOCK) | MAP_SHARED | MAP_FIXED | MAP_POPULATE;
     if (vma.flags & VM_LOCKED) mmapFlags |= MAP_LOCKED;
     // The file is mapped again as it was opened: a shared mapping has VM_SHARED only when writable.
-    const open = { file: vma.file, canRead: true, canWrite: (vma.flags & VM_MAYWRITE) !== 0 };
-    const r = yield* doMmapLocked(k, t, open, start, size, vma.prot, mmapFlags, pgoff);
-    return typeof r === 'number' ? 0 : r;
+    const file = vma.file;
+    const open = { file, canRead: true, canWrite: (vma.flags & VM_MAYWRITE) !== 0 };
+    // get_file(): the MAP_FIXED unmap may remove the file's last mapping (shmem would go).
+    file.holds++;
+    try {
+      const r = yield* doMmapLocked(k, t, open, start, size, vma.prot, mmapFlags, pgoff);
+      return typeof r === 'number' ? 0 : r;
+    } finally {
+      file.holds--;
+      file.releaseIfUnused();
+    }
   } finally {
     mm.mmapLock.writeUnlock(t.ctx.tid);
   }

@@ -35,7 +35,7 @@ export function removeVma(mm: Mm, vma: Vma): void {
   const file = vma.file;
   if (file) {
     file.mappings.delete(vma);
-    if (file.mappings.size === 0) file.onLastUnmap?.();
+    file.releaseIfUnused();
   }
 }
 

@@ -65,7 +65,7 @@ export interface OpContext {
   /** Opens a file for an `mmap file=PATH`, returning a descriptor. */
   openForMap(thread: ThreadHandle, path: string, span: Span): number;
   /** Creates a file. */
-  createFile(path: string, contents: Uint8Array | number, readOnly: boolean): void;
+  createFile(path: string, contents: Uint8Array | number, readOnly: boolean, noexec: boolean): void;
   readonly machine: Machine;
 }
 
@@ -655,17 +655,18 @@ export const OPS: Readonly<Record<string, OpDef>> = {
   },
   file: {
     place: 'top',
-    usage: 'file PATH size=SIZE | file PATH "contents" [mode=ro|rw]',
+    usage: 'file PATH size=SIZE | file PATH "contents" [mode=ro|rw] [mount=noexec]',
     compile(r) {
       const path = r.name('a path');
       const contents = r.hasMore() ? r.string('the contents') : null;
       const size = r.optionExpr('size');
       const mode = r.optionWord('mode', ['ro', 'rw']);
+      const mount = r.optionWord('mount', ['exec', 'noexec']);
       r.end();
       return {
         run(ctx) {
           const data = contents !== null ? new TextEncoder().encode(contents) : size !== null ? ctx.num(size) : 0;
-          ctx.createFile(path ? path.name : '', data, mode === 'ro');
+          ctx.createFile(path ? path.name : '', data, mode === 'ro', mount === 'noexec');
           return undefined;
         },
       };

@@ -690,9 +690,8 @@ class Run implements ConditionContext {
     return fd;
   }
 
-  createFile(path: string, contents: Uint8Array | number, readOnly: boolean): void {
-    this.machine.createFile(path, contents);
-    if (readOnly) this.machine.kernel.files.get(path)!.writable = false;
+  createFile(path: string, contents: Uint8Array | number, readOnly: boolean, noexec: boolean): void {
+    this.machine.createFile(path, contents, { readOnly, noexec });
   }
 }
 
