@@ -204,29 +204,47 @@ export class ThreadHandle {
   }
 
   /**
-   * Runs `handler` as this thread's signal handler: Linux enters a handler with the init
-   * PKRU (0x55555554: only key 0 accessible) and restores the interrupted PKRU from the
-   * signal frame on sigreturn (arch/x86/kernel/signal.c, fpu__clear_user_states() /
-   * restore_sigcontext()). What the handler does with WRPKRU is lost at return. FreeBSD's
-   * sendsig() saves the FPU state to the frame and drops it (fpstate_drop()), so the
-   * handler starts from the initial XSAVE state, PKRU 0 — an inference from the code, not
-   * a documented rule — and sigreturn restores the saved one.
+   * Enters a signal handler on this thread: the interrupted PKRU is saved in the signal
+   * frame and the handler starts with the init PKRU. Linux loads 0x55555554 (only key 0
+   * accessible) (arch/x86/kernel/signal.c, fpu__clear_user_states()). FreeBSD's sendsig()
+   * saves the FPU state to the frame and drops it (fpstate_drop()), so the handler starts
+   * from the initial XSAVE state, PKRU 0 — an inference from the code, not a documented
+   * rule. Without PKU the registers are untouched. Pair with {@link returnFromSignalHandler}.
    */
-  runSignalHandler<R>(handler: (t: ThreadHandle) => R): R {
+  enterSignalHandler(): void {
     const k = this.machine.kernel;
     const interrupted = this.pkru;
+    this.thread.signalFrames.push(interrupted);
     const cpu = k.switchTo(this.thread);
     if (cpu.pke) {
       cpu.writePkru(k.initPkru);
       this.thread.pkru = k.initPkru;
     }
+  }
+
+  /**
+   * sigreturn(2): restores the PKRU saved when the innermost handler was entered; what the
+   * handler wrote with WRPKRU is lost. False when no handler is running.
+   */
+  returnFromSignalHandler(): boolean {
+    const saved = this.thread.signalFrames.pop();
+    if (saved === undefined) return false;
+    if (!this.thread.alive) return true;
+    const cpu = this.machine.kernel.switchTo(this.thread);
+    if (cpu.pke) {
+      cpu.writePkru(saved);
+      this.thread.pkru = saved;
+    }
+    return true;
+  }
+
+  /** Runs `handler` as a signal handler of this thread ({@link enterSignalHandler}, then {@link returnFromSignalHandler}). */
+  runSignalHandler<R>(handler: (t: ThreadHandle) => R): R {
+    this.enterSignalHandler();
     try {
       return handler(this);
     } finally {
-      if (this.thread.alive && cpu.pke) {
-        k.switchTo(this.thread).writePkru(interrupted);
-        this.thread.pkru = interrupted;
-      }
+      this.returnFromSignalHandler();
     }
   }
 

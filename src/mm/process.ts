@@ -19,6 +19,8 @@ export class Thread {
   spareFrame = -1;
   /** A page-cache page a fault in progress pinned before taking the page-table lock; -1 when none. */
   pinnedPage = -1;
+  /** The PKRU of each signal handler's interrupted context, innermost last (the signal frames' saved XSTATE). */
+  readonly signalFrames: number[] = [];
   readonly ctx: KernelCtx;
 
   constructor(

@@ -27,6 +27,7 @@ export const DIAGNOSTIC_CODES = {
   MMS3007: 'unsupported by this machine',
   // Runtime (the scenario is well-formed, but cannot go on)
   MMS4001: 'a name has no value here',
+  MMS4003: 'the operation cannot run in this state',
   MMS4002: 'schedule cannot be followed',
 } as const;
 

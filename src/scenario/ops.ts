@@ -49,6 +49,8 @@ export class ScenarioRuntimeError extends Error {
   constructor(
     message: string,
     readonly span: Span,
+    /** MMS4001 for an unbound name or a value out of range, MMS4003 for an operation the state does not allow. */
+    readonly code: 'MMS4001' | 'MMS4003' = 'MMS4001',
   ) {
     super(message);
   }
@@ -596,6 +598,33 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       const addr = r.expr('an address');
       r.end();
       return { run: (ctx, t) => need(t).ptracePeek(ctx.process(proc ? proc.name : '', proc ? proc.span : r.statementSpan), address(ctx, addr!)) };
+    },
+  },
+  sigenter: {
+    place: 'thread',
+    usage: 'sigenter   (enter a signal handler: PKRU saved in the frame, the init PKRU loaded)',
+    compile(r) {
+      r.end();
+      return {
+        run(_ctx, t) {
+          need(t).enterSignalHandler();
+          return null;
+        },
+      };
+    },
+  },
+  sigreturn: {
+    place: 'thread',
+    usage: 'sigreturn   (leave the innermost signal handler: the saved PKRU comes back)',
+    compile(r) {
+      const span = r.statementSpan;
+      r.end();
+      return {
+        run(_ctx, t) {
+          if (!need(t).returnFromSignalHandler()) throw new ScenarioRuntimeError("'sigreturn' with no signal handler running (use 'sigenter' first)", span, 'MMS4003');
+          return null;
+        },
+      };
     },
   },
   rdpkru: {

@@ -440,7 +440,7 @@ class Run implements ConditionContext {
 
   private blockError(b: ThreadBlock | ConcurrentBlock, e: unknown): boolean {
     if (!(e instanceof ScenarioRuntimeError)) return false;
-    this.lines.push({ line: b.span.line, thread: null, source: this.source(b.span.line), result: 'not run', expectation: null, error: { file: this.scenario.file, span: e.span, code: 'MMS4001', message: e.message } });
+    this.lines.push({ line: b.span.line, thread: null, source: this.source(b.span.line), result: 'not run', expectation: null, error: { file: this.scenario.file, span: e.span, code: e.code, message: e.message } });
     return true;
   }
 
@@ -469,11 +469,11 @@ class Run implements ConditionContext {
     const op = this.compiled.get(s)!;
     let result: OpResult;
     try {
-      if (t && !t.alive) throw new ScenarioRuntimeError(`thread '${threadName ?? t.tid}' has ended (exit, exec by another thread, or a kill): it runs nothing more`, s.opSpan);
+      if (t && !t.alive) throw new ScenarioRuntimeError(`thread '${threadName ?? t.tid}' has ended (exit, exec by another thread, or a kill): it runs nothing more`, s.opSpan, 'MMS4003');
       result = op.run(this, t);
     } catch (e) {
       if (e instanceof ScenarioRuntimeError) {
-        this.record(s, threadName, 'not run', { file: this.scenario.file, span: e.span, code: 'MMS4001', message: e.message });
+        this.record(s, threadName, 'not run', { file: this.scenario.file, span: e.span, code: e.code, message: e.message });
         return;
       }
       throw e;
@@ -490,7 +490,7 @@ class Run implements ConditionContext {
         expectation = { text: this.expectationText(s.expect), passed: this.expectationHolds(s.expect, result) };
       } catch (e) {
         if (!(e instanceof ScenarioRuntimeError)) throw e;
-        error = { file: this.scenario.file, span: e.span, code: 'MMS4001', message: e.message };
+        error = { file: this.scenario.file, span: e.span, code: e.code, message: e.message };
       }
     }
     this.lines.push({ line: s.span.line, thread: threadName, source: this.source(s.span.line), result: formatResult(result), expectation, error });
@@ -579,7 +579,7 @@ class Run implements ConditionContext {
       const op = this.compiled.get(s)!;
       let result: OpResult;
       try {
-        if (!t.alive) throw new ScenarioRuntimeError(`thread '${b.name}' has ended: it runs nothing more`, s.opSpan);
+        if (!t.alive) throw new ScenarioRuntimeError(`thread '${b.name}' has ended: it runs nothing more`, s.opSpan, 'MMS4003');
         if (op.path) {
           result = yield* op.path(this, t);
         } else {
@@ -591,7 +591,7 @@ class Run implements ConditionContext {
         }
       } catch (e) {
         if (e instanceof ScenarioRuntimeError) {
-          this.record(s, b.name, 'not run', { file: this.scenario.file, span: e.span, code: 'MMS4001', message: e.message });
+          this.record(s, b.name, 'not run', { file: this.scenario.file, span: e.span, code: e.code, message: e.message });
           continue;
         }
         throw e;
