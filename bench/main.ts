@@ -12,18 +12,21 @@
  *   (g) mprotect in an address space of 1k vs 100k VMAs        ns/call, ratio
  *   (h) PKRU toggle vs key change (pkey_mprotect, x86_pkru_protect_range) over
  *       1, 512, 256k pages, linux and freebsd (./keys.ts)      ns/call, ratio, flushes
+ *   (i) remap_file_pages of 100k single pages with per-page protections,
+ *       MANYPROTS vs mainline's emulation (./remap.ts)         ns/page, VMAs, side by side
  *
  * plus the metadata bytes per resident page of the 256k-page case.
  *
  * Per-op cases (a, b, e, f, g, h) run under tinybench, each sample a batch of
  * operations; the figure is the median sample divided by the batch size.
- * One-shot cases (c, d) are timed with process.hrtime.bigint() and repeated;
+ * One-shot cases (c, d, i) are timed with process.hrtime.bigint() and repeated;
  * the median repetition is reported, as mmbench does.
  *
  * Flags: --quick (small sizes: a smoke test), --json (one JSON document on
  * stdout), --no-native (skip mmbench), --only a,b,... (run these cases only;
  * for profiling one case, e.g. `node --cpu-prof dist/bench/main.js --only g100k`;
- * g and h select all their sizes, h512 both personalities, h512.linux one).
+ * g and h select all their sizes, h512 both personalities, h512.linux one;
+ * i both designs, i.mainline or i.manyprots one).
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -38,6 +41,7 @@ import { Vma } from '../src/mm/vma.js';
 import { SpinLock } from '../src/step/locks.js';
 import { caseKeyChange, formatKeyChangeTable, hId, hLabel, isKeyCaseId, KEY_PERSONALITIES, keyChangeRow } from './keys.js';
 import { runNative, type NativeResult } from './native.js';
+import { caseRemap, formatRemapTable, iId, isRemapCaseId, REMAP_DESIGNS, remapRow } from './remap.js';
 
 const MiB = 1024 * 1024;
 const RW = PROT_READ | PROT_WRITE;
@@ -65,6 +69,8 @@ export interface Sizes {
   readonly gLarge: number;
   /** (h) range sizes, in pages, of the PKRU toggle vs key change case. */
   readonly keyPages: readonly number[];
+  /** (i) pages of the window remapped one by one (and of the file). */
+  readonly remapPages: number;
   /** Repetitions of the one-shot cases (odd: the median is one of them). */
   readonly reps: number;
   /** tinybench: minimum time and samples per case, then warm-up. */
@@ -88,6 +94,7 @@ export const FULL_SIZES: Sizes = {
   gSmall: 1000,
   gLarge: 100_000,
   keyPages: [1, 512, 256 * 1024],
+  remapPages: 100_000,
   reps: 5,
   benchTimeMs: 1000,
   benchIterations: 64,
@@ -108,12 +115,13 @@ export const QUICK_SIZES: Sizes = {
   gSmall: 1000,
   gLarge: 4000,
   keyPages: [1, 512, 4096],
+  remapPages: 2048,
   reps: 3,
   benchTimeMs: 10,
   benchIterations: 4,
   warmupTimeMs: 5,
   warmupIterations: 2,
-  nativeArgs: ['c', '4096', 'd', '2048', 'e', '2000', 'f', '2048', 'g1k', '2000'],
+  nativeArgs: ['c', '4096', 'd', '2048', 'e', '2000', 'f', '2048', 'g1k', '2000', 'i', '2048'],
 };
 
 /** One mmsim measurement. */
@@ -155,7 +163,7 @@ export function touchPages(t: ThreadHandle, base: number, pages: number): void {
   for (let i = 0; i < pages; i++) store(t, base + i * PAGE_SIZE, 1);
 }
 
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   const v = [...values].sort((x, y) => x - y);
   const mid = v.length >> 1;
   return v.length % 2 === 1 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
@@ -170,7 +178,7 @@ function elapsedNs(from: bigint): number {
 }
 
 /** Deterministic 32-bit PRNG (mulberry32), so every run mprotects the same pages. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
     s = (s + 0x6d2b79f5) >>> 0;
@@ -690,6 +698,8 @@ export function buildRows(results: readonly CaseResult[], native: readonly Nativ
       rows.push(ratioRow('d.cow', 'child COW write fault', 'ns/page', r.extra['cowNsPerPage'], n?.extra['cow_ns_per_page']));
     } else if (isKeyCaseId(r.id)) {
       rows.push(keyChangeRow(r));
+    } else if (isRemapCaseId(r.id)) {
+      rows.push(remapRow(r, nat('i')));
     } else {
       const unit = r.id === 'c' ? 'ns/fault' : r.id === 'e' ? 'ns/pair' : 'ns/call';
       rows.push(ratioRow(r.id, r.title, unit, r.nsPerOp, nat(r.id)?.nsPerOp));
@@ -754,6 +764,8 @@ export function formatReport(rows: readonly Row[], results: readonly CaseResult[
   );
   const keys = formatKeyChangeTable(results);
   if (keys !== undefined) out.push('', keys);
+  const remap = formatRemapTable(results, native !== null && 'results' in native ? native.results : []);
+  if (remap !== undefined) out.push('', remap);
   out.push('');
   out.push('mmsim details:');
   for (const r of results) {
@@ -797,7 +809,7 @@ export function formatReport(rows: readonly Row[], results: readonly CaseResult[
 // driver
 
 /** Case names --only accepts. */
-export const CASE_IDS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'] as const;
+export const CASE_IDS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'] as const;
 
 /** Everything one run measured. */
 export interface BenchRun {
@@ -842,10 +854,15 @@ export function runBench(sizes: Sizes, options: { only?: readonly string[]; nati
       if (want(hId(pages, os), 'h', hLabel(pages))) run(hId(pages, os), () => caseKeyChange(sizes, os, pages));
     }
   }
+  for (const design of REMAP_DESIGNS) {
+    if (want(iId(design), 'i')) run(iId(design), () => caseRemap(sizes, design));
+  }
   let native: BenchRun['native'] = null;
   if (options.native !== false) {
-    const nativeIds = new Set(['c', 'd', 'e', 'f', 'g1k', 'g100k']);
-    const args = only === null ? [...sizes.nativeArgs] : nativeSubset(sizes.nativeArgs, (id) => nativeIds.has(id) && want(id, 'g'));
+    const nativeIds = new Set(['c', 'd', 'e', 'f', 'g1k', 'g100k', 'i']);
+    // mmbench's i is the mainline design of case i; only g1k and g100k answer to 'g'.
+    const keep = (id: string): boolean => nativeIds.has(id) && (id === 'i' ? want(iId('mainline'), 'i') : id.startsWith('g') ? want(id, 'g') : want(id));
+    const args = only === null ? [...sizes.nativeArgs] : nativeSubset(sizes.nativeArgs, keep);
     if (args.length > 0) {
       log(`running native mmbench ${args.join(' ')} ...`);
       native = runNative(args);
@@ -857,7 +874,7 @@ export function runBench(sizes: Sizes, options: { only?: readonly string[]; nati
 
 /** The tokens of an mmbench command line whose case passes `keep`; 'all' is expanded. */
 function nativeSubset(args: readonly string[], keep: (id: string) => boolean): string[] {
-  const expanded = args.includes('all') ? ['c', 'd', 'e', 'f', 'g1k', 'g100k'] : args;
+  const expanded = args.includes('all') ? ['c', 'd', 'e', 'f', 'g1k', 'g100k', 'i'] : args;
   const out: string[] = [];
   let keeping = false;
   for (const tok of expanded) {

@@ -93,7 +93,7 @@ function tail(text: string, max = 2000): string {
  * lines.
  *
  * `cases` are mmbench's command-line tokens: case names (c, d, e, f, g1k,
- * g100k, or all), each optionally followed by an op count, e.g.
+ * g100k, i, or all), each optionally followed by an op count, e.g.
  * `['e', '1000', 'f']`. Default: `['all']`.
  *
  * Returns `{ unavailable: reason }` when no C compiler is found (or the

@@ -11,9 +11,10 @@
  *   mmbench all
  *   mmbench <case> [ops] [<case> [ops]]...
  *
- * where <case> is one of c, d, e, f, g1k, g100k and the optional [ops] is a
- * positive integer that replaces the case's default operation count (pages
- * for c and d, mmap/munmap pairs for e, mprotect calls for f and g).
+ * where <case> is one of c, d, e, f, g1k, g100k, i and the optional [ops] is
+ * a positive integer that replaces the case's default operation count (pages
+ * for c and d, mmap/munmap pairs for e, mprotect calls for f and g, pages
+ * remapped for i).
  *
  * Noise: every case is run REPS (5) times and the MEDIAN repetition is
  * reported ("ns_per_op", "total_ns"); the fastest and slowest repetitions
@@ -444,6 +445,177 @@ static void case_g(const char *name, long want_vmas, uint64_t calls)
 }
 
 /* ------------------------------------------------------------------ */
+/* (i) remap_file_pages + mprotect per page: mainline's emulation      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * mulberry32, as bench/main.ts prng(): case i draws the same plan as mmsim's
+ * (bench/remap.ts remapPlan()) from the same seed.
+ */
+#define REMAP_SEED 0x5eed0005u
+static uint32_t mb32_state;
+static uint32_t mb32_next(void)
+{
+    mb32_state += 0x6d2b79f5u;
+    uint32_t x = mb32_state;
+    x = (x ^ (x >> 15)) * (x | 1u);
+    x ^= x + (x ^ (x >> 7)) * (x | 61u);
+    return x ^ (x >> 14);
+}
+
+/* A shared file of `len` bytes: a memfd, else an unlinked file in /tmp. */
+static int remap_file(size_t len)
+{
+    int fd = -1;
+#ifdef MFD_CLOEXEC
+    fd = memfd_create("mmbench-remap", MFD_CLOEXEC);
+#endif
+    if (fd < 0) {
+        char path[] = "/tmp/mmbench-remap-XXXXXX";
+        fd = mkstemp(path);
+        if (fd < 0)
+            die("memfd_create / mkstemp");
+        unlink(path);
+    }
+    if (ftruncate(fd, (off_t)len) != 0)
+        die("ftruncate");
+    return fd;
+}
+
+/*
+ * Window page i of an N-page PROT_NONE MAP_SHARED window goes to file page
+ * perm[i] with protection prot[i] (---, r--, rw-; never the same as page
+ * i-1's, so no two neighbouring VMAs merge), as a program must do it on a
+ * kernel without VM_MANYPROTS: remap_file_pages(page, ps, 0, perm[i], 0) —
+ * since Linux 4.0 an mmap(MAP_FIXED) of the file at the new offset, taking
+ * the VMA's protection — then mprotect(page, ps, prot).  Every page ends up
+ * a VMA of its own, so vm.max_map_count is raised for the run when it can
+ * be; otherwise N is cut to what fits and stderr says so.  File page k
+ * holds k + 1 in its first word (stamped, so in the page cache, before
+ * timing).  Per repetition, timed separately: the remap loop (ns_per_op is
+ * per page, both calls), then a 4-byte load from every readable page (each
+ * a minor fault: mprotect populates nothing), summed and checked.
+ */
+static void case_i(uint64_t want_pages)
+{
+    uint64_t t[REPS], touch_t[REPS], both_t[REPS];
+    long own_maps = count_maps();
+    const long margin = own_maps >= 0 ? own_maps + 64 : 1000;
+    long limit = ensure_max_map((long)want_pages + margin);
+    long n = (long)want_pages;
+    if (limit >= 0 && n + margin > limit) {
+        n = (limit - margin) / 1000 * 1000;
+        if (n < 1000)
+            n = limit - margin;
+        if (n < 8) {
+            fprintf(stderr, "mmbench: i: max_map_count %ld too low\n", limit);
+            exit(1);
+        }
+        fprintf(stderr, "mmbench: i: vm.max_map_count is %ld and could not "
+                "be raised; remapping %ld pages instead of %llu\n",
+                limit, n, (unsigned long long)want_pages);
+    }
+    size_t len = (size_t)n * page_size;
+
+    /* The plan: a Fisher-Yates permutation, then the protections. */
+    uint32_t *perm = malloc((size_t)n * sizeof *perm);
+    unsigned char *prot = malloc((size_t)n);
+    if (!perm || !prot)
+        die("malloc");
+    mb32_state = REMAP_SEED;
+    for (long i = 0; i < n; i++)
+        perm[i] = (uint32_t)i;
+    for (long i = n - 1; i > 0; i--) {
+        long j = (long)(mb32_next() % (uint32_t)(i + 1));
+        uint32_t x = perm[i];
+        perm[i] = perm[j];
+        perm[j] = x;
+    }
+    prot[0] = (unsigned char)(mb32_next() % 3);
+    for (long i = 1; i < n; i++)
+        prot[i] = (unsigned char)((prot[i - 1] + 1 + (mb32_next() & 1)) % 3);
+    static const int prots[3] = {PROT_NONE, PROT_READ, PROT_READ | PROT_WRITE};
+    uint64_t expect_sum = 0, touched = 0;
+    for (long i = 0; i < n; i++)
+        if (prot[i] != 0) {
+            expect_sum += perm[i] + 1u;
+            touched++;
+        }
+
+    int fd = remap_file(len);
+    {
+        char *lin = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (lin == MAP_FAILED)
+            die("mmap (stamp)");
+        for (long k = 0; k < n; k++)
+            *(volatile uint32_t *)(lin + (size_t)k * page_size) = (uint32_t)k + 1;
+        if (munmap(lin, len) != 0)
+            die("munmap (stamp)");
+    }
+
+    long vmas = -1, maps_total = -1;
+    for (int r = 0; r < REPS; r++) {
+        long before = count_maps();
+        char *w = mmap(NULL, len, PROT_NONE, MAP_SHARED, fd, 0);
+        if (w == MAP_FAILED)
+            die("mmap (window)");
+#ifdef MADV_NOHUGEPAGE
+        (void)madvise(w, len, MADV_NOHUGEPAGE); /* best effort */
+#endif
+        uint64_t t0 = now_ns();
+        for (long i = 0; i < n; i++) {
+            char *p = w + (size_t)i * page_size;
+            if (remap_file_pages(p, page_size, 0, perm[i], 0) != 0)
+                die("remap_file_pages");
+            if (mprotect(p, page_size, prots[prot[i]]) != 0)
+                die("mprotect");
+        }
+        uint64_t t1 = now_ns();
+        long after = count_maps();
+        if (before >= 0 && after >= 0) {
+            vmas = after - before; /* the window's VMAs */
+            maps_total = after;
+        }
+        uint64_t sum = 0;
+        uint64_t t2 = now_ns();
+        for (long i = 0; i < n; i++)
+            if (prot[i] != 0)
+                sum += *(volatile uint32_t *)(w + (size_t)i * page_size);
+        uint64_t t3 = now_ns();
+        if (sum != expect_sum) {
+            fprintf(stderr, "mmbench: i: the window read the wrong file "
+                    "pages (sum %llu, expected %llu)\n",
+                    (unsigned long long)sum, (unsigned long long)expect_sum);
+            exit(1);
+        }
+        if (munmap(w, len) != 0)
+            die("munmap (window)");
+        t[r] = t1 - t0;
+        touch_t[r] = t3 - t2;
+        both_t[r] = t[r] + touch_t[r];
+    }
+    close(fd);
+    free(perm);
+    free(prot);
+    restore_max_map();
+
+    uint64_t touch_med = median(touch_t, REPS);
+    uint64_t both_med = median(both_t, REPS);
+    emit_head("i", (uint64_t)n, t);
+    printf(",\"pages\":%ld,\"pages_requested\":%llu,\"vmas\":%ld",
+           n, (unsigned long long)want_pages, vmas);
+    if (maps_total >= 0)
+        printf(",\"maps_total\":%ld", maps_total);
+    printf(",\"touched\":%llu,\"touch_total_ns\":%llu,"
+           "\"touch_ns_per_page\":%.1f,\"remap_touch_total_ns\":%llu,"
+           "\"max_map_count\":%ld",
+           (unsigned long long)touched, (unsigned long long)touch_med,
+           touched ? (double)touch_med / (double)touched : 0.0,
+           (unsigned long long)both_med, limit);
+    emit_tail();
+}
+
+/* ------------------------------------------------------------------ */
 /* driver                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -459,6 +631,7 @@ static const struct bench_case cases[] = {
     {"f", 8 * 2 * F_PAGES}, /* mprotect calls: 8 passes over 1024 pages */
     {"g1k", 100000},     /* mprotect calls */
     {"g100k", 100000},   /* mprotect calls */
+    {"i", 100000},       /* pages remapped (remap_file_pages + mprotect) */
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -471,6 +644,7 @@ static void run_case(size_t idx, uint64_t ops)
     case 3: case_f(ops); break;
     case 4: case_g("g1k", 1000, ops); break;
     case 5: case_g("g100k", 100000, ops); break;
+    case 6: case_i(ops); break;
     default: break;
     }
 }
