@@ -9,7 +9,7 @@ import { type Kernel } from './kernel.js';
 import { type Process, type Thread } from './process.js';
 import { copyUser } from './uaccess.js';
 import { zapVmaRange } from './vmaOps.js';
-import { zapNonlinearPastEof } from './remapFilePages.js';
+import { zapNonlinear } from './remapFilePages.js';
 import { VM_NONLINEAR } from './vma.js';
 
 /** Largest file size mmsim accepts (Linux MAX_LFS_FILESIZE is far larger; this keeps page indexes in 32 bits). */
@@ -131,7 +131,7 @@ export function truncateFile(k: Kernel, file: File, size: number): SysResult {
   if (newPages < oldPages) {
     for (const vma of file.mappings) {
       if (vma.flags & VM_NONLINEAR) {
-        if (vma.mm) zapNonlinearPastEof(k, vma.mm, vma, newPages);
+        if (vma.mm) zapNonlinear(k, null, vma.mm, vma, vma.start, vma.end, newPages);
         continue;
       }
       const firstVa = vma.start + (newPages - vma.pgoff) * PAGE_SIZE;

@@ -4,7 +4,8 @@ import { MADV_DONTNEED, MS_ASYNC, MS_INVALIDATE, MS_SYNC, u64 } from './abi.js';
 import { EBUSY, EINVAL, ENOMEM, type SysResult } from './errno.js';
 import { type Kernel } from './kernel.js';
 import { type Thread } from './process.js';
-import { VM_LOCKED, type Vma } from './vma.js';
+import { VM_LOCKED, VM_NONLINEAR, type Vma } from './vma.js';
+import { zapNonlinear } from './remapFilePages.js';
 import { zapVmaRange } from './vmaOps.js';
 
 const PAGE = 4096;
@@ -43,7 +44,9 @@ export function* sysMadvise(k: Kernel, t: Thread, start: number, len: number, ad
       // ages the pages (clears A, moves D to the page); the data stays. Not modelled.
       if (advice === MADV_DONTNEED && !k.freebsd) {
         if (vma.flags & VM_LOCKED) return EINVAL;
-        yield* zapVmaRange(k, ctx, t.cpu, mm, at, stop, false);
+        // 2.6 madvise_dontneed(): a nonlinear VMA's pages keep their place in file entries.
+        if (vma.flags & VM_NONLINEAR) zapNonlinear(k, t.cpu, mm, vma, at, stop, 0);
+        else yield* zapVmaRange(k, ctx, t.cpu, mm, at, stop, false);
       }
       at = stop;
       if (at >= end) break;

@@ -1,5 +1,6 @@
 import { FRAME_FILE, NO_FRAME } from '../hw/physMem.js';
 import { ENTRIES_PER_TABLE, filePteHi, filePteLo, filePteOffset, PAGE_SIZE, PTE_FILE_MAX_BITS, PTE_P, pteIsFile, pteMapsFrame, ptePfn, pteProt } from '../hw/pte.js';
+import { type Cpu } from '../hw/cpu.js';
 import { type Pmap } from '../pmap/pmap.js';
 import { type KernelPath } from '../step/step.js';
 import { MAP_FIXED, MAP_LOCKED, MAP_NONBLOCK, MAP_POPULATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE, u64 } from './abi.js';
@@ -168,14 +169,17 @@ function* nonlinearRemap(k: Kernel, t: Thread, start: number, size: number, prot
 }
 
 /**
- * What reclaim leaves behind for a page-cache page mapped at `va` of `vma`: a file entry
- * when the VMA is nonlinear and the page is not its linear one, or whenever the VMA keeps
- * per-page protections (the entry then carries the protection too); 0/0 (none) otherwise.
+ * What a page-cache page mapped at `va` of `vma` leaves when it is unmapped but the
+ * mapping stays (reclaim, a nonlinear zap): nothing (none) in a linear VMA or at its
+ * linear place; otherwise a file entry naming it. The entry keeps a protection too — the
+ * page's own under VM_MANYPROTS, the VMA's otherwise, so that a VMA becoming VM_MANYPROTS
+ * later finds the protection the page had (the series encodes every file PTE with one).
  */
 export function reclaimedFileEntry(vma: Vma, va: number, lo: number, hi: number, index: number): [number, number] {
   if (!(vma.flags & VM_NONLINEAR)) return [0, 0];
-  if (!(vma.flags & VM_MANYPROTS) && index === vma.pgoffAt(va)) return [0, 0];
-  return [filePteLo(index, vma.flags & VM_MANYPROTS ? pteProt(lo, hi) : 0), filePteHi(index)];
+  const manyprots = (vma.flags & VM_MANYPROTS) !== 0;
+  if (!manyprots && index === vma.pgoffAt(va)) return [0, 0];
+  return [filePteLo(index, manyprots ? pteProt(lo, hi) : vma.prot), filePteHi(index)];
 }
 
 /**
@@ -194,22 +198,31 @@ export function reprotectFileEntries(pmap: Pmap, start: number, end: number, pro
 }
 
 /**
- * Truncation of a nonlinear VMA: its pages are anywhere, so every entry naming a file
- * page at or past `firstIndex` — a mapped page-cache page or a file entry — is zapped
- * (2.6 unmap_mapping_range() with zap_details over i_mmap_nonlinear).
+ * zap_page_range() over a VM_NONLINEAR VMA with 2.6's nonlinear zap_details (MADV_DONTNEED,
+ * truncation): every entry of [start, end) mapping a file page at or past `firstIndex` is
+ * unmapped, leaving what {@link reclaimedFileEntry} says — so a page away from its linear
+ * place is found again by the next fault (or is SIGBUS once past EOF) — and file entries
+ * stay as they are.
  */
-export function zapNonlinearPastEof(k: Kernel, mm: Mm, vma: Vma, firstIndex: number): void {
+export function zapNonlinear(k: Kernel, cpu: Cpu | null, mm: Mm, vma: Vma, start: number, end: number, firstIndex: number): void {
   const pmap = mm.pmap;
   const mem = k.hw.mem;
-  const doomed: number[] = [];
-  pmap.forEachPt(vma.start, vma.end, (table, first, count, va) => {
+  const cleared: number[] = [];
+  pmap.forEachPt(start, end, (table, first, count, va) => {
     for (let i = 0; i < count; i++) {
       const s = table * ENTRIES_PER_TABLE + first + i;
       const lo = pmap.lo(s);
+      if (!pteMapsFrame(lo)) continue;
       const hi = pmap.hi(s);
-      const index = pteIsFile(lo) ? filePteOffset(lo, hi) : pteMapsFrame(lo) && mem.kind[ptePfn(lo, hi)] === FRAME_FILE ? mem.index[ptePfn(lo, hi)] : -1;
-      if (index >= firstIndex) doomed.push(va + i * PAGE);
+      const pfn = ptePfn(lo, hi);
+      const isFilePage = mem.kind[pfn] === FRAME_FILE;
+      if (isFilePage && mem.index[pfn] < firstIndex) continue;
+      const [flo, fhi] = isFilePage ? reclaimedFileEntry(vma, va + i * PAGE, lo, hi, mem.index[pfn]) : [0, 0];
+      pmap.setPte(s, flo, fhi);
+      cleared.push(lo, hi);
     }
   });
-  for (const va of doomed) pmap.remove(null, va, va + PAGE, (_va, lo, hi) => k.releaseEntry(lo, hi));
+  if (cleared.length === 0) return;
+  pmap.flushRange(cpu, start, end);
+  for (let i = 0; i < cleared.length; i += 2) k.releaseEntry(cleared[i], cleared[i + 1]);
 }
