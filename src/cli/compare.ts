@@ -1,4 +1,4 @@
-import { type RunReport } from '../scenario/runner.js';
+import { type RunReport, runScenario } from '../scenario/runner.js';
 import { type Style } from './format.js';
 
 /** One design a scenario was run under, and what it did. */
@@ -6,6 +6,16 @@ export interface Design {
   /** `as written`, or the variants added (`variant=pkru-swapout-bug`). */
   readonly label: string;
   readonly report: RunReport;
+}
+
+/**
+ * Runs scenario `text` as written and once per entry of `variants` with those variants
+ * added (`a+b` switches both on in one run).
+ */
+export function runDesigns(text: string, file: string, variants: readonly string[]): Design[] {
+  const designs: Design[] = [{ label: 'as written', report: runScenario(text, file) }];
+  for (const v of variants) designs.push({ label: `variant=${v}`, report: runScenario(text, file, { extraVariants: v.split('+') }) });
+  return designs;
 }
 
 /** One row of a comparison: a statement or final condition and its result under each design. */

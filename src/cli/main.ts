@@ -11,7 +11,7 @@ import { formatDiagnostic } from '../scenario/diagnostics.js';
 import { checkScenario, runScenario, type RunReport } from '../scenario/runner.js';
 import { formatReport, reportJson, styleFor } from './format.js';
 import { formatState, stateJson } from './show.js';
-import { compareRuns, type Design, formatComparison } from './compare.js';
+import { compareRuns, formatComparison, runDesigns } from './compare.js';
 
 /** Exit status for bad input, distinct from a failed expectation. */
 const EXIT_BAD_INPUT = 2;
@@ -121,9 +121,7 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .option('--no-color', 'never colour the output')
     .action((file: string, opts: { variant: string[]; json?: boolean; color: boolean }) => {
-      const text = read(file);
-      const designs: Design[] = [{ label: 'as written', report: runScenario(text, file) }];
-      for (const v of opts.variant) designs.push({ label: `variant=${v}`, report: runScenario(text, file, { extraVariants: v.split('+') }) });
+      const designs = runDesigns(read(file), file, opts.variant);
       const malformed = designs.filter((d) => d.report.diagnostics.length > 0);
       if (malformed.length > 0) {
         const seen = new Set<string>();

@@ -30,6 +30,28 @@ describe('mmsim command', () => {
     assert.ok(!r.stdout.includes('\u001b['), 'no colour when not on a terminal');
   });
 
+  it('compare: runs the file as written and with the variant, marking the lines that differ', () => {
+    const r = mmsim(['compare', 'examples/seeds/000-freebsd-swapout-keeps-key.mms', '--variant', 'pkru-swapout-bug']);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /as written\s+variant=pkru-swapout-bug/);
+    assert.match(r.stdout, /store a 0x22\s+SIGSEGV SEGV_PKUERR addr=0x[0-9a-f]+ key=3\s+ok\s+← differs/);
+    assert.match(r.stdout, /3 lines differ between the designs/);
+    const json = mmsim(['compare', 'examples/seeds/000-freebsd-swapout-keeps-key.mms', '--variant', 'pkru-swapout-bug', '--json']);
+    const parsed = JSON.parse(json.stdout) as { designs: string[]; rows: { line: number; differs: boolean }[] };
+    assert.deepEqual(parsed.designs, ['as written', 'variant=pkru-swapout-bug']);
+    assert.deepEqual(parsed.rows.filter((row) => row.differs).map((row) => row.line), [20, 24, 29]);
+  });
+
+  it('compare: a variant of the other personality or an unknown one is bad input (exit 2)', () => {
+    const linux = mmsim(['compare', 'examples/seeds/000-linux-keys-survive-swapout.mms', '--variant', 'pkru-swapout-bug']);
+    assert.equal(linux.status, 2);
+    assert.match(linux.stderr, /MMS3007: variant 'pkru-swapout-bug' changes the freebsd design; this machine runs os=linux \(asked for with --variant\)/);
+    const unknown = mmsim(['compare', 'examples/seeds/001-reverse-pairs.mms', '--variant', 'no-such-thing']);
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr, /unknown variant 'no-such-thing'/);
+    assert.equal(mmsim(['compare', 'examples/seeds/001-reverse-pairs.mms']).status, 2, '--variant is required');
+  });
+
   it('run: exit 1 when an expectation fails, naming the line', () => {
     const file = scenario('process p\n  a = mmap 4K rw private anon\n  load a => 7\n');
     const r = mmsim(['run', file]);

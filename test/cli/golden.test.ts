@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync, existsSync } from '
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { compareRuns, type Design, formatComparison } from '../../src/cli/compare.js';
+import { compareRuns, formatComparison, runDesigns } from '../../src/cli/compare.js';
 import { formatReport, styleFor } from '../../src/cli/format.js';
 import { runScenario } from '../../src/scenario/runner.js';
 
@@ -25,6 +25,15 @@ function scenarios(dir: string): string[] {
     });
 }
 
+/** `text` equals the checked-in golden file (written instead under UPDATE_GOLDEN=1). */
+function matchesGolden(golden: string, text: string): void {
+  if (update || !existsSync(golden)) {
+    if (!update) assert.fail(`${relative(root, golden)} is missing: run UPDATE_GOLDEN=1 npm test and review it`);
+    writeFileSync(golden, text);
+  }
+  assert.equal(text, readFileSync(golden, 'utf8'));
+}
+
 describe('examples: golden outputs', () => {
   const files = scenarios(examples);
   it('there are examples to check', () => {
@@ -35,12 +44,7 @@ describe('examples: golden outputs', () => {
     it(`${name} passes and matches ${name.replace(/\.mms$/, '.out')}`, () => {
       const report = runScenario(readFileSync(file, 'utf8'), name);
       const text = `${formatReport(report, plain, false)}\n`;
-      const golden = file.replace(/\.mms$/, '.out');
-      if (update || !existsSync(golden)) {
-        if (!update) assert.fail(`${relative(root, golden)} is missing: run UPDATE_GOLDEN=1 npm test and review it`);
-        writeFileSync(golden, text);
-      }
-      assert.equal(text, readFileSync(golden, 'utf8'));
+      matchesGolden(file.replace(/\.mms$/, '.out'), text);
       assert.ok(report.passed, `${name} should pass:\n${text}`);
     });
   }
@@ -59,17 +63,9 @@ describe('examples: golden comparisons', () => {
   for (const file of files) {
     const name = relative(root, file);
     it(`${name} compared as ${name.replace(/\.mms$/, '.compare.out')} says`, () => {
-      const text = readFileSync(file, 'utf8');
       const variants = readFileSync(file.replace(/\.mms$/, '.compare'), 'utf8').trim().split(/\s+/);
-      const designs: Design[] = [{ label: 'as written', report: runScenario(text, name) }];
-      for (const v of variants) designs.push({ label: `variant=${v}`, report: runScenario(text, name, { extraVariants: v.split('+') }) });
-      const out = `${formatComparison(name, designs, plain)}\n`;
-      const golden = file.replace(/\.mms$/, '.compare.out');
-      if (update || !existsSync(golden)) {
-        if (!update) assert.fail(`${relative(root, golden)} is missing: run UPDATE_GOLDEN=1 npm test and review it`);
-        writeFileSync(golden, out);
-      }
-      assert.equal(out, readFileSync(golden, 'utf8'));
+      const designs = runDesigns(readFileSync(file, 'utf8'), name, variants);
+      matchesGolden(file.replace(/\.mms$/, '.compare.out'), `${formatComparison(name, designs, plain)}\n`);
       // A comparison exists to show a difference.
       assert.ok(compareRuns(designs).some((r) => r.differs), `${name}: the designs should differ somewhere`);
     });
