@@ -35,6 +35,18 @@ function deadThread(t: Thread, va: number): SignalInfo {
  * fault path is drained. The common case — a TLB hit — allocates nothing.
  */
 export function userTranslate(k: Kernel, t: Thread, va: number, kind: AccessKind): number | SignalInfo {
+  // The common case, kept small enough for V8 to inline into every access: the thread is
+  // live and loaded on its CPU, and the MMU translates without a fault.
+  const cpu = t.cpu;
+  if (cpu.owner === t && t.alive && va < USER_ADDRESS_LIMIT) {
+    const r = k.hw.mmu.translate(cpu, va, kind, true);
+    if (r >= 0) return r;
+  }
+  return userTranslateSlow(k, t, va, kind);
+}
+
+/** {@link userTranslate} from the start: thread checks, the switch to it, and faults. */
+function userTranslateSlow(k: Kernel, t: Thread, va: number, kind: AccessKind): number | SignalInfo {
   // A thread that exited, was killed or was ended by exec runs no more instructions.
   if (!t.alive) return deadThread(t, va);
   if (va >= USER_ADDRESS_LIMIT) return generalProtection(t);
@@ -69,11 +81,16 @@ export function* userTranslatePath(k: Kernel, t: Thread, va: number, kind: Acces
 
 /** Reads `size` little-endian bytes at `va` (1, 2 or 4), or the signal the access raised. */
 export function userLoad(k: Kernel, t: Thread, va: number, size: 1 | 2 | 4): number | SignalInfo {
-  const off = pageOffset(va);
   const pfn = userTranslate(k, t, va, ACCESS_READ);
   if (typeof pfn !== 'number') return pfn;
+  if (size === 1) return k.hw.mem.read8(pfn, pageOffset(va));
+  return loadWide(k, t, va, pfn, size);
+}
+
+/** The rest of a 2- or 4-byte load whose first page translated to `pfn`. */
+function loadWide(k: Kernel, t: Thread, va: number, pfn: number, size: 2 | 4): number | SignalInfo {
+  const off = pageOffset(va);
   const mem = k.hw.mem;
-  if (size === 1) return mem.read8(pfn, off);
   if (off + size <= PAGE_SIZE) {
     let v = 0;
     for (let i = size - 1; i >= 0; i--) v = v * 256 + mem.read8(pfn, off + i);
