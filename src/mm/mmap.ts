@@ -7,6 +7,7 @@ import {
   MAP_GROWSDOWN,
   MAP_HUGETLB,
   MAP_LOCKED,
+  MAP_NONBLOCK,
   MAP_POPULATE,
   MAP_PRIVATE,
   MAP_SHARED,
@@ -165,7 +166,8 @@ export function* doMmapLocked(k: Kernel, t: Thread, open: OpenFile | null, addr:
   insertVma(mm, vma);
   const merged = mergeAround(mm, vma);
   if (ctx.preemptible) yield ctx.at('vma', `mmap 0x${where.toString(16)}-0x${(where + len).toString(16)}`, where);
-  if (flags & MAP_POPULATE || vmFlags & VM_LOCKED) {
+  // do_mmap(): MAP_NONBLOCK turns MAP_POPULATE off; mlock populates regardless.
+  if ((flags & (MAP_POPULATE | MAP_NONBLOCK)) === MAP_POPULATE || vmFlags & VM_LOCKED) {
     yield* populate(k, t, merged, where, where + len);
   }
   return where;

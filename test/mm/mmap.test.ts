@@ -12,6 +12,7 @@ import {
   MAP_FIXED_NOREPLACE,
   MAP_GROWSDOWN,
   MAP_HUGETLB,
+  MAP_NONBLOCK,
   MAP_POPULATE,
   MAP_PRIVATE,
   MAP_SHARED,
@@ -450,6 +451,15 @@ describe('mmap: MAP_POPULATE', () => {
     assert.equal(p.counters.cowCopies, 0);
     const frames = new Set(p.snapshot().pageTable.map((e) => e.pfn));
     assert.equal(frames.size, 8);
+  });
+
+  it('does nothing with MAP_NONBLOCK beside it (Linux do_mmap() populates only MAP_POPULATE alone)', () => {
+    const { t, p } = setup();
+    const a = map(t, 0, 4 * PAGE, RW, ANON | MAP_POPULATE | MAP_NONBLOCK);
+    assert.equal(p.resident, 0);
+    assert.equal(p.counters.minorFaults, 0);
+    assert.equal(t.store(a, 1), null);
+    assert.equal(p.counters.minorFaults, 1);
   });
 
   it('breaks COW up front for a private writable file mapping', () => {
