@@ -7,7 +7,7 @@
  */
 export { Machine, InvariantError, type MachineOptions, type InvariantMode, type InterleaveResult } from './api/machine.js';
 export { ProcessHandle } from './api/process.js';
-export { ThreadHandle, ThreadPaths, type AccessSize } from './api/thread.js';
+export { ThreadHandle, ThreadPaths, ThreadEndedError, type AccessSize } from './api/thread.js';
 export { type ProcessSnapshot, type VmaSnapshot, type PteSnapshot, type PkruRangeSnapshot, type SnapshotRange } from './api/snapshot.js';
 export { formatMaps } from './api/maps.js';
 export { type PteView } from './api/inspect.js';

@@ -61,7 +61,13 @@ export class ThreadHandle {
     return this.thread.alive;
   }
 
+  /** A system call runs on a live thread only: calling one on an ended thread is a bug in the caller. */
+  private live(): void {
+    if (!this.thread.alive) throw new ThreadEndedError(this.thread.tid);
+  }
+
   private run<R>(path: KernelPath<R>): R {
+    this.live();
     const r = drain(path);
     this.machine.afterOperation();
     return r;
@@ -109,6 +115,7 @@ export class ThreadHandle {
 
   /** open(2) of an in-memory file; O_CREAT creates it. */
   open(path: string, flags: number): SysResult {
+    this.live();
     const r = sysOpen(this.machine.kernel, this.thread.process, path, flags);
     this.machine.afterOperation();
     return r;
@@ -116,11 +123,13 @@ export class ThreadHandle {
 
   /** close(2). */
   close(fd: number): SysResult {
+    this.live();
     return sysClose(this.thread.process, fd);
   }
 
   /** pread(2) into user memory at `buf` (copy_to_user: a PKRU-denied buffer is EFAULT). */
   pread(fd: number, buf: number, length: number, offset: number): SysResult {
+    this.live();
     const r = sysPread(this.machine.kernel, this.thread, fd, buf, length, offset);
     this.machine.afterOperation();
     return r;
@@ -128,6 +137,7 @@ export class ThreadHandle {
 
   /** pwrite(2) from user memory at `buf`. */
   pwrite(fd: number, buf: number, length: number, offset: number): SysResult {
+    this.live();
     const r = sysPwrite(this.machine.kernel, this.thread, fd, buf, length, offset);
     this.machine.afterOperation();
     return r;
@@ -135,6 +145,7 @@ export class ThreadHandle {
 
   /** ftruncate(2). */
   ftruncate(fd: number, size: number): SysResult {
+    this.live();
     const r = sysFtruncate(this.machine.kernel, this.thread, fd, size);
     this.machine.afterOperation();
     return r;
@@ -173,6 +184,7 @@ export class ThreadHandle {
 
   /** execve(2) as far as memory goes: a new, empty address space. */
   exec(): SysResult {
+    this.live();
     const r = sysExec(this.machine.kernel, this.thread);
     this.machine.afterOperation();
     return r;
@@ -212,6 +224,7 @@ export class ThreadHandle {
    * rule. Without PKU the registers are untouched. Pair with {@link returnFromSignalHandler}.
    */
   enterSignalHandler(): void {
+    this.live();
     const k = this.machine.kernel;
     const interrupted = this.pkru;
     this.thread.signalFrames.push(interrupted);
@@ -309,14 +322,23 @@ export class ThreadHandle {
 
   /** FreeBSD x86_pkru_get_perm(3): whether PKRU lets this thread read (`access`) and write (`modify`) pages of `key`. */
   pkruGetPerm(key: number): PkruPerm | Errno {
+    this.live();
     return pkruGetPerm(this.machine.kernel, this.thread, key);
   }
 
   /** FreeBSD x86_pkru_set_perm(3): sets this thread's PKRU bits for `key` by WRPKRU (no TLB flush). */
   pkruSetPerm(key: number, access: boolean, modify: boolean): SysResult {
+    this.live();
     const r = pkruSetPerm(this.machine.kernel, this.thread, key, access, modify);
     if (this.machine.checking) this.machine.afterOperation();
     return r;
+  }
+}
+
+/** Thrown when a system call is made on a thread that has exited, was killed, or was ended by exec. */
+export class ThreadEndedError extends Error {
+  constructor(readonly tid: number) {
+    super(`thread ${tid} has ended: it makes no more system calls`);
   }
 }
 

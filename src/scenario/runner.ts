@@ -1,6 +1,6 @@
 import { Machine, type InvariantMode } from '../api/machine.js';
 import { type ProcessHandle } from '../api/process.js';
-import { type ThreadHandle } from '../api/thread.js';
+import { ThreadEndedError, type ThreadHandle } from '../api/thread.js';
 import { type TraceEvent } from '../hw/trace.js';
 import { Errno, type ErrnoName, type Personality } from '../mm/errno.js';
 import { variantProblem } from '../mm/variants.js';
@@ -472,8 +472,9 @@ class Run implements ConditionContext {
       if (t && !t.alive) throw new ScenarioRuntimeError(`thread '${threadName ?? t.tid}' has ended (exit, exec by another thread, or a kill): it runs nothing more`, s.opSpan, 'MMS4003');
       result = op.run(this, t);
     } catch (e) {
-      if (e instanceof ScenarioRuntimeError) {
-        this.record(s, threadName, 'not run', { file: this.scenario.file, span: e.span, code: e.code, message: e.message });
+      const err = asRuntimeError(e, s.opSpan);
+      if (err) {
+        this.record(s, threadName, 'not run', { file: this.scenario.file, span: err.span, code: err.code, message: err.message });
         return;
       }
       throw e;
@@ -590,8 +591,9 @@ class Run implements ConditionContext {
           yield t.thread.ctx.at('vma', s.op);
         }
       } catch (e) {
-        if (e instanceof ScenarioRuntimeError) {
-          this.record(s, b.name, 'not run', { file: this.scenario.file, span: e.span, code: e.code, message: e.message });
+        const err = asRuntimeError(e, s.opSpan);
+        if (err) {
+          this.record(s, b.name, 'not run', { file: this.scenario.file, span: err.span, code: err.code, message: err.message });
           continue;
         }
         throw e;
@@ -693,6 +695,14 @@ class Run implements ConditionContext {
   createFile(path: string, contents: Uint8Array | number, readOnly: boolean, noexec: boolean): void {
     this.machine.createFile(path, contents, { readOnly, noexec });
   }
+}
+
+/** A user-level problem an operation raised, as a runtime diagnostic; null for anything else (an mmsim bug). */
+function asRuntimeError(e: unknown, span: Span): ScenarioRuntimeError | null {
+  if (e instanceof ScenarioRuntimeError) return e;
+  // The thread was killed (OOM) between the check before the operation and its system call.
+  if (e instanceof ThreadEndedError) return new ScenarioRuntimeError(`${e.message} (killed while waiting to run)`, span, 'MMS4003');
+  return null;
 }
 
 function cpuOption(b: ThreadBlock): number | null {
