@@ -93,13 +93,17 @@ export function* unmapRange(k: Kernel, ctx: KernelCtx, cpu: Cpu | null, mm: Mm, 
     if (v.end > end) splitVma(mm, v, end);
     victims.push(v);
   }
+  // The neighbour above bounds the page tables that may be freed; read it while the last
+  // victim is still in the tree (a removed VMA has no neighbours).
+  const ceiling = victims[victims.length - 1].nextSpan?.start ?? Number.MAX_SAFE_INTEGER;
+  const first = victims[0].start;
+  const last = victims[victims.length - 1].end;
   for (const v of victims) {
     yield* zapVmaRange(k, ctx, cpu, mm, v.start, v.end, true);
     removeVma(mm, v);
     if (ctx.preemptible) yield ctx.at('vma', `remove vma 0x${v.start.toString(16)}-0x${v.end.toString(16)}`, v.start);
   }
-  const ceiling = victims[victims.length - 1].nextSpan?.start ?? Number.MAX_SAFE_INTEGER;
-  mm.pmap.freeEmptyTables(victims[0].start, victims[victims.length - 1].end, floor, ceiling);
+  mm.pmap.freeEmptyTables(first, last, floor, ceiling);
 }
 
 /**

@@ -225,12 +225,14 @@ export class Pmap {
     return slot;
   }
 
-  /** Entry for a frame already mapped, re-derived for a new protection and key, keeping PFN, A and D. */
-  static reprotect(lo: number, hi: number, prot: number, key: number): [number, number] {
-    const keep = lo & (PTE_LO_PFN_MASK | PTE_A | PTE_D);
-    const newLo = (keep | leafLoFlags(prot, true)) >>> 0;
-    const newHi = ((hi & PTE_HI_PFN_MASK) | (key << PTE_HI_KEY_SHIFT) | (prot & VM_PROT_EXEC ? 0 : PTE_HI_XD)) >>> 0;
-    return [newLo, newHi];
+  /** Low word of an entry for a frame already mapped, re-derived for a new protection, keeping PFN, A and D. */
+  static reprotectLo(lo: number, prot: number): number {
+    return ((lo & (PTE_LO_PFN_MASK | PTE_A | PTE_D)) | leafLoFlags(prot, true)) >>> 0;
+  }
+
+  /** High word of such an entry: the PFN kept, the key and XD new. */
+  static reprotectHi(hi: number, prot: number, key: number): number {
+    return ((hi & PTE_HI_PFN_MASK) | (key << PTE_HI_KEY_SHIFT) | (prot & VM_PROT_EXEC ? 0 : PTE_HI_XD)) >>> 0;
   }
 
   /**
@@ -331,7 +333,9 @@ export class Pmap {
           const ek = this.extension.keyAt(pageVa);
           if (ek >= 0) k = ek;
         }
-        const [nlo, nhi] = Pmap.reprotect(lo, hi, protFor(pageVa, lo, hi), k);
+        const prot = protFor(pageVa, lo, hi);
+        const nlo = Pmap.reprotectLo(lo, prot);
+        const nhi = Pmap.reprotectHi(hi, prot, k);
         if (nlo !== lo || nhi !== hi) {
           this.setPte(s, nlo, nhi);
           changed++;
