@@ -21,6 +21,9 @@ export const VM_MANYPROTS = 0x40000000;
 /** Flags that must be equal for two neighbours to merge (Linux compares all but VM_SOFTDIRTY). */
 export const VM_MERGE_MASK = VM_SHARED | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_MAYSHARE | VM_GROWSDOWN | VM_LOCKED | VM_NONLINEAR | VM_MANYPROTS;
 
+const unusedVmas: Vma[] = [];
+const MAX_UNUSED_VMAS = 4096;
+
 /**
  * A virtual memory area: one contiguous run of an address space with one protection,
  * one backing object and one set of flags (Linux `struct vm_area_struct`). Bounds and
@@ -79,10 +82,37 @@ export class Vma extends SpanNode {
 
   /** A copy with other bounds (for splits), sharing file and anon_vma. */
   cloneRange(start: number, end: number): Vma {
-    const v = new Vma(start, end, this.prot, this.flags, this.file, this.pgoffAt(start));
+    const v = Vma.make(start, end, this.prot, this.flags, this.file, this.pgoffAt(start));
     v.pkey = this.pkey;
     v.anonVma = this.anonVma;
     return v;
+  }
+
+  /**
+   * A VMA, reusing one that left its address space when there is one. An address space
+   * of 100k VMAs splits and merges them all the time; new objects would each outlive a
+   * young-generation collection inside the tree and make every scavenge pay for them.
+   */
+  static make(start: number, end: number, prot: number, flags: number, file: File | null, pgoff: number): Vma {
+    const v = unusedVmas.pop();
+    if (v === undefined) return new Vma(start, end, prot, flags, file, pgoff);
+    v.start = start;
+    v.end = end;
+    v.prot = prot;
+    v.flags = flags;
+    v.pkey = 0;
+    v.file = file;
+    v.pgoff = pgoff;
+    v.anonVma = 0;
+    return v;
+  }
+
+  /** Gives back a VMA no longer in any tree and no longer referenced, for {@link make}. */
+  static recycle(v: Vma): void {
+    if (unusedVmas.length < MAX_UNUSED_VMAS) {
+      v.file = null;
+      unusedVmas.push(v);
+    }
   }
 
   /** The permission column of /proc/pid/maps: `rw-p`. */

@@ -3,7 +3,7 @@ import { type KernelPath } from '../step/step.js';
 import { type KernelCtx } from '../step/step.js';
 import { type Kernel } from './kernel.js';
 import { type Mm } from './mm.js';
-import { VM_MERGE_MASK, type Vma } from './vma.js';
+import { VM_MERGE_MASK, Vma } from './vma.js';
 
 /**
  * Linux is_mergeable_vma() + is_mergeable_anon_vma() + the pgoff check of
@@ -50,7 +50,7 @@ export function splitVma(mm: Mm, vma: Vma, addr: number): Vma {
 
 /**
  * Merges `vma` with its neighbours where Linux would (vma_merge()), returning the VMA
- * that now covers it.
+ * that now covers it. A VMA merged away is recycled: the caller must use only the result.
  */
 export function mergeAround(mm: Mm, vma: Vma): Vma {
   let v = vma;
@@ -59,6 +59,7 @@ export function mergeAround(mm: Mm, vma: Vma): Vma {
     const end = v.end;
     const anon = prev.anonVma || v.anonVma;
     removeVma(mm, v);
+    Vma.recycle(v);
     prev.end = end;
     prev.anonVma = anon;
     mm.vmas.adjusted(prev);
@@ -69,6 +70,7 @@ export function mergeAround(mm: Mm, vma: Vma): Vma {
     const end = next.end;
     const anon = v.anonVma || next.anonVma;
     removeVma(mm, next);
+    Vma.recycle(next);
     v.end = end;
     v.anonVma = anon;
     mm.vmas.adjusted(v);
@@ -104,6 +106,7 @@ export function* unmapRange(k: Kernel, ctx: KernelCtx, cpu: Cpu | null, mm: Mm, 
     if (ctx.preemptible) yield ctx.at('vma', `remove vma 0x${v.start.toString(16)}-0x${v.end.toString(16)}`, v.start);
   }
   mm.pmap.freeEmptyTables(first, last, floor, ceiling);
+  for (const v of victims) Vma.recycle(v);
 }
 
 /**
