@@ -1,6 +1,6 @@
 # Seed 000's other victims: mprotect(PROT_NONE) and msync(MS_INVALIDATE). On amd64,
-# pmap_protect() to a protection without read is pmap_remove(), and vm_map_sync() with
-# MS_INVALIDATE ends with pmap_remove(): both unmap the pages. Since the fix that keeps
+# pmap_protect() to VM_PROT_NONE is pmap_remove(), and vm_map_sync() with MS_INVALIDATE
+# ends with pmap_remove(): both unmap the pages. Since the fix that keeps
 # the keys, so a PROT_NONE round trip or an invalidation leaves the range keyed.
 #   mmsim compare examples/seeds/000-freebsd-protnone-roundtrip.mms --variant pkru-swapout-bug
 machine x86_64 os=freebsd cpus=1

@@ -1,4 +1,5 @@
-import { pkruRangesOf, type PkruRangeSnapshot } from './snapshot.js';
+import { PkruRangeSet } from '../pmap/pkruRangeSet.js';
+import { type PkruRangeSnapshot } from './snapshot.js';
 import { sysExit } from '../mm/fork.js';
 import { type ExitReason, type Process } from '../mm/process.js';
 import { formatMaps } from './maps.js';
@@ -87,7 +88,8 @@ export class ProcessHandle {
 
   /** FreeBSD: the PKRU range covering `va`, or undefined (always under linux). */
   pkruRange(va: number): PkruRangeSnapshot | undefined {
-    return pkruRangesOf(this.process.mm.pmap).find((r) => va >= r.start && va < r.end);
+    const r = PkruRangeSet.of(this.process.mm.pmap)?.rangeAt(va);
+    return r && { start: r.start, end: r.end, key: r.key, persist: r.persist };
   }
 
   /** The VMA containing `va`, or undefined. */

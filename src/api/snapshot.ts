@@ -59,7 +59,7 @@ export interface PkruRangeSnapshot {
 
 /** The PKRU ranges of a pmap, in address order; empty when it keeps none. */
 export function pkruRangesOf(pmap: Pmap): PkruRangeSnapshot[] {
-  const set = pmap.extension instanceof PkruRangeSet ? pmap.extension : null;
+  const set = PkruRangeSet.of(pmap);
   return set ? [...set.entries()].map((r) => ({ start: r.start, end: r.end, key: r.key, persist: r.persist })) : [];
 }
 

@@ -117,7 +117,7 @@ export function buildProgram(): Command {
     .command('compare')
     .description('run one scenario as written and again with design variants switched on, and show the lines where the designs differ')
     .argument('<file>', 'a scenario file')
-    .requiredOption('--variant <name...>', 'a variant to compare against (repeat for one run per variant; a+b runs both together)')
+    .requiredOption('--variant <name>', 'a variant to compare against (repeat for one run per variant; a+b runs both together)', (v: string, all: string[] | undefined) => [...(all ?? []), v])
     .option('--json', 'machine-readable output')
     .option('--no-color', 'never colour the output')
     .action((file: string, opts: { variant: string[]; json?: boolean; color: boolean }) => {
@@ -134,6 +134,11 @@ export function buildProgram(): Command {
         }
         process.exitCode = EXIT_BAD_INPUT;
         return;
+      }
+      // A variant already on the machine line changes nothing: say so rather than show identical runs.
+      const asWritten = designs[0].report.machine?.kernel.config.variants;
+      for (const v of opts.variant) {
+        if (v.split('+').every((x) => asWritten?.has(x))) process.stderr.write(`mmsim: variant ${v} is already on the machine line of ${file}; that run is the same as written\n`);
       }
       if (opts.json) write(JSON.stringify({ file, designs: designs.map((d) => d.label), rows: compareRuns(designs) }, null, 2));
       else write(formatComparison(file, designs, styleFor(process.stdout, !opts.color)));

@@ -17,7 +17,8 @@
  *                              _PAGE_PROTNONE): every other field is as for a present entry
  *  bit 1 (SWAP), P = 0         a swap entry: type in lo 13..9, offset in lo 31..14 and
  *                              hi 26..0 (45 bits, SWAP_OFFSET_BITS)
- *  bit 2 (FILE), P = 0         reserved for nonlinear file entries (per-page protections)
+ *  bit 2 (FILE), P = 0         a nonlinear file entry: protection in lo 5..3, file page
+ *                              offset in lo 31..12 and hi 19..0 (40 bits, PTE_FILE_MAX_BITS)
  * ```
  * @packageDocumentation
  */

@@ -1,8 +1,8 @@
 import { FRAME_ANON, FRAME_FILE, FRAME_FREE, FRAME_KERNEL, FRAME_PAGETABLE, FRAME_SWAPCACHE } from '../hw/physMem.js';
 import { filePteProt, PTE_HI_XD, PTE_P, PTE_RW, PTE_US, pteIsFile, pteIsSwap, pteKey, pteMapsFrame, ptePfn, swapPteOffset } from '../hw/pte.js';
 import { type Violation } from '../hw/violation.js';
-import { PROT_EXEC, PROT_READ, PROT_WRITE } from '../mm/abi.js';
-import { VM_MANYPROTS, VM_MAYEXEC, VM_MAYREAD, VM_MAYWRITE, VM_NONLINEAR, type Vma } from '../mm/vma.js';
+import { PROT_EXEC, PROT_WRITE } from '../mm/abi.js';
+import { VM_MANYPROTS, VM_NONLINEAR } from '../mm/vma.js';
 import { type Kernel } from '../mm/kernel.js';
 import { type Pmap } from '../pmap/pmap.js';
 import { forEachLeaf } from './walkAll.js';
@@ -38,10 +38,11 @@ export function checkNoExcessRights(k: Kernel): Violation[] {
         return;
       }
       // Under VM_MANYPROTS each page has its own protection, within what the VMA may get (VM_MAY*).
-      const allowed = vma.flags & VM_MANYPROTS ? mayProt(vma) : vma.prot;
+      const allowed = vma.flags & VM_MANYPROTS ? vma.mayProt : vma.prot;
       if (pteIsFile(lo)) {
         if (!(vma.flags & VM_NONLINEAR)) out.push({ id: 'no-excess-rights', message: `${where}: a file entry in a linear VMA` });
-        else if (filePteProt(lo) & ~allowed) out.push({ id: 'no-excess-rights', message: `${where}: a file entry keeps rights the VMA may not have` });
+        // The protection a file entry keeps counts only under VM_MANYPROTS.
+        else if (vma.flags & VM_MANYPROTS && filePteProt(lo) & ~allowed) out.push({ id: 'no-excess-rights', message: `${where}: a file entry keeps rights the VMA may not have` });
         return;
       }
       if (!pteMapsFrame(lo)) return;
@@ -175,7 +176,3 @@ export function takeHardwareViolations(k: Kernel): Violation[] {
   return v;
 }
 
-/** The rights a VMA may be given (VM_MAYREAD/WRITE/EXEC) as PROT bits. */
-function mayProt(vma: Vma): number {
-  return (vma.flags & VM_MAYREAD ? PROT_READ : 0) | (vma.flags & VM_MAYWRITE ? PROT_WRITE : 0) | (vma.flags & VM_MAYEXEC ? PROT_EXEC : 0);
-}

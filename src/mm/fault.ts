@@ -20,6 +20,14 @@ function signal(t: Thread, s: SignalInfo['signal'], code: SignalInfo['code'], ad
   return info;
 }
 
+/**
+ * si_code of an access past the end of a file: Linux's filemap fault says BUS_ADRERR;
+ * FreeBSD's vm_fault_trap() turns KERN_OUT_OF_BOUNDS into BUS_OBJERR.
+ */
+function busCode(k: Kernel): SignalInfo['code'] {
+  return k.freebsd ? 'BUS_OBJERR' : 'BUS_ADRERR';
+}
+
 /** PKRU allows this data access to a page of key `pkey` (Linux arch_vma_access_permitted()). */
 export function pkruPermits(pkru: number, pkey: number, write: boolean): boolean {
   const bits = (pkru >>> (pkey * 2)) & 3;
@@ -93,7 +101,9 @@ export function* handleMmFault(k: Kernel, t: Thread, vma: Vma, addr: number, wri
   const seenHi = pmap.hi(slot);
   const fileIndex = !vma.file ? -1 : pteIsFile(seenLo) ? filePteOffset(seenLo, seenHi) : vma.pgoffAt(page);
   const notPresent = pteNone(seenLo, seenHi) || pteIsFile(seenLo);
-  if (vma.file && fileIndex >= vma.file.pages && notPresent && permitted(vma, seenLo, write, ec)) return signal(t, 'SIGBUS', 'BUS_ADRERR', addr, ec);
+  // A per-page protection that denies the access: nothing to read in (checked again under the lock).
+  if (notPresent && !permitted(vma, seenLo, write, ec)) return signal(t, 'SIGSEGV', 'SEGV_ACCERR', addr, ec);
+  if (vma.file && fileIndex >= vma.file.pages && notPresent) return signal(t, 'SIGBUS', busCode(k), addr, ec);
   const prepared = prepareFrames(k, t, vma, slot, fileIndex, write);
   if (prepared !== null) {
     releasePrepared(k, t);
@@ -117,7 +127,7 @@ export function* handleMmFault(k: Kernel, t: Thread, vma: Vma, addr: number, wri
         if (ctx.preemptible) yield ctx.at('pte-write', `pte 0x${page.toString(16)}`, page);
         return out;
       }
-      if (vma.file && fileIndex >= vma.file.pages) return signal(t, 'SIGBUS', 'BUS_ADRERR', addr, ec);
+      if (vma.file && fileIndex >= vma.file.pages) return signal(t, 'SIGBUS', busCode(k), addr, ec);
       const out = vma.file ? fileFault(k, t, vma, page, slot, write, ec) : anonFault(k, t, vma, page, slot, write, ec);
       if (ctx.preemptible) yield ctx.at('pte-write', `pte 0x${page.toString(16)}`, page);
       return out;
@@ -300,7 +310,7 @@ function nonlinearFault(k: Kernel, t: Thread, vma: Vma, page: number, slot: numb
   const mm = t.process.mm;
   const index = filePteOffset(lo, hi);
   const file = vma.file!;
-  if (index >= file.pages) return signal(t, 'SIGBUS', 'BUS_ADRERR', page, ec);
+  if (index >= file.pages) return signal(t, 'SIGBUS', busCode(k), page, ec);
   const cached = t.pinnedPage !== NO_FRAME ? t.pinnedPage : pageCacheGet(k, file, index, t.process);
   if (cached === NO_FRAME) return oom(k, t, page, ec);
   const mem = k.hw.mem;

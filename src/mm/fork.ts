@@ -54,6 +54,8 @@ export function* sysFork(k: Kernel, t: Thread, childCpu: Cpu = t.cpu): KernelPat
     // dup_mmap() ends with flush_tlb_mm(): the parent's writable translations are gone.
     if (wrprotected) mm.pmap.flushAll(t.cpu);
     const child = k.createProcessWithMm(parent.name, childMm, parent, childCpu, t.pkru);
+    // A fork inside a signal handler: the child returns through the same signal frames.
+    child.threads[0].signalFrames.push(...t.signalFrames);
     for (const [fd, open] of parent.fds) child.fds.set(fd, open);
     return child.pid;
   } finally {
@@ -83,6 +85,8 @@ export function sysExec(k: Kernel, t: Thread): SysResult {
   p.mm = new Mm(pmap);
   if (--old.users === 0) teardownMm(k, old);
   t.pkru = k.initPkru;
+  // The new image runs no handler: the old signal frames are gone with the old stack.
+  t.signalFrames.length = 0;
   k.forgetCpu(t);
   return 0;
 }

@@ -62,7 +62,7 @@ export function* sysMadvise(k: Kernel, t: Thread, start: number, len: number, ad
  * msync(2) (Linux mm/msync.c). MS_SYNC writes back dirty pages of shared file mappings
  * (the page cache is the file here, so it only counts them in `writebacks`); MS_INVALIDATE
  * has no effect on Linux beyond its EBUSY check; on FreeBSD it unmaps the pages (they stay
- * in their objects) through pmap_remove(). The VMA walk mirrors msync's own, which
+ * in their objects) through pmap_remove(), once the whole range was found mapped. The VMA walk mirrors msync's own, which
  * differs from madvise's (MS_ASYNC stops at the first hole), so the two are kept apart.
  */
 export function* sysMsync(k: Kernel, t: Thread, start: number, len: number, flags: number): KernelPath<SysResult> {
@@ -79,6 +79,7 @@ export function* sysMsync(k: Kernel, t: Thread, start: number, len: number, flag
   const ctx = t.ctx;
   yield* mm.mmapLock.read(ctx);
   try {
+    if (k.freebsd && flags & MS_INVALIDATE) return freebsdSyncInvalidate(k, t, start, end, flags);
     let unmapped: SysResult = 0;
     let at = start;
     let vma = mm.findVma(at);
@@ -93,8 +94,6 @@ export function* sysMsync(k: Kernel, t: Thread, start: number, len: number, flag
       if (flags & MS_INVALIDATE && vma.flags & VM_LOCKED) return EBUSY;
       const stop = Math.min(end, vma.end);
       if (flags & MS_SYNC && vma.file && vma.shared) writeBack(k, t, at, stop);
-      // FreeBSD vm_map_sync() ends an MS_INVALIDATE with pmap_remove() over the range.
-      if (flags & MS_INVALIDATE && k.freebsd) mm.pmap.evict(t.cpu, at, stop);
       at = vma.end;
       if (at >= end) return unmapped;
       vma = mm.findVma(at);
@@ -102,6 +101,26 @@ export function* sysMsync(k: Kernel, t: Thread, start: number, len: number, flag
   } finally {
     mm.mmapLock.readUnlock();
   }
+}
+
+/**
+ * FreeBSD vm_map_sync() with invalidation: a first pass refuses the whole call — a hole
+ * (ENOMEM) or wired memory (EBUSY) — before anything is done; then dirty shared pages are
+ * written back and one pmap_remove() unmaps the range (the pages stay in their objects).
+ */
+function freebsdSyncInvalidate(k: Kernel, t: Thread, start: number, end: number, flags: number): SysResult {
+  const mm = t.process.mm;
+  let at = start;
+  for (let vma = mm.findVma(start); at < end; vma = vma.nextSpan) {
+    if (!vma || vma.start > at) return ENOMEM;
+    if (vma.flags & VM_LOCKED) return EBUSY;
+    at = vma.end;
+  }
+  for (let vma = mm.findVma(start); vma && vma.start < end; vma = vma.nextSpan) {
+    if (flags & MS_SYNC && vma.file && vma.shared) writeBack(k, t, Math.max(start, vma.start), Math.min(end, vma.end));
+  }
+  mm.pmap.evict(t.cpu, start, end);
+  return 0;
 }
 
 /** Counts the dirty pages of a shared file range as written back. */

@@ -6,7 +6,7 @@ import { EACCES, EINVAL, ENOMEM, type SysResult } from './errno.js';
 import { type Kernel } from './kernel.js';
 import { mprotectPkey, pkeyIsAllocated } from './pkeys.js';
 import { type Thread } from './process.js';
-import { VM_MANYPROTS, VM_MAYEXEC, VM_MAYREAD, VM_MAYWRITE, type Vma } from './vma.js';
+import { VM_MANYPROTS, VM_NONLINEAR, type Vma } from './vma.js';
 import { reprotectFileEntries } from './remapFilePages.js';
 import { mergeAround, splitVma } from './vmaOps.js';
 import { SpanNode } from '../ds/spanTree.js';
@@ -47,9 +47,8 @@ export function* sysMprotect(k: Kernel, t: Thread, start: number, len: number, p
       if (vma.flags & VM_MANYPROTS && !k.variant('manyprots-mprotect-resets')) return EACCES;
       // FreeBSD keeps keys in the pmap's range set, never on map entries.
       const newPkey: number = k.freebsd ? 0 : mprotectPkey(k, t, vma, prot, pkey);
-      // VM_MAY* bits sit four above VM_READ/WRITE/EXEC: a right without its MAY bit is EACCES.
-      const may = (vma.flags & VM_MAYREAD ? PROT_READ : 0) | (vma.flags & VM_MAYWRITE ? PROT_WRITE : 0) | (vma.flags & VM_MAYEXEC ? PROT_EXEC : 0);
-      if (prot & ~may) return EACCES;
+      // A right without its VM_MAY* bit is EACCES.
+      if (prot & ~vma.mayProt) return EACCES;
       const stop = Math.min(end, vma.end);
       const changed: Vma | SysResult = yield* mprotectFixup(k, t, vma, at, stop, prot, newPkey);
       if (!(changed instanceof SpanNode)) return changed;
@@ -83,14 +82,15 @@ function* mprotectFixup(k: Kernel, t: Thread, vma: Vma, start: number, end: numb
   }
   target.prot = prot;
   target.pkey = pkey;
-  const resetPerPage = (target.flags & VM_MANYPROTS) !== 0;
-  if (resetPerPage) target.flags &= ~VM_MANYPROTS;
+  // Entries not present in a nonlinear VMA keep a protection too (the VMA's when it was
+  // reclaimed, or a page's own under VM_MANYPROTS): they take the new one.
+  const reprotectFileEntriesToo = (target.flags & VM_NONLINEAR) !== 0;
+  if (target.flags & VM_MANYPROTS) target.flags &= ~VM_MANYPROTS;
   const merged = mergeAround(mm, target);
   if (t.ctx.preemptible) yield t.ctx.at('vma', `mprotect 0x${start.toString(16)}-0x${end.toString(16)}`, start);
   if (k.freebsd) freebsdPmapProtect(k, t, merged, start, end, oldProt);
   else changeProtection(k, t, merged, start, end);
-  // Entries not present keep a protection of their own too: they take the new one.
-  if (resetPerPage) reprotectFileEntries(mm.pmap, start, end, prot);
+  if (reprotectFileEntriesToo) reprotectFileEntries(mm.pmap, start, end, prot);
   if (t.ctx.preemptible) yield t.ctx.at('pte-write', `change_protection 0x${start.toString(16)}-0x${end.toString(16)}`, start);
   return merged;
 }
@@ -108,17 +108,21 @@ export function changeProtection(k: Kernel, t: Thread, vma: Vma, start: number, 
     end,
     (_va, lo, hi) => (!keepCow || lo & PTE_RW || k.canReuse(ptePfn(lo, hi)) ? vma.prot : readOnlyProt(vma.prot)),
     vma.pkey,
+    // FreeBSD's pmap holds only what is mapped: pages pmap_remove() took stay out.
+    k.freebsd,
   );
 }
 
 /**
  * FreeBSD vm_map_protect() → pmap_protect(): the pmap is touched only when rights are
- * taken away (added rights arrive by fault), and amd64 pmap_protect() of a protection
- * without VM_PROT_READ is pmap_remove() — which is why mprotect(PROT_NONE) met the PKRU
- * swap-out bug (seed 000).
+ * taken away (added rights arrive by fault), with the entry's protection masked by
+ * MASK(entry) — a copy-on-write (private) entry never has VM_PROT_WRITE in its PTEs — and
+ * amd64 pmap_protect() of VM_PROT_NONE is pmap_remove(). That is why mprotect(PROT_NONE)
+ * met the PKRU swap-out bug (seed 000).
  */
 function freebsdPmapProtect(k: Kernel, t: Thread, vma: Vma, start: number, end: number, oldProt: number): void {
   if ((oldProt & ~vma.prot) === 0) return;
-  if ((vma.prot & PROT_READ) === 0) t.process.mm.pmap.evict(t.cpu, start, end);
+  const masked = vma.shared ? vma.prot : vma.prot & ~PROT_WRITE;
+  if (masked === 0) t.process.mm.pmap.evict(t.cpu, start, end);
   else changeProtection(k, t, vma, start, end);
 }

@@ -5,7 +5,7 @@ import { type Kernel } from './kernel.js';
 import { lowestFreePkey, maxPkey, PKEY_DISABLE_ACCESS, PKEY_DISABLE_WRITE, pkeyIsAllocated, setPkeyRights } from './pkeys.js';
 import { type Thread } from './process.js';
 
-/** Linux's pkey system calls; FreeBSD has none (its keys come from sysarch(2), see freebsd/pkru.ts). */
+// Linux's pkey system calls; FreeBSD has none (its keys come from sysarch(2), see freebsd/pkru.ts).
 
 /**
  * pkey_alloc(2) (Linux mm/mprotect.c): the lowest free key, with `rights` written into the

@@ -10,7 +10,7 @@ import { type Kernel } from './kernel.js';
 import { type Mm } from './mm.js';
 import { doMmapLocked } from './mmap.js';
 import { type Thread } from './process.js';
-import { VM_LOCKED, VM_MANYPROTS, VM_MAYEXEC, VM_MAYREAD, VM_MAYWRITE, VM_NONLINEAR, VM_SHARED, type Vma } from './vma.js';
+import { VM_LOCKED, VM_MANYPROTS, VM_MAYWRITE, VM_NONLINEAR, VM_SHARED, type Vma } from './vma.js';
 
 /**
  * remap_file_pages() flag of the VM_MANYPROTS series (seed 001): `prot` sets the pages'
@@ -124,15 +124,19 @@ function* nonlinearRemap(k: Kernel, t: Thread, start: number, size: number, prot
     // calc_vm_prot_bits() reads only the three PROT bits.
     const pageProt = chgprot ? prot & PROT_MASK : vma.prot;
     if (chgprot) {
-      const may = (vma.flags & VM_MAYREAD ? PROT_READ : 0) | (vma.flags & VM_MAYWRITE ? PROT_WRITE : 0) | (vma.flags & VM_MAYEXEC ? PROT_EXEC : 0);
-      if (pageProt & ~may) return EPERM;
+      if (pageProt & ~vma.mayProt) return EPERM;
     }
     const file = vma.file;
     const pages = size / PAGE;
     // filemap_populate(): the whole run must lie inside the file.
     if (pgoff + pages > file.pages) return EINVAL;
     if (pgoff !== vma.pgoffAt(start)) vma.flags |= VM_NONLINEAR;
-    if (chgprot) vma.flags |= VM_MANYPROTS | VM_NONLINEAR;
+    if (chgprot && !(vma.flags & VM_MANYPROTS)) {
+      // From now on file entries are authoritative: give those already there the rights the
+      // VMA had for them (mprotect keeps them current, but say it where it matters).
+      reprotectFileEntries(mm.pmap, vma.start, vma.end, vma.prot);
+      vma.flags |= VM_MANYPROTS | VM_NONLINEAR;
+    }
     const pmap = mm.pmap;
     for (let i = 0; i < pages; i++) {
       const va = start + i * PAGE;

@@ -60,6 +60,11 @@ export class Vma extends SpanNode {
     this.mm = null;
   }
 
+  /** The rights this VMA may ever be given (VM_MAYREAD/WRITE/EXEC) as PROT bits: mprotect and per-page protections stay within them. */
+  get mayProt(): number {
+    return (this.flags & VM_MAYREAD ? PROT_READ : 0) | (this.flags & VM_MAYWRITE ? PROT_WRITE : 0) | (this.flags & VM_MAYEXEC ? PROT_EXEC : 0);
+  }
+
   /** Number of pages. */
   get pages(): number {
     return (this.end - this.start) / 4096;

@@ -49,6 +49,11 @@ export class PkruRangeSet implements PmapExtension {
 
   constructor(readonly options: PkruRangeSetOptions) {}
 
+  /** The range set of a pmap, or null when it keeps none (the linux personality). */
+  static of(pmap: Pmap): PkruRangeSet | null {
+    return pmap.extension instanceof PkruRangeSet ? pmap.extension : null;
+  }
+
   /** Number of ranges. */
   get size(): number {
     return this.ranges.size;

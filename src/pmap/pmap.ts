@@ -315,9 +315,11 @@ export class Pmap {
   /**
    * pmap_protect(): re-derives every frame-mapping entry in [start, end) for `prot`
    * (`protFor` may lower it per entry, e.g. to keep COW pages read-only) and key `key`,
-   * flushing where anything changed. Returns the number of entries changed.
+   * flushing where anything changed. Returns the number of entries changed. With
+   * `presentOnly`, entries not present are left alone: an evicted page (see {@link evict})
+   * is not in the pmap at all for FreeBSD, and comes back only by fault.
    */
-  protect(initiator: Cpu | null, start: number, end: number, protFor: (va: number, lo: number, hi: number) => number, key: number): number {
+  protect(initiator: Cpu | null, start: number, end: number, protFor: (va: number, lo: number, hi: number) => number, key: number, presentOnly = false): number {
     const t = this.hw.tables;
     let changed = 0;
     this.forEachPt(start, end, (table, first, count, va) => {
@@ -325,7 +327,7 @@ export class Pmap {
       for (let i = 0; i < count; i++) {
         const s = base + i;
         const lo = t.lo[s];
-        if (!pteMapsFrame(lo)) continue;
+        if (!pteMapsFrame(lo) || (presentOnly && (lo & PTE_P) === 0)) continue;
         const hi = t.hi[s];
         const pageVa = va + i * PAGE_SIZE;
         let k = key;

@@ -167,6 +167,20 @@ export class ArgReader {
     return value;
   }
 
+  /**
+   * Flags written as words (`excl persist`) or as a number in option `key=` (`flags=3`),
+   * not both: the option would silently win over the words.
+   */
+  flagsOrOption(what: string, flags: Readonly<Record<string, number>>, key: string): number | Expr {
+    const hadWords = this.hasMore();
+    const words = this.flags(what, flags);
+    const span = this.optionSpan(key);
+    const option = this.optionExpr(key);
+    if (option === null) return words;
+    if (hadWords) this.error(span, 'MMS3004', `give the ${what} as words or as ${key}=N, not both`);
+    return option;
+  }
+
   /** A string positional argument (file contents). */
   string(what: string): string | null {
     const a = this.positional[this.next];

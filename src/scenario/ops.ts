@@ -166,8 +166,8 @@ function need<T>(thread: T | null): T {
   return thread;
 }
 
-/** A protection read by the reader: a constant, or an expression evaluated at run time. */
-function protValue(ctx: OpContext, p: number | Expr | null): number {
+/** A value the reader settled (a protection, flags) or an expression evaluated at run time. */
+function settledValue(ctx: OpContext, p: number | Expr | null): number {
   return typeof p === 'number' ? p : p === null ? 0 : ctx.num(p);
 }
 
@@ -221,10 +221,10 @@ function pkruProtect(keyOption: boolean): OpDef {
       const len = r.expr('a length');
       const key = keyOption ? r.optionExpr('key') : r.expr('a key');
       if (keyOption && key === null) r.error(r.statementSpan, 'MMS3002', "'pkru_protect' needs key=KEY");
-      const words = r.flags('range flags', PKRU_RANGE_WORDS);
-      const flags = r.optionExpr('flags');
+      const flags = r.flagsOrOption('range flags', PKRU_RANGE_WORDS, 'flags');
       r.end();
-      return { run: (ctx, t) => need(t).pkruProtectRange(ctx.num(addr!), ctx.num(len!), key === null ? -1 : ctx.num(key), flags === null ? words : ctx.num(flags)) };
+      const args = (ctx: OpContext): [number, number, number, number] => [ctx.num(addr!), ctx.num(len!), key === null ? -1 : ctx.num(key), settledValue(ctx, flags)];
+      return { run: (ctx, t) => need(t).pkruProtectRange(...args(ctx)), path: (ctx, t) => t.paths.pkruProtectRange(...args(ctx)) };
     },
   };
 }
@@ -239,7 +239,7 @@ function pkruUnprotect(name: string): OpDef {
       const addr = r.expr('an address');
       const len = r.expr('a length');
       r.end();
-      return { run: (ctx, t) => need(t).pkruUnprotectRange(ctx.num(addr!), ctx.num(len!)) };
+      return { run: (ctx, t) => need(t).pkruUnprotectRange(ctx.num(addr!), ctx.num(len!)), path: (ctx, t) => t.paths.pkruUnprotectRange(ctx.num(addr!), ctx.num(len!)) };
     },
   };
 }
@@ -266,7 +266,7 @@ export const OPS: Readonly<Record<string, OpDef>> = {
         else if (fd !== null) desc = ctx.num(fd);
         else if (!(f & (MAP_SHARED | MAP_PRIVATE))) f |= MAP_PRIVATE;
         if (path === null && fd === null) f |= MAP_ANONYMOUS;
-        return [at === null ? 0 : ctx.num(at), len === null ? 0 : ctx.num(len), protValue(ctx, prot), f, desc, offset === null ? 0 : ctx.num(offset)];
+        return [at === null ? 0 : ctx.num(at), len === null ? 0 : ctx.num(len), settledValue(ctx, prot), f, desc, offset === null ? 0 : ctx.num(offset)];
       };
       return {
         run: (ctx, thread) => need(thread).mmap(...args(ctx, need(thread))),
@@ -296,8 +296,8 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       const prot = r.prot();
       r.end();
       return {
-        run: (ctx, t) => need(t).mprotect(ctx.num(addr!), ctx.num(len!), protValue(ctx, prot)),
-        path: (ctx, t) => t.paths.mprotect(ctx.num(addr!), ctx.num(len!), protValue(ctx, prot)),
+        run: (ctx, t) => need(t).mprotect(ctx.num(addr!), ctx.num(len!), settledValue(ctx, prot)),
+        path: (ctx, t) => t.paths.mprotect(ctx.num(addr!), ctx.num(len!), settledValue(ctx, prot)),
       };
     },
   },
@@ -521,11 +521,10 @@ export const OPS: Readonly<Record<string, OpDef>> = {
     os: 'linux',
     usage: 'NAME = pkey_alloc [RIGHTS…] [flags=N] [rights=N]',
     compile(r) {
-      const words = r.flags('key rights', RIGHTS_WORDS);
+      const rights = r.flagsOrOption('key rights', RIGHTS_WORDS, 'rights');
       const flags = r.optionExpr('flags');
-      const rights = r.optionExpr('rights');
       r.end();
-      return { run: (ctx, t) => need(t).pkeyAlloc(flags === null ? 0 : ctx.num(flags), rights === null ? words : ctx.num(rights)) };
+      return { run: (ctx, t) => need(t).pkeyAlloc(flags === null ? 0 : ctx.num(flags), settledValue(ctx, rights)) };
     },
   },
   pkey_free: {
@@ -548,7 +547,7 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       const prot = r.prot();
       const key = r.expr('a key');
       r.end();
-      return { run: (ctx, t) => need(t).pkeyMprotect(ctx.num(addr!), ctx.num(len!), protValue(ctx, prot), ctx.num(key!)) };
+      return { run: (ctx, t) => need(t).pkeyMprotect(ctx.num(addr!), ctx.num(len!), settledValue(ctx, prot), ctx.num(key!)) };
     },
   },
   pkey_set: {
@@ -644,10 +643,9 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       const size = r.expr('a size');
       const prot = r.prot();
       const pgoff = r.expr('a file page offset');
-      const words = r.flags('remap flags', REMAP_WORDS);
-      const flags = r.optionExpr('flags');
+      const flags = r.flagsOrOption('remap flags', REMAP_WORDS, 'flags');
       r.end();
-      const args = (ctx: OpContext): [number, number, number, number, number] => [ctx.num(addr!), ctx.num(size!), protValue(ctx, prot), ctx.num(pgoff!), flags === null ? words : ctx.num(flags)];
+      const args = (ctx: OpContext): [number, number, number, number, number] => [ctx.num(addr!), ctx.num(size!), settledValue(ctx, prot), ctx.num(pgoff!), settledValue(ctx, flags)];
       return { run: (ctx, t) => need(t).remapFilePages(...args(ctx)), path: (ctx, t) => t.paths.remapFilePages(...args(ctx)) };
     },
   },

@@ -52,6 +52,16 @@ describe('mmsim command', () => {
     assert.equal(mmsim(['compare', 'examples/seeds/001-reverse-pairs.mms']).status, 2, '--variant is required');
   });
 
+  it('compare: --variant may come before the file and repeat; a variant the file already has is pointed out', () => {
+    const r = mmsim(['compare', '--variant', 'rfp-nonlinear', '--variant', 'rfp-manyprots', 'examples/seeds/001-reverse-pairs.mms', '--no-color']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /as written\s+variant=rfp-nonlinear\s+variant=rfp-manyprots/);
+    const same = mmsim(['compare', 'examples/seeds/000-freebsd-swapout-bug-loses-key.mms', '--variant', 'pkru-swapout-bug']);
+    assert.equal(same.status, 0);
+    assert.match(same.stderr, /variant pkru-swapout-bug is already on the machine line/);
+    assert.match(same.stdout, /the designs agree on every line/);
+  });
+
   it('run: exit 1 when an expectation fails, naming the line', () => {
     const file = scenario('process p\n  a = mmap 4K rw private anon\n  load a => 7\n');
     const r = mmsim(['run', file]);

@@ -189,3 +189,22 @@ describe('Linux protection keys: pkey_mprotect and enforcement', () => {
   });
 });
 
+
+describe('signal frames: sigenter / sigreturn across fork and exec', () => {
+  it('a child forked inside a handler returns through the same frame; exec drops the frames', () => {
+    const { m, t } = setup();
+    assert.equal(t.pkeySet(1, 0), 0);
+    const interrupted = t.pkru;
+    t.enterSignalHandler();
+    assert.equal(t.pkru, 0x55555554);
+    const child = t.fork();
+    assert.ok(!isErrno(child));
+    assert.equal(child.main.pkru, 0x55555554, 'the child inherits the handler PKRU');
+    assert.equal(child.main.returnFromSignalHandler(), true);
+    assert.equal(child.main.pkru, interrupted, "the child returns to the parent's interrupted PKRU");
+    assert.equal(t.exec(), 0);
+    assert.equal(t.returnFromSignalHandler(), false, 'no frame survives exec');
+    assert.equal(t.pkru, 0x55555554);
+    assert.equal(m.checkInvariants().length, 0);
+  });
+});

@@ -793,3 +793,37 @@ describe('remap_file_pages, manyprots-mprotect-resets: mprotect resets the per-p
     assertSegv(w.t.load(a + 4 * PAGE), a + 4 * PAGE);
   });
 });
+
+describe('remap_file_pages: the protection file entries keep follows mprotect', () => {
+  it('rfp-nonlinear: mprotect after a reclaim leaves no entry with more rights than the VMA', () => {
+    const w = world(['rfp-nonlinear']);
+    const a = window(w);
+    assert.equal(w.t.remapFilePages(a, PAGE, 0, 5), 0);
+    w.m.swapOut(w.p);
+    assert.ok(w.p.pte(a).file);
+    assert.equal(w.t.mprotect(a, FILE_PAGES * PAGE, R), 0, 'invariants: throw would raise on an excess-rights entry');
+    assertShows(w.t, a, 0, 5);
+    assertSegv(w.t.store(a, 1), a);
+  });
+
+  it('rfp-manyprots: a VMA made read-only keeps its file entries read-only when it later turns VM_MANYPROTS', () => {
+    const w = world(['rfp-manyprots']);
+    const a = window(w);
+    assert.equal(w.t.remapFilePages(a, PAGE, 0, 5), 0);
+    w.m.swapOut(w.p);
+    assert.equal(w.t.mprotect(a, FILE_PAGES * PAGE, R), 0);
+    assert.equal(w.t.remapFilePages(a + PAGE, PAGE, R, 6, MAP_CHGPROT), 0);
+    assertSegv(w.t.store(a, 1), a);
+    assertShows(w.t, a, 0, 5);
+  });
+
+  it('rfp-manyprots: a denied access reads nothing into the page cache, even past the end of the file', () => {
+    const w = world(['rfp-manyprots']);
+    const a = map(w.t, 0, 2 * FILE_PAGES * PAGE, PROT_NONE, MAP_SHARED, w.fd, 0);
+    assert.equal(w.t.remapFilePages(a, PAGE, R, 1, MAP_CHGPROT), 0);
+    const cached = w.m.counters().machine.pageCachePages;
+    assertSegv(w.t.load(a + 3 * PAGE), a + 3 * PAGE);
+    assertSegv(w.t.load(a + (FILE_PAGES + 2) * PAGE), a + (FILE_PAGES + 2) * PAGE);
+    assert.equal(w.m.counters().machine.pageCachePages, cached);
+  });
+});

@@ -1064,3 +1064,16 @@ describe('runner: trace', () => {
     assert.deepEqual(runOk(sc(...RACE)).trace, []);
   });
 });
+
+describe('runner: flags as words or as a number, not both', () => {
+  it('rejects both at the option, for every operation that takes either', () => {
+    const at = (line: string, n: number, word: string): string => `${n}:${line.indexOf(word) + 1} MMS3004`;
+    const remap = '  remap_file_pages a 4K none 0 nonblock flags=0x10000';
+    assert.deepEqual(diagsOf(remap), [at(remap, 3, 'flags=')]);
+    assert.deepEqual(diagsOf('  remap_file_pages a 4K none 0 flags=0x10000'), []);
+    const alloc = '  k = pkey_alloc write-disable rights=1';
+    assert.deepEqual(diagsOf(alloc), [at(alloc, 3, 'rights=')]);
+    const protect = '  pkru_protect 0x10000 4K key=1 persist flags=2';
+    assert.deepEqual(diags(sc('machine x86_64 os=freebsd', 'process p', protect)), [at(protect, 3, 'flags=')]);
+  });
+});

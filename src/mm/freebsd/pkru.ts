@@ -1,5 +1,4 @@
 import { AMD64_PKRU_EXCL, AMD64_PKRU_PERSIST, PkruRangeSet } from '../../pmap/pkruRangeSet.js';
-import { type Pmap } from '../../pmap/pmap.js';
 import { type KernelPath } from '../../step/step.js';
 import { u64 } from '../abi.js';
 import { EBUSY, EFAULT, EINVAL, ENOSYS, type Errno, errno, type SysResult } from '../errno.js';
@@ -17,11 +16,6 @@ export const FREEBSD_VM_MAXUSER_ADDRESS = 0x800000000000;
 const PAGE = 4096;
 const ENOTSUP = errno('ENOTSUP');
 const EOPNOTSUPP = errno('EOPNOTSUPP');
-
-/** The pmap's PKRU range set, or null when the address space has none (the linux personality). */
-export function pkruRangeSet(pmap: Pmap): PkruRangeSet | null {
-  return pmap.extension instanceof PkruRangeSet ? pmap.extension : null;
-}
 
 /** [trunc_page(addr), round_page(addr + len)) as vm_offset_t arithmetic does it (mod 2^64). */
 function pageSpan(addr: number, len: number): [number, number] {
@@ -42,7 +36,7 @@ function pageSpan(addr: number, len: number): [number, number] {
  */
 export function* sysPkruProtectRange(k: Kernel, t: Thread, addr: number, len: number, key: number, flags: number): KernelPath<SysResult> {
   const mm = t.process.mm;
-  const set = pkruRangeSet(mm.pmap);
+  const set = PkruRangeSet.of(mm.pmap);
   if (!set) return ENOSYS;
   const [start, end] = pageSpan(addr, len);
   // keyidx is an unsigned int and flags an int in struct amd64_set_pkru.
@@ -68,7 +62,7 @@ export function* sysPkruProtectRange(k: Kernel, t: Thread, addr: number, len: nu
  */
 export function* sysPkruUnprotectRange(k: Kernel, t: Thread, addr: number, len: number): KernelPath<SysResult> {
   const mm = t.process.mm;
-  const set = pkruRangeSet(mm.pmap);
+  const set = PkruRangeSet.of(mm.pmap);
   if (!set) return ENOSYS;
   const [start, end] = pageSpan(addr, len);
   if (end <= start || end > FREEBSD_VM_MAXUSER_ADDRESS) return EFAULT;

@@ -17,8 +17,8 @@
  *
  * The model encodes both designs (SEMANTICS.md "FreeBSD — PKRU (amd64)"): pmap_map_delete
  * (munmap, MAP_FIXED over a mapping) drops the non-PERSIST keys of each mapping it
- * removes; pmap_remove (swap-out over its whole span, mprotect to a protection without
- * PROT_READ that takes rights away, msync(MS_INVALIDATE) over each mapping in its span)
+ * removes; pmap_remove (swap-out over its whole span, mprotect that takes rights away and
+ * leaves none once a private entry's write is masked, msync(MS_INVALIDATE) over its span)
  * keeps every key after the fix and drops the non-PERSIST ones before it.
  *
  * FREEBSD_MODEL_SEED / FREEBSD_MODEL_RUNS / FREEBSD_MODEL_LEN override the seed, the number
@@ -136,31 +136,27 @@ class Model {
       const old = pg.prot;
       if (old === prot) continue;
       pg.prot = prot;
-      // pmap_protect() runs only when rights are taken away; without PROT_READ it is pmap_remove().
+      // pmap_protect() runs only when rights are taken away, with the protection masked for
+      // a copy-on-write (private) entry — no write — and VM_PROT_NONE is pmap_remove().
+      // Pages already removed stay out of the pmap until a fault.
       if ((old & ~prot) === 0) continue;
-      if ((prot & R) === 0) {
+      if ((prot & ~W) === 0) {
         if (pg.pte === 'present') pg.pte = 'parked';
         this.pmapRemoveKeys(i);
-      } else if (pg.pte === 'parked') {
-        pg.pte = 'present';
       }
     }
     return 0;
   }
 
-  /** msync(MS_INVALIDATE): pmap_remove() over each mapping in the span; ENOMEM if there is a hole. */
+  /** msync(MS_INVALIDATE): ENOMEM for a hole, before anything changes; else one pmap_remove() over the span. */
   msyncInvalidate(a: number, b: number): string | 0 {
-    let hole = false;
+    for (let i = a; i < b; i++) if (!this.pages[i].mapped) return 'ENOMEM';
     for (let i = a; i < b; i++) {
       const pg = this.pages[i];
-      if (!pg.mapped) {
-        hole = true;
-        continue;
-      }
       if (pg.pte === 'present') pg.pte = 'parked';
       this.pmapRemoveKeys(i);
     }
-    return hole ? 'ENOMEM' : 0;
+    return 0;
   }
 
   protect(a: number, b: number, key: number, excl: boolean, persist: boolean): string | 0 {

@@ -838,3 +838,41 @@ describe('FreeBSD PKRU: fork, exec, exit, threads, signals, kernel copies', () =
     assert.equal(t.pwrite(fd, a, 8, 0), 8);
   });
 });
+
+describe('FreeBSD pmap_protect() and vm_map_sync(): exactly when pmap_remove() runs', () => {
+  it('mprotect removes the pages only for VM_PROT_NONE after masking write off a private entry', () => {
+    const { m, p, t } = setup({ bug: true });
+    const a = map(t, ARENA, 4 * PAGE);
+    for (let i = 0; i < 4; i++) t.store(a + i * PAGE, 1);
+    assert.equal(t.pkruProtectRange(a, 4 * PAGE, 5), 0);
+    // Execute-only keeps a right: pmap_protect() proper, no pmap_remove(), so even the
+    // pre-fix kernel keeps the key.
+    assert.equal(t.mprotect(a, PAGE, PROT_EXEC), 0);
+    assert.equal(p.pkruRange(a)?.key, 5);
+    assert.ok(p.pte(a).present);
+    // Write-only on a private (copy-on-write) entry masks to nothing: pmap_remove().
+    assert.equal(t.mprotect(a + PAGE, PAGE, PROT_WRITE), 0);
+    assert.equal(p.pkruRange(a + PAGE), undefined, 'the bug variant dropped the key');
+    assert.ok(p.pte(a + PAGE).protnone, 'the page left the pmap');
+    assert.equal(m.checkInvariants().length, 0);
+  });
+
+  it('msync(MS_INVALIDATE) over a hole is ENOMEM and changes nothing', () => {
+    const { p, t } = setup({ bug: true });
+    const a = map(t, ARENA, PAGE);
+    t.store(a, 1);
+    assert.equal(t.pkruProtectRange(a, 3 * PAGE, 5), 0);
+    assert.equal(t.msync(a, 3 * PAGE, MS_INVALIDATE), errno('ENOMEM'));
+    assert.ok(p.pte(a).present);
+    assert.equal(p.pkruRange(a)?.key, 5);
+  });
+
+  it('an access past the end of a file is SIGBUS BUS_OBJERR (vm_fault_trap(): KERN_OUT_OF_BOUNDS)', () => {
+    const { m, t } = setup();
+    m.createFile('/small', 100);
+    const fd = t.open('/small', O_RDWR) as number;
+    const a = t.mmap(0, 2 * PAGE, RW, MAP_SHARED, fd, 0) as number;
+    const r = t.load(a + PAGE);
+    assert.ok(isSignal(r) && r.signal === 'SIGBUS' && r.code === 'BUS_OBJERR');
+  });
+});
