@@ -14,6 +14,8 @@ process p
   mprotect w 64K r--                    => ok
 
 forbid pte p w writable
+forbid vma p w manyprots
+require vma p w nonlinear
 require pte p w+4K file
 
 process p

@@ -25,6 +25,7 @@ process p
   load w+12K                       => 0xa2
 
 require counter p vmas == 4
+forbid vma p w nonlinear
 require pte p w pgoff == 1
 
 process p

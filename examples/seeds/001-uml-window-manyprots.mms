@@ -30,6 +30,7 @@ process uml
   store window+4K 0x33                         => ok
 
 require counter uml vmas == 1
+require vma uml window manyprots
 require pte uml window writable
 forbid pte uml window+8K writable
 

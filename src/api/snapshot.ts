@@ -17,6 +17,8 @@ export interface VmaSnapshot {
   readonly file: string | null;
   /** File offset in bytes for file mappings; 0 for anonymous memory. */
   readonly offset: number;
+  /** VmFlags as /proc/pid/smaps shows them (`rd wr sh mr mw me ms nl …`; `mp` for VM_MANYPROTS). */
+  readonly flags: readonly string[];
 }
 
 /** One leaf page-table entry in a snapshot. */
@@ -76,7 +78,7 @@ export function snapshotProcess(k: Kernel, p: Process, range: SnapshotRange = {}
   const end = range.end ?? Number.MAX_SAFE_INTEGER;
   const vmas: VmaSnapshot[] = [];
   for (let v = mm.vmas.first(); v; v = v.nextSpan) {
-    vmas.push({ start: v.start, end: v.end, perms: v.permString(), pkey: v.pkey, file: v.file ? v.file.name : null, offset: v.file ? v.pgoff * 4096 : 0 });
+    vmas.push({ start: v.start, end: v.end, perms: v.permString(), pkey: v.pkey, file: v.file ? v.file.name : null, offset: v.file ? v.pgoff * 4096 : 0, flags: v.smapsFlags() });
   }
   const mem = k.hw.mem;
   const pageTable: PteSnapshot[] = [];

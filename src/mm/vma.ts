@@ -120,6 +120,27 @@ export class Vma extends SpanNode {
     }
   }
 
+  /**
+   * The VmFlags line of /proc/pid/smaps: Linux's two-letter names (`rd wr ex sh mr mw me
+   * ms gd lo nl`), and `mp` for VM_MANYPROTS, which never had one.
+   */
+  smapsFlags(): string[] {
+    const out: string[] = [];
+    if (this.prot & PROT_READ) out.push('rd');
+    if (this.prot & PROT_WRITE) out.push('wr');
+    if (this.prot & PROT_EXEC) out.push('ex');
+    if (this.flags & VM_SHARED) out.push('sh');
+    if (this.flags & VM_MAYREAD) out.push('mr');
+    if (this.flags & VM_MAYWRITE) out.push('mw');
+    if (this.flags & VM_MAYEXEC) out.push('me');
+    if (this.flags & VM_MAYSHARE) out.push('ms');
+    if (this.flags & VM_GROWSDOWN) out.push('gd');
+    if (this.flags & VM_LOCKED) out.push('lo');
+    if (this.flags & VM_NONLINEAR) out.push('nl');
+    if (this.flags & VM_MANYPROTS) out.push('mp');
+    return out;
+  }
+
   /** The permission column of /proc/pid/maps: `rw-p`. */
   permString(): string {
     return (

@@ -121,14 +121,16 @@ function compileAtom(c: Condition & { kind: 'atom' }, file: string, diagnostics:
     case 'vma': {
       const proc = r.name('a process name');
       const addr = r.expr('an address');
-      const prop = r.word('a VMA property', ['exists', 'prot', 'pkey']);
+      const prop = r.word('a VMA property', ['exists', 'prot', 'pkey', 'nonlinear', 'manyprots']);
       r.end();
       if (!proc || !addr || !prop) return fail();
-      if (prop === 'exists') {
+      if (prop === 'exists' || prop === 'nonlinear' || prop === 'manyprots') {
         if (!noCompare()) return fail();
+        const flag = prop === 'nonlinear' ? 'nl' : 'mp';
         return (ctx) => {
           const v = ctx.process(proc.name, proc.span).vma(ctx.num(addr));
-          return { value: v !== undefined, seen: v ? `vma ${hex(v.start)}-${hex(v.end)} ${v.perms}` : 'no vma there' };
+          const seen = v ? `vma ${hex(v.start)}-${hex(v.end)} ${v.perms} [${v.flags.join(' ')}]` : 'no vma there';
+          return { value: v !== undefined && (prop === 'exists' || v.flags.includes(flag)), seen };
         };
       }
       if (!needCompare(prop)) return fail();

@@ -167,9 +167,9 @@ describe('conditions: vma', () => {
       'vma p a pkey == 0',
       'vma p a pkey < 1',
     );
-    noneHold('vma p 0 exists', 'vma p 0x1000 exists', 'vma p a prot == rw-', 'vma p a prot != rwx', 'vma p x pkey == 0', 'vma p 0 prot == ---', 'vma p 0 pkey == 0');
+    noneHold('vma p 0 exists', 'vma p 0x1000 exists', 'vma p a prot == rw-', 'vma p a prot != rwx', 'vma p x pkey == 0', 'vma p 0 prot == ---', 'vma p 0 pkey == 0', 'vma p a nonlinear', 'vma p a manyprots');
     const [v, none] = verdicts('require vma p b exists', 'require vma p 0 exists');
-    assert.match(v.seen, /^vma 0x[0-9a-f]+-0x[0-9a-f]+ ---p$/);
+    assert.match(v.seen, /^vma 0x[0-9a-f]+-0x[0-9a-f]+ ---p \[mr mw me\]$/);
     assert.equal(none.seen, 'no vma there');
   });
 });
