@@ -191,20 +191,34 @@ function sizeOf(ctx: OpContext, e: Expr | null, span: Span): 1 | 2 | 4 {
   throw new ScenarioRuntimeError(`size= must be 1, 2 or 4, not ${n}`, span);
 }
 
-/** pread and pwrite: `FD BUF LEN OFFSET`, through user memory at BUF. */
-function fileTransfer(op: 'pread' | 'pwrite'): OpDef {
+/**
+ * An operation whose arguments are integer expressions, in order (`what` names each for
+ * its error message), handed as numbers to `call` — and to `path`, when the operation
+ * has preemption points.
+ */
+function numericOp(
+  usage: string,
+  what: readonly string[],
+  call: (t: ThreadHandle, args: readonly number[]) => OpResult,
+  extra: { readonly os?: Personality; readonly path?: (t: ThreadHandle, args: readonly number[]) => KernelPath<OpResult> } = {},
+): OpDef {
   return {
     place: 'thread',
-    usage: `${op} FD BUF LEN OFFSET`,
+    usage,
+    ...(extra.os ? { os: extra.os } : {}),
     compile(r) {
-      const fd = r.expr('a descriptor');
-      const buf = r.expr('a buffer address');
-      const len = r.expr('a length');
-      const off = r.expr('a file offset');
+      const exprs = what.map((w) => r.expr(w));
       r.end();
-      return { run: (ctx, t) => need(t)[op](ctx.num(fd!), ctx.num(buf!), ctx.num(len!), ctx.num(off!)) };
+      const values = (ctx: OpContext): number[] => exprs.map((e) => ctx.num(e!));
+      const path = extra.path;
+      return { run: (ctx, t) => call(need(t), values(ctx)), ...(path ? { path: (ctx: OpContext, t: ThreadHandle) => path(t, values(ctx)) } : {}) };
     },
   };
+}
+
+/** pread and pwrite: `FD BUF LEN OFFSET`, through user memory at BUF. */
+function fileTransfer(op: 'pread' | 'pwrite'): OpDef {
+  return numericOp(`${op} FD BUF LEN OFFSET`, ['a descriptor', 'a buffer address', 'a length', 'a file offset'], (t, [fd, buf, len, off]) => t[op](fd, buf, len, off));
 }
 
 /**
@@ -231,17 +245,10 @@ function pkruProtect(keyOption: boolean): OpDef {
 
 /** FreeBSD x86_pkru_unprotect_range: `ADDR LEN`. */
 function pkruUnprotect(name: string): OpDef {
-  return {
-    place: 'thread',
+  return numericOp(`${name} ADDR LEN`, ['an address', 'a length'], (t, [a, len]) => t.pkruUnprotectRange(a, len), {
     os: 'freebsd',
-    usage: `${name} ADDR LEN`,
-    compile(r) {
-      const addr = r.expr('an address');
-      const len = r.expr('a length');
-      r.end();
-      return { run: (ctx, t) => need(t).pkruUnprotectRange(ctx.num(addr!), ctx.num(len!)), path: (ctx, t) => t.paths.pkruUnprotectRange(ctx.num(addr!), ctx.num(len!)) };
-    },
-  };
+    path: (t, [a, len]) => t.paths.pkruUnprotectRange(a, len),
+  });
 }
 
 /** The operations of the language, by name. */
@@ -274,19 +281,7 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       };
     },
   },
-  munmap: {
-    place: 'thread',
-    usage: 'munmap ADDR LEN',
-    compile(r) {
-      const addr = r.expr('an address');
-      const len = r.expr('a length');
-      r.end();
-      return {
-        run: (ctx, t) => need(t).munmap(ctx.num(addr!), ctx.num(len!)),
-        path: (ctx, t) => t.paths.munmap(ctx.num(addr!), ctx.num(len!)),
-      };
-    },
-  },
+  munmap: numericOp('munmap ADDR LEN', ['an address', 'a length'], (t, [a, len]) => t.munmap(a, len), { path: (t, [a, len]) => t.paths.munmap(a, len) }),
   mprotect: {
     place: 'thread',
     usage: 'mprotect ADDR LEN PROT',
@@ -363,27 +358,10 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       return { run: (_ctx, t) => need(t).open(path ? path.name : '', flags) };
     },
   },
-  close: {
-    place: 'thread',
-    usage: 'close FD',
-    compile(r) {
-      const fd = r.expr('a descriptor');
-      r.end();
-      return { run: (ctx, t) => need(t).close(ctx.num(fd!)) };
-    },
-  },
+  close: numericOp('close FD', ['a descriptor'], (t, [fd]) => t.close(fd)),
   pread: fileTransfer('pread'),
   pwrite: fileTransfer('pwrite'),
-  ftruncate: {
-    place: 'thread',
-    usage: 'ftruncate FD SIZE',
-    compile(r) {
-      const fd = r.expr('a descriptor');
-      const size = r.expr('a size');
-      r.end();
-      return { run: (ctx, t) => need(t).ftruncate(ctx.num(fd!), ctx.num(size!)) };
-    },
-  },
+  ftruncate: numericOp('ftruncate FD SIZE', ['a descriptor', 'a size'], (t, [fd, size]) => t.ftruncate(fd, size)),
   load: {
     place: 'thread',
     usage: 'load ADDR [size=1|2|4]',
@@ -527,16 +505,7 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       return { run: (ctx, t) => need(t).pkeyAlloc(flags === null ? 0 : ctx.num(flags), settledValue(ctx, rights)) };
     },
   },
-  pkey_free: {
-    place: 'thread',
-    os: 'linux',
-    usage: 'pkey_free KEY',
-    compile(r) {
-      const key = r.expr('a key');
-      r.end();
-      return { run: (ctx, t) => need(t).pkeyFree(ctx.num(key!)) };
-    },
-  },
+  pkey_free: numericOp('pkey_free KEY', ['a key'], (t, [key]) => t.pkeyFree(key), { os: 'linux' }),
   pkey_mprotect: {
     place: 'thread',
     os: 'linux',
@@ -571,24 +540,8 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       return { run: (ctx, t) => need(t).pkeySet(key === null ? -1 : ctx.num(key), rights) };
     },
   },
-  pkey_get: {
-    place: 'thread',
-    usage: 'pkey_get KEY',
-    compile(r) {
-      const key = r.expr('a key');
-      r.end();
-      return { run: (ctx, t) => need(t).pkeyGet(ctx.num(key!)) };
-    },
-  },
-  wrpkru: {
-    place: 'thread',
-    usage: 'wrpkru VALUE',
-    compile(r) {
-      const value = r.expr('a PKRU value');
-      r.end();
-      return { run: (ctx, t) => need(t).writePkru(ctx.num(value!)) };
-    },
-  },
+  pkey_get: numericOp('pkey_get KEY', ['a key'], (t, [key]) => t.pkeyGet(key)),
+  wrpkru: numericOp('wrpkru VALUE', ['a PKRU value'], (t, [value]) => t.writePkru(value)),
   ptrace_peek: {
     place: 'thread',
     usage: 'ptrace_peek PROC ADDR',
@@ -653,33 +606,21 @@ export const OPS: Readonly<Record<string, OpDef>> = {
   pkru_protect: pkruProtect(true),
   x86_pkru_unprotect_range: pkruUnprotect('x86_pkru_unprotect_range'),
   pkru_unprotect: pkruUnprotect('pkru_unprotect'),
-  x86_pkru_get_perm: {
-    place: 'thread',
-    os: 'freebsd',
-    usage: 'x86_pkru_get_perm KEY   (=> the key\'s PKRU bits: 1 no access, 2 no modify)',
-    compile(r) {
-      const key = r.expr('a key');
-      r.end();
-      return {
-        run(ctx, t) {
-          const perm = need(t).pkruGetPerm(ctx.num(key!));
-          return isErrno(perm) ? perm : (perm.access ? 0 : 1) | (perm.modify ? 0 : 2);
-        },
-      };
+  x86_pkru_get_perm: numericOp(
+    "x86_pkru_get_perm KEY   (=> the key's PKRU bits: 1 no access, 2 no modify)",
+    ['a key'],
+    (t, [key]) => {
+      const perm = t.pkruGetPerm(key);
+      return isErrno(perm) ? perm : (perm.access ? 0 : 1) | (perm.modify ? 0 : 2);
     },
-  },
-  x86_pkru_set_perm: {
-    place: 'thread',
-    os: 'freebsd',
-    usage: 'x86_pkru_set_perm KEY ACCESS MODIFY   (ACCESS, MODIFY: 1 allows, 0 denies)',
-    compile(r) {
-      const key = r.expr('a key');
-      const access = r.expr('ACCESS (1 allows reads, 0 denies)');
-      const modify = r.expr('MODIFY (1 allows writes, 0 denies)');
-      r.end();
-      return { run: (ctx, t) => need(t).pkruSetPerm(ctx.num(key!), ctx.num(access!) !== 0, ctx.num(modify!) !== 0) };
-    },
-  },
+    { os: 'freebsd' },
+  ),
+  x86_pkru_set_perm: numericOp(
+    'x86_pkru_set_perm KEY ACCESS MODIFY   (ACCESS, MODIFY: 1 allows, 0 denies)',
+    ['a key', 'ACCESS (1 allows reads, 0 denies)', 'MODIFY (1 allows writes, 0 denies)'],
+    (t, [key, access, modify]) => t.pkruSetPerm(key, access !== 0, modify !== 0),
+    { os: 'freebsd' },
+  ),
   file: {
     place: 'top',
     usage: 'file PATH size=SIZE | file PATH "contents" [mode=ro|rw] [mount=noexec]',
