@@ -106,6 +106,8 @@ const WORDS = [
   ...['present', 'writable', 'swapped', 'dirty', 'protnone', 'key', 'pfn', 'exists', 'prot', 'pkey', 'cpu0', 'cpu1', 'cpu7'],
   ...['cowCopies', 'vmas', 'majorFaults', 'swapUsed', 'freeFrames', 'no-stale-tlb', 'accounting'],
   ...['p', 'q', 'a', 'f', 'p.t1', 'p.main', 'q.t2', '/data', 'x86_64', 'SIGSEGV', 'SIGBUS', 'SEGV_MAPERR', 'EINVAL', 'EEXIST'],
+  ...['remap_file_pages', 'chgprot', 'nonblock', 'pkru_protect', 'pkru_unprotect', 'x86_pkru_set_perm', 'x86_pkru_get_perm', 'sigenter', 'sigreturn'],
+  ...['pkey_alloc', 'pkey_set', 'rdpkru', 'excl', 'persist', 'pkru_range', 'nonlinear', 'manyprots', 'file', 'pgoff', 'freebsd', 'linux'],
 ];
 
 /**
@@ -209,7 +211,31 @@ const mapFlags = fc.oneof(
 const value = pick('0', '1', '0x41', '255', '0x1234', '-1');
 const size = pick('', '', ' size=1', ' size=2', ' size=4');
 
-/** One operation line (without indentation). */
+const pgoff = pick('0', '1', '3', '7', '0x10000000000', '-1');
+const remapFlags = pick('', '', ' chgprot', ' nonblock', ' chgprot nonblock', ' flags=0x20000');
+const key = pick('0', '1', '3', '15', '16', '-1');
+
+/** Operations only one personality has. */
+const linuxOnly: fc.Arbitrary<string> = fc.oneof(
+  fc.tuple(addr, len, pick('none', 'rw', 'r--', 'rwx'), pgoff, remapFlags).map(([a, l, p, o, f]) => `remap_file_pages ${a} ${l} ${p} ${o}${f}`),
+  pick('k = pkey_alloc', 'k = pkey_alloc write-disable', 'pkey_free 1', 'pkey_set 1 none', 'pkey_set 1 access-disable', 'rdpkru', 'wrpkru 0'),
+  fc.tuple(addr, len, prot, key).map(([a, l, p, k]) => `pkey_mprotect ${a} ${l} ${p} ${k}`),
+);
+const freebsdOnly: fc.Arbitrary<string> = fc.oneof(
+  fc.tuple(addr, len, key, pick('', ' excl', ' persist', ' excl persist', ' flags=2')).map(([a, l, k, f]) => `pkru_protect ${a} ${l} key=${k}${f}`),
+  fc.tuple(addr, len).map(([a, l]) => `pkru_unprotect ${a} ${l}`),
+  fc.tuple(key, pick('0', '1'), pick('0', '1')).map(([k, x, w]) => `x86_pkru_set_perm ${k} ${x} ${w}`),
+  key.map((k) => `x86_pkru_get_perm ${k}`),
+);
+
+/** One operation line (without indentation), for a personality. */
+const opLineFor = (os: 'linux' | 'freebsd'): fc.Arbitrary<string> => fc.oneof(
+  { weight: 3, arbitrary: os === 'linux' ? linuxOnly : freebsdOnly },
+  { weight: 1, arbitrary: pick('sigenter', 'sigreturn') },
+  { weight: 20, arbitrary: opLine },
+);
+
+/** One operation line (without indentation) that both personalities have. */
 const opLine: fc.Arbitrary<string> = fc.oneof(
   { weight: 4, arbitrary: fc.tuple(name, len, prot, mapFlags).map(([n, l, p, f]) => `${n} = mmap ${l} ${p} ${f}`) },
   { weight: 2, arbitrary: fc.tuple(addr, len).map(([a, l]) => `munmap ${a} ${l}`) },
@@ -227,7 +253,8 @@ const opLine: fc.Arbitrary<string> = fc.oneof(
 );
 
 /** An operation line, sometimes with an expectation. */
-const statement = fc.tuple(opLine, fc.option(fc.constantFrom(...EXPECTATIONS), { freq: 3 })).map(([op, e]) => (e === null ? op : `${op} => ${e}`));
+const statementFor = (os: 'linux' | 'freebsd'): fc.Arbitrary<string> =>
+  fc.tuple(opLineFor(os), fc.option(fc.constantFrom(...EXPECTATIONS), { freq: 3 })).map(([op, e]) => (e === null ? op : `${op} => ${e}`));
 
 const atom = fc.oneof(
   fc.tuple(pick('p', 'q'), addr, pick('present', 'writable', 'dirty', 'swapped', 'none', 'protnone', 'key == 0', 'pfn != 0')).map(([p, a, w]) => `pte ${p} ${a} ${w}`),
@@ -241,7 +268,9 @@ const condition = fc.tuple(pick('require', 'forbid', 'exists'), atom, fc.option(
 );
 
 /** A block: a process or thread header and its lines, or a concurrent block with an optional schedule. */
-const block: fc.Arbitrary<string[]> = fc.oneof(
+const blockFor = (os: 'linux' | 'freebsd'): fc.Arbitrary<string[]> => {
+  const statement = statementFor(os);
+  return fc.oneof(
   { weight: 4, arbitrary: fc.tuple(pick('process p', 'process q', 'thread p.t1', 'process p cpu=1'), fc.array(statement, { minLength: 1, maxLength: 6 })).map(([h, ss]) => [h, ...ss.map((s) => `  ${s}`)]) },
   {
     weight: 1,
@@ -258,11 +287,17 @@ const block: fc.Arbitrary<string[]> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.array(condition, { minLength: 1, maxLength: 3 }) },
   { weight: 1, arbitrary: pick(['swapout p'], ['reclaim 4'], ['check'], ['swapout q a 4K']) },
-);
+  );
+};
 
-/** The start of every generated scenario: a small machine, a file, and the names the operations use. */
+/** The machines scenarios run on: both personalities and every variant. */
+const MACHINES: Readonly<Record<'linux' | 'freebsd', readonly string[]>> = {
+  linux: ['', ' variant=rfp-nonlinear', ' variant=rfp-manyprots', ' variant=manyprots-mprotect-resets', ' variant=manyprots-fault-race-bug'].map((v) => `machine x86_64 cpus=2 memory=16M swap=16M${v}`),
+  freebsd: ['', ' variant=pkru-swapout-bug'].map((v) => `machine x86_64 os=freebsd cpus=2 memory=16M swap=16M${v}`),
+};
+
+/** The start of every generated scenario after its machine line: a file, and the names the operations use. */
 const PROLOGUE = [
-  'machine x86_64 cpus=2 memory=16M swap=16M',
   'file /f size=8K',
   'process p',
   '  a = mmap 16K rw private anon',
@@ -274,8 +309,10 @@ const PROLOGUE = [
   'thread p.t1 cpu=1',
 ];
 
-/** A whole scenario: the prologue, then random blocks. */
-const generated: fc.Arbitrary<string> = fc.array(block, { minLength: 1, maxLength: 5 }).map((blocks) => [...PROLOGUE, ...blocks.flat()].join('\n'));
+/** A whole scenario: a machine, the prologue, then random blocks in the machine's personality. */
+const generatedFor = (os: 'linux' | 'freebsd'): fc.Arbitrary<string> =>
+  fc.tuple(fc.constantFrom(...MACHINES[os]), fc.array(blockFor(os), { minLength: 1, maxLength: 5 })).map(([machine, blocks]) => [machine, ...PROLOGUE, ...blocks.flat()].join('\n'));
+const generated: fc.Arbitrary<string> = fc.oneof({ weight: 3, arbitrary: generatedFor('linux') }, { weight: 2, arbitrary: generatedFor('freebsd') });
 
 // ---- The properties ---------------------------------------------------------------------
 
@@ -305,13 +342,6 @@ describe('runner properties: mutated examples', () => {
   });
 
   it('mutated examples never make runScenario throw, and every diagnostic points inside the text', () => {
-    // BUG: this fails today. The distinct problems it lists are each pinned down by a
-    // `// BUG:` test in runner.test.ts: negative or unsafe addresses (RangeError from
-    // ThreadHandle.load/store/fetch), negative mmap/munmap lengths (SpanTree errors,
-    // TypeError in unmapRange), fork cpu=N beyond the machine and process cpu=-1
-    // (RangeError from Machine.cpuAt), the same thread twice in a concurrent block
-    // (Scheduler.spawn "mmsim bug"), a missing file= file (MMS4001 at 0:0) and madvise's
-    // missing-advice diagnostic at 0:0.
     assert.equal(problems.size, 0, report(problems));
   });
 });
@@ -335,11 +365,13 @@ describe('runner properties: scenarios generated from the grammar', () => {
     assert.equal(problems.size, 0, report(problems));
   });
 
-  it('the prologue alone runs and passes', () => {
-    const r = runScenario(PROLOGUE.join('\n'), 'g.mms');
-    assert.deepEqual(r.diagnostics.map(formatDiagnostic), []);
-    assert.equal(r.passed, true);
-    assert.equal(r.lines.length, 7);
-    assert.ok(r.lines.every((l) => !/^E[A-Z]+$/.test(l.result)), 'the prologue binds every name');
+  it('the prologue alone runs and passes on every machine', () => {
+    for (const machine of [...MACHINES.linux, ...MACHINES.freebsd]) {
+      const r = runScenario([machine, ...PROLOGUE].join('\n'), 'g.mms');
+      assert.deepEqual(r.diagnostics.map(formatDiagnostic), [], machine);
+      assert.equal(r.passed, true, machine);
+      assert.equal(r.lines.length, 7, machine);
+      assert.ok(r.lines.every((l) => !/^E[A-Z]+$/.test(l.result)), `${machine}: the prologue binds every name`);
+    }
   });
 });
