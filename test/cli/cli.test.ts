@@ -101,6 +101,19 @@ describe('mmsim command', () => {
     assert.match(r.stdout, /tlb miss, walk 0x/);
   });
 
+  it('show: a FreeBSD process lists its PKRU ranges, and a nonlinear page its file entry', () => {
+    const fb = mmsim(['show', 'examples/seeds/000-freebsd-heap-arena.mms', '--no-color']);
+    assert.equal(fb.status, 0, fb.stderr);
+    assert.match(fb.stdout, /pkru ranges:\n\s+0x[0-9a-f]+-0x[0-9a-f]+ key=7 persist/);
+    const rfp = mmsim(['show', 'examples/seeds/001-uml-window-manyprots.mms', '--at', '38', '--no-color']);
+    assert.equal(rfp.status, 0, rfp.stderr);
+    assert.match(rfp.stdout, /file pgoff=0x7 prot=rw-/);
+    assert.match(rfp.stdout, /file pgoff=0x7 prot=r--/);
+    const json = JSON.parse(mmsim(['show', 'examples/seeds/000-freebsd-heap-arena.mms', '--json']).stdout) as { state: { processes: { pkruRanges: { key: number; persist: boolean }[]; vmas: { flags: string[] }[] }[] } };
+    assert.deepEqual(json.state.processes[0].pkruRanges.map((r) => [r.key, r.persist]), [[7, true]]);
+    assert.ok(json.state.processes[0].vmas[0].flags.includes('mr'));
+  });
+
   it('show: the state as tables, and --at stops early', () => {
     const r = mmsim(['show', 'examples/basics/fork-cow.mms', '--at', '8']);
     assert.equal(r.status, 0, r.stderr);
