@@ -32,7 +32,7 @@ export function* sysFork(k: Kernel, t: Thread, childCpu: Cpu = t.cpu): KernelPat
     const anonMap = new Map<number, number>();
     let wrprotected = false;
     for (let v = mm.vmas.first(); v; v = v.nextSpan) {
-      const c = Vma.make(v.start, v.end, v.prot, v.flags, v.file, v.pgoff);
+      const c = Vma.make(childMm, v.start, v.end, v.prot, v.flags, v.file, v.pgoff);
       c.pkey = v.pkey;
       if (v.anonVma) {
         // anon_vma_fork(): the child's pages get an anon_vma of their own.

@@ -50,6 +50,8 @@ export class Mm {
   /** The execute-only key, once allocated; -1 before. */
   executeOnlyPkey = -1;
   readonly counters = new MmCounters();
+  /** VMAs this address space removed, kept for reuse (see {@link Vma.make}). */
+  readonly unusedVmas: Vma[] = [];
   /** Next anon_vma identity handed out by anon_vma_prepare(). */
   static nextAnonVma = 1;
 

@@ -159,7 +159,7 @@ export function* doMmapLocked(k: Kernel, t: Thread, open: OpenFile | null, addr:
       yield* unmapRange(k, ctx, t.cpu, mm, where, where + len);
     }
   }
-  const vma = Vma.make(where, where + len, prot & (PROT_READ | PROT_WRITE | PROT_EXEC), vmFlags, file, pgoff);
+  const vma = Vma.make(mm, where, where + len, prot & (PROT_READ | PROT_WRITE | PROT_EXEC), vmFlags, file, pgoff);
   // do_mmap(): exactly PROT_EXEC gets the execute-only key when the CPU has PKU.
   // FreeBSD has no execute-only keys: its keys come from the pmap's range set alone.
   if (prot === PROT_EXEC && !k.freebsd) vma.pkey = Math.max(0, executeOnlyPkey(k, t));

@@ -21,7 +21,7 @@ export const VM_MANYPROTS = 0x40000000;
 /** Flags that must be equal for two neighbours to merge (Linux compares all but VM_SOFTDIRTY). */
 export const VM_MERGE_MASK = VM_SHARED | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_MAYSHARE | VM_GROWSDOWN | VM_LOCKED | VM_NONLINEAR | VM_MANYPROTS;
 
-const unusedVmas: Vma[] = [];
+/** VMAs an address space keeps for reuse at most. */
 const MAX_UNUSED_VMAS = 4096;
 
 /**
@@ -87,7 +87,7 @@ export class Vma extends SpanNode {
 
   /** A copy with other bounds (for splits), sharing file and anon_vma. */
   cloneRange(start: number, end: number): Vma {
-    const v = Vma.make(start, end, this.prot, this.flags, this.file, this.pgoffAt(start));
+    const v = Vma.make(this.mm, start, end, this.prot, this.flags, this.file, this.pgoffAt(start));
     v.pkey = this.pkey;
     v.anonVma = this.anonVma;
     return v;
@@ -98,8 +98,8 @@ export class Vma extends SpanNode {
    * of 100k VMAs splits and merges them all the time; new objects would each outlive a
    * young-generation collection inside the tree and make every scavenge pay for them.
    */
-  static make(start: number, end: number, prot: number, flags: number, file: File | null, pgoff: number): Vma {
-    const v = unusedVmas.pop();
+  static make(mm: Mm | null, start: number, end: number, prot: number, flags: number, file: File | null, pgoff: number): Vma {
+    const v = mm?.unusedVmas.pop();
     if (v === undefined) return new Vma(start, end, prot, flags, file, pgoff);
     v.start = start;
     v.end = end;
@@ -112,11 +112,11 @@ export class Vma extends SpanNode {
     return v;
   }
 
-  /** Gives back a VMA no longer in any tree and no longer referenced, for {@link make}. */
-  static recycle(v: Vma): void {
-    if (unusedVmas.length < MAX_UNUSED_VMAS) {
+  /** Gives back a VMA that left `mm` and that nothing references any more, for {@link make}. */
+  static recycle(mm: Mm, v: Vma): void {
+    if (mm.unusedVmas.length < MAX_UNUSED_VMAS) {
       v.file = null;
-      unusedVmas.push(v);
+      mm.unusedVmas.push(v);
     }
   }
 

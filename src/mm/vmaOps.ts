@@ -59,7 +59,7 @@ export function mergeAround(mm: Mm, vma: Vma): Vma {
     const end = v.end;
     const anon = prev.anonVma || v.anonVma;
     removeVma(mm, v);
-    Vma.recycle(v);
+    Vma.recycle(mm, v);
     prev.end = end;
     prev.anonVma = anon;
     mm.vmas.adjusted(prev);
@@ -70,7 +70,7 @@ export function mergeAround(mm: Mm, vma: Vma): Vma {
     const end = next.end;
     const anon = v.anonVma || next.anonVma;
     removeVma(mm, next);
-    Vma.recycle(next);
+    Vma.recycle(mm, next);
     v.end = end;
     v.anonVma = anon;
     mm.vmas.adjusted(v);
@@ -106,7 +106,7 @@ export function* unmapRange(k: Kernel, ctx: KernelCtx, cpu: Cpu | null, mm: Mm, 
     if (ctx.preemptible) yield ctx.at('vma', `remove vma 0x${v.start.toString(16)}-0x${v.end.toString(16)}`, v.start);
   }
   mm.pmap.freeEmptyTables(first, last, floor, ceiling);
-  for (const v of victims) Vma.recycle(v);
+  for (const v of victims) Vma.recycle(mm, v);
 }
 
 /**
