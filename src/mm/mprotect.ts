@@ -4,6 +4,7 @@ import { type KernelPath } from '../step/step.js';
 import { PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE, u64 } from './abi.js';
 import { EACCES, EINVAL, ENOMEM, type SysResult } from './errno.js';
 import { type Kernel } from './kernel.js';
+import { type Mm } from './mm.js';
 import { mprotectPkey, pkeyIsAllocated } from './pkeys.js';
 import { type Thread } from './process.js';
 import { VM_MANYPROTS, VM_NONLINEAR, type Vma } from './vma.js';
@@ -50,11 +51,21 @@ export function* sysMprotect(k: Kernel, t: Thread, start: number, len: number, p
       // A right without its VM_MAY* bit is EACCES.
       if (prot & ~vma.mayProt) return EACCES;
       const stop = Math.min(end, vma.end);
-      const changed: Vma | SysResult = yield* mprotectFixup(k, t, vma, at, stop, prot, newPkey);
-      if (!(changed instanceof SpanNode)) return changed;
+      let covering: Vma = vma;
+      if (vma.prot !== prot || vma.pkey !== newPkey || vma.flags & VM_MANYPROTS) {
+        const oldProt = vma.prot;
+        const nonlinear = (vma.flags & VM_NONLINEAR) !== 0;
+        const changed = mprotectFixup(k, mm, vma, at, stop, prot, newPkey);
+        if (!(changed instanceof SpanNode)) return changed;
+        covering = changed;
+        // Other threads may see the new VMA before its entries change.
+        if (ctx.preemptible) yield ctx.at('vma', `mprotect 0x${at.toString(16)}-0x${stop.toString(16)}`, at);
+        changeEntries(k, t, covering, at, stop, oldProt, nonlinear);
+        if (ctx.preemptible) yield ctx.at('pte-write', `change_protection 0x${at.toString(16)}-0x${stop.toString(16)}`, at);
+      }
       // Like Linux's iterator, continue after the (possibly merged) VMA.
-      at = changed.end;
-      vma = changed.nextSpan;
+      at = covering.end;
+      vma = covering.nextSpan;
     }
     return 0;
   } finally {
@@ -63,14 +74,12 @@ export function* sysMprotect(k: Kernel, t: Thread, start: number, len: number, p
 }
 
 /**
- * mprotect_fixup(): gives [start, end) of `vma` the new protection and key, splitting
- * and merging as Linux does, then rewrites the PTEs (change_protection()).
- * Returns the VMA now covering the range, or an errno.
+ * mprotect_fixup(), the VMA half: gives [start, end) of `vma` the new protection and key,
+ * splitting and merging as Linux does. Returns the VMA now covering the range, or ENOMEM
+ * at the map count limit. A plain function, not a kernel path: its caller yields between
+ * this and {@link changeEntries}, so no generator is made per VMA.
  */
-function* mprotectFixup(k: Kernel, t: Thread, vma: Vma, start: number, end: number, prot: number, pkey: number): KernelPath<Vma | SysResult> {
-  if (vma.prot === prot && vma.pkey === pkey && !(vma.flags & VM_MANYPROTS)) return vma;
-  const oldProt = vma.prot;
-  const mm = t.process.mm;
+function mprotectFixup(k: Kernel, mm: Mm, vma: Vma, start: number, end: number, prot: number, pkey: number): Vma | SysResult {
   // split_vma() refuses at the map count limit.
   const splits = (start > vma.start ? 1 : 0) + (end < vma.end ? 1 : 0);
   if (splits > 0 && mm.mapCount >= k.config.maxMapCount) return ENOMEM;
@@ -82,17 +91,20 @@ function* mprotectFixup(k: Kernel, t: Thread, vma: Vma, start: number, end: numb
   }
   target.prot = prot;
   target.pkey = pkey;
-  // Entries not present in a nonlinear VMA keep a protection too (the VMA's when it was
-  // reclaimed, or a page's own under VM_MANYPROTS): they take the new one.
-  const reprotectFileEntriesToo = (target.flags & VM_NONLINEAR) !== 0;
   if (target.flags & VM_MANYPROTS) target.flags &= ~VM_MANYPROTS;
-  const merged = mergeAround(mm, target);
-  if (t.ctx.preemptible) yield t.ctx.at('vma', `mprotect 0x${start.toString(16)}-0x${end.toString(16)}`, start);
-  if (k.freebsd) freebsdPmapProtect(k, t, merged, start, end, oldProt);
-  else changeProtection(k, t, merged, start, end);
-  if (reprotectFileEntriesToo) reprotectFileEntries(mm.pmap, start, end, prot);
-  if (t.ctx.preemptible) yield t.ctx.at('pte-write', `change_protection 0x${start.toString(16)}-0x${end.toString(16)}`, start);
-  return merged;
+  return mergeAround(mm, target);
+}
+
+/**
+ * mprotect_fixup(), the entries half: change_protection() for the VMA's new protection
+ * (FreeBSD: pmap_protect(), or pmap_remove() for none). Entries not present in a
+ * nonlinear VMA keep a protection too (the VMA's when reclaimed, or a page's own under
+ * VM_MANYPROTS): they take the new one.
+ */
+function changeEntries(k: Kernel, t: Thread, vma: Vma, start: number, end: number, oldProt: number, nonlinear: boolean): void {
+  if (k.freebsd) freebsdPmapProtect(k, t, vma, start, end, oldProt);
+  else changeProtection(k, t, vma, start, end);
+  if (nonlinear) reprotectFileEntries(t.process.mm.pmap, start, end, vma.prot);
 }
 
 /**
