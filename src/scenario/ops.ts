@@ -192,13 +192,38 @@ function sizeOf(ctx: OpContext, e: Expr | null, span: Span): 1 | 2 | 4 {
 }
 
 /**
- * An operation whose arguments are integer expressions, in order (`what` names each for
- * its error message), handed as numbers to `call` — and to `path`, when the operation
- * has preemption points.
+ * How an operation reads one argument: a positional integer expression (the string names
+ * it for error messages), or a reader that returns a value settled now (a protection,
+ * flags) or an expression to evaluate when the line runs. A reader returning null has
+ * reported a diagnostic, so the operation never runs.
+ */
+type ArgSpec = string | ((r: ArgReader) => number | Expr | null);
+
+const protArg = (r: ArgReader): number | Expr | null => r.prot();
+const optionArg =
+  (key: string) =>
+  (r: ArgReader): Expr | null =>
+    r.optionExpr(key);
+/** Option `key=` that must be there. */
+const requiredOptionArg =
+  (op: string, key: string) =>
+  (r: ArgReader): Expr | null => {
+    const e = r.optionExpr(key);
+    if (e === null) r.error(r.statementSpan, 'MMS3002', `'${op}' needs ${key}=${key.toUpperCase()}`);
+    return e;
+  };
+const flagsArg =
+  (what: string, words: Readonly<Record<string, number>>, option?: string) =>
+  (r: ArgReader): number | Expr =>
+    option === undefined ? r.flags(what, words) : r.flagsOrOption(what, words, option);
+
+/**
+ * A thread operation whose arguments, read in order by `args`, are handed as numbers to
+ * `call` — and to `path`, when the operation has preemption points.
  */
 function numericOp(
   usage: string,
-  what: readonly string[],
+  args: readonly ArgSpec[],
   call: (t: ThreadHandle, args: readonly number[]) => OpResult,
   extra: { readonly os?: Personality; readonly path?: (t: ThreadHandle, args: readonly number[]) => KernelPath<OpResult> } = {},
 ): OpDef {
@@ -207,9 +232,9 @@ function numericOp(
     usage,
     ...(extra.os ? { os: extra.os } : {}),
     compile(r) {
-      const exprs = what.map((w) => r.expr(w));
+      const read = args.map((a) => (typeof a === 'string' ? r.expr(a) : a(r)));
       r.end();
-      const values = (ctx: OpContext): number[] => exprs.map((e) => ctx.num(e!));
+      const values = (ctx: OpContext): number[] => read.map((v) => settledValue(ctx, v));
       const path = extra.path;
       return { run: (ctx, t) => call(need(t), values(ctx)), ...(path ? { path: (ctx: OpContext, t: ThreadHandle) => path(t, values(ctx)) } : {}) };
     },
@@ -226,21 +251,13 @@ function fileTransfer(op: 'pread' | 'pwrite'): OpDef {
  * `pkru_protect` spelling) `ADDR LEN key=KEY [FLAGS…]`.
  */
 function pkruProtect(keyOption: boolean): OpDef {
-  return {
-    place: 'thread',
-    os: 'freebsd',
-    usage: keyOption ? 'pkru_protect ADDR LEN key=KEY [excl] [persist] [flags=N]' : 'x86_pkru_protect_range ADDR LEN KEY [excl] [persist] [flags=N]',
-    compile(r) {
-      const addr = r.expr('an address');
-      const len = r.expr('a length');
-      const key = keyOption ? r.optionExpr('key') : r.expr('a key');
-      if (keyOption && key === null) r.error(r.statementSpan, 'MMS3002', "'pkru_protect' needs key=KEY");
-      const flags = r.flagsOrOption('range flags', PKRU_RANGE_WORDS, 'flags');
-      r.end();
-      const args = (ctx: OpContext): [number, number, number, number] => [ctx.num(addr!), ctx.num(len!), key === null ? -1 : ctx.num(key), settledValue(ctx, flags)];
-      return { run: (ctx, t) => need(t).pkruProtectRange(...args(ctx)), path: (ctx, t) => t.paths.pkruProtectRange(...args(ctx)) };
-    },
-  };
+  const name = keyOption ? 'pkru_protect' : 'x86_pkru_protect_range';
+  return numericOp(
+    `${name} ADDR LEN ${keyOption ? 'key=KEY' : 'KEY'} [excl] [persist] [flags=N]`,
+    ['an address', 'a length', keyOption ? requiredOptionArg(name, 'key') : 'a key', flagsArg('range flags', PKRU_RANGE_WORDS, 'flags')],
+    (t, [a, len, key, flags]) => t.pkruProtectRange(a, len, key, flags),
+    { os: 'freebsd', path: (t, [a, len, key, flags]) => t.paths.pkruProtectRange(a, len, key, flags) },
+  );
 }
 
 /** FreeBSD x86_pkru_unprotect_range: `ADDR LEN`. */
@@ -282,37 +299,15 @@ export const OPS: Readonly<Record<string, OpDef>> = {
     },
   },
   munmap: numericOp('munmap ADDR LEN', ['an address', 'a length'], (t, [a, len]) => t.munmap(a, len), { path: (t, [a, len]) => t.paths.munmap(a, len) }),
-  mprotect: {
-    place: 'thread',
-    usage: 'mprotect ADDR LEN PROT',
-    compile(r) {
-      const addr = r.expr('an address');
-      const len = r.expr('a length');
-      const prot = r.prot();
-      r.end();
-      return {
-        run: (ctx, t) => need(t).mprotect(ctx.num(addr!), ctx.num(len!), settledValue(ctx, prot)),
-        path: (ctx, t) => t.paths.mprotect(ctx.num(addr!), ctx.num(len!), settledValue(ctx, prot)),
-      };
-    },
-  },
-  mremap: {
-    place: 'thread',
-    os: 'linux',
-    usage: 'mremap ADDR OLDLEN NEWLEN [maymove] [fixed] [dontunmap] [to=ADDR]',
-    compile(r) {
-      const addr = r.expr('an address');
-      const oldLen = r.expr('the old length');
-      const newLen = r.expr('the new length');
-      const flags = r.flags('mremap flags', MREMAP_WORDS);
-      const to = r.optionExpr('to');
-      r.end();
-      return {
-        run: (ctx, t) => need(t).mremap(ctx.num(addr!), ctx.num(oldLen!), ctx.num(newLen!), flags, to === null ? 0 : ctx.num(to)),
-        path: (ctx, t) => t.paths.mremap(ctx.num(addr!), ctx.num(oldLen!), ctx.num(newLen!), flags, to === null ? 0 : ctx.num(to)),
-      };
-    },
-  },
+  mprotect: numericOp('mprotect ADDR LEN PROT', ['an address', 'a length', protArg], (t, [a, len, prot]) => t.mprotect(a, len, prot), {
+    path: (t, [a, len, prot]) => t.paths.mprotect(a, len, prot),
+  }),
+  mremap: numericOp(
+    'mremap ADDR OLDLEN NEWLEN [maymove] [fixed] [dontunmap] [to=ADDR]',
+    ['an address', 'the old length', 'the new length', flagsArg('mremap flags', MREMAP_WORDS), optionArg('to')],
+    (t, [a, oldLen, newLen, flags, to]) => t.mremap(a, oldLen, newLen, flags, to),
+    { os: 'linux', path: (t, [a, oldLen, newLen, flags, to]) => t.paths.mremap(a, oldLen, newLen, flags, to) },
+  ),
   madvise: {
     place: 'thread',
     usage: 'madvise ADDR LEN ADVICE',
@@ -336,17 +331,7 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       };
     },
   },
-  msync: {
-    place: 'thread',
-    usage: 'msync ADDR LEN FLAGS…',
-    compile(r) {
-      const addr = r.expr('an address');
-      const len = r.expr('a length');
-      const flags = r.flags('msync flags', MSYNC_WORDS);
-      r.end();
-      return { run: (ctx, t) => need(t).msync(ctx.num(addr!), ctx.num(len!), flags) };
-    },
-  },
+  msync: numericOp('msync ADDR LEN FLAGS…', ['an address', 'a length', flagsArg('msync flags', MSYNC_WORDS)], (t, [a, len, flags]) => t.msync(a, len, flags)),
   open: {
     place: 'thread',
     usage: 'open PATH [rdonly | wronly | rdwr] [creat] [trunc]',
@@ -494,52 +479,16 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       };
     },
   },
-  pkey_alloc: {
-    place: 'thread',
-    os: 'linux',
-    usage: 'NAME = pkey_alloc [RIGHTS…] [flags=N] [rights=N]',
-    compile(r) {
-      const rights = r.flagsOrOption('key rights', RIGHTS_WORDS, 'rights');
-      const flags = r.optionExpr('flags');
-      r.end();
-      return { run: (ctx, t) => need(t).pkeyAlloc(flags === null ? 0 : ctx.num(flags), settledValue(ctx, rights)) };
-    },
-  },
+  pkey_alloc: numericOp(
+    'NAME = pkey_alloc [RIGHTS…] [flags=N] [rights=N]',
+    [flagsArg('key rights', RIGHTS_WORDS, 'rights'), optionArg('flags')],
+    (t, [rights, flags]) => t.pkeyAlloc(flags, rights),
+    { os: 'linux' },
+  ),
   pkey_free: numericOp('pkey_free KEY', ['a key'], (t, [key]) => t.pkeyFree(key), { os: 'linux' }),
-  pkey_mprotect: {
-    place: 'thread',
-    os: 'linux',
-    usage: 'pkey_mprotect ADDR LEN PROT KEY',
-    compile(r) {
-      const addr = r.expr('an address');
-      const len = r.expr('a length');
-      const prot = r.prot();
-      const key = r.expr('a key');
-      r.end();
-      return { run: (ctx, t) => need(t).pkeyMprotect(ctx.num(addr!), ctx.num(len!), settledValue(ctx, prot), ctx.num(key!)) };
-    },
-  },
-  pkey_set: {
-    place: 'thread',
-    usage: 'pkey_set KEY RIGHTS…   (also pkru_set key=KEY RIGHTS…)',
-    compile(r) {
-      const key = r.expr('a key');
-      const rights = r.flags('key rights', RIGHTS_WORDS);
-      r.end();
-      return { run: (ctx, t) => need(t).pkeySet(ctx.num(key!), rights) };
-    },
-  },
-  pkru_set: {
-    place: 'thread',
-    usage: 'pkru_set key=KEY RIGHTS…',
-    compile(r) {
-      const key = r.optionExpr('key');
-      if (key === null) r.error(r.statementSpan, 'MMS3002', "'pkru_set' needs key=KEY");
-      const rights = r.flags('key rights', RIGHTS_WORDS);
-      r.end();
-      return { run: (ctx, t) => need(t).pkeySet(key === null ? -1 : ctx.num(key), rights) };
-    },
-  },
+  pkey_mprotect: numericOp('pkey_mprotect ADDR LEN PROT KEY', ['an address', 'a length', protArg, 'a key'], (t, [a, len, prot, key]) => t.pkeyMprotect(a, len, prot, key), { os: 'linux' }),
+  pkey_set: numericOp('pkey_set KEY RIGHTS…   (also pkru_set key=KEY RIGHTS…)', ['a key', flagsArg('key rights', RIGHTS_WORDS)], (t, [key, rights]) => t.pkeySet(key, rights)),
+  pkru_set: numericOp('pkru_set key=KEY RIGHTS…', [requiredOptionArg('pkru_set', 'key'), flagsArg('key rights', RIGHTS_WORDS)], (t, [key, rights]) => t.pkeySet(key, rights)),
   pkey_get: numericOp('pkey_get KEY', ['a key'], (t, [key]) => t.pkeyGet(key)),
   wrpkru: numericOp('wrpkru VALUE', ['a PKRU value'], (t, [value]) => t.writePkru(value)),
   ptrace_peek: {
@@ -587,21 +536,12 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       return { run: (_ctx, t) => need(t).pkru };
     },
   },
-  remap_file_pages: {
-    place: 'thread',
-    os: 'linux',
-    usage: 'remap_file_pages ADDR SIZE PROT PGOFF [chgprot] [nonblock] [flags=N]',
-    compile(r) {
-      const addr = r.expr('an address');
-      const size = r.expr('a size');
-      const prot = r.prot();
-      const pgoff = r.expr('a file page offset');
-      const flags = r.flagsOrOption('remap flags', REMAP_WORDS, 'flags');
-      r.end();
-      const args = (ctx: OpContext): [number, number, number, number, number] => [ctx.num(addr!), ctx.num(size!), settledValue(ctx, prot), ctx.num(pgoff!), settledValue(ctx, flags)];
-      return { run: (ctx, t) => need(t).remapFilePages(...args(ctx)), path: (ctx, t) => t.paths.remapFilePages(...args(ctx)) };
-    },
-  },
+  remap_file_pages: numericOp(
+    'remap_file_pages ADDR SIZE PROT PGOFF [chgprot] [nonblock] [flags=N]',
+    ['an address', 'a size', protArg, 'a file page offset', flagsArg('remap flags', REMAP_WORDS, 'flags')],
+    (t, [a, size, prot, pgoff, flags]) => t.remapFilePages(a, size, prot, pgoff, flags),
+    { os: 'linux', path: (t, [a, size, prot, pgoff, flags]) => t.paths.remapFilePages(a, size, prot, pgoff, flags) },
+  ),
   x86_pkru_protect_range: pkruProtect(false),
   pkru_protect: pkruProtect(true),
   x86_pkru_unprotect_range: pkruUnprotect('x86_pkru_unprotect_range'),
