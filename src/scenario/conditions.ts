@@ -38,7 +38,9 @@ function compare(op: Cmp, left: number, right: number): boolean {
 const PTE_FLAGS = ['present', 'writable', 'user', 'executable', 'dirty', 'accessed', 'swapped', 'none', 'protnone', 'file'] as const;
 const PTE_FIELDS = ['key', 'pfn', 'pgoff'] as const;
 const TLB_FLAGS = ['present', 'writable', 'user', 'executable', 'dirty'] as const;
-const INVARIANTS: readonly InvariantId[] = ['no-excess-rights', 'no-stale-tlb', 'no-pt-use-after-free', 'no-wx', 'keys-enforced', 'data-preserved', 'accounting'];
+// data-preserved needs a record of what was written, which a machine does not keep: a
+// scenario states it with `value` conditions and load expectations instead.
+const INVARIANTS: readonly InvariantId[] = ['no-excess-rights', 'no-stale-tlb', 'no-pt-use-after-free', 'no-wx', 'keys-enforced', 'accounting'];
 const SUBJECTS = ['pte', 'vma', 'pkru_range', 'tlb', 'counter', 'value', 'signal', 'alive', 'invariant'];
 
 const hex = (n: number): string => (n < 16 && n >= 0 ? String(n) : `0x${n.toString(16)}`);
@@ -276,6 +278,11 @@ function compileAtom(c: Condition & { kind: 'atom' }, file: string, diagnostics:
       };
     }
     case 'invariant': {
+      const next = r.peek();
+      if (next && next.kind === 'word' && next.word === 'data-preserved') {
+        r.error(next.span, 'MMS3004', "data-preserved cannot be checked at a point (the machine keeps no record of what was written): state it with 'value PROC ADDR == V' or a load's expectation");
+        return fail();
+      }
       const id = r.word('an invariant id', INVARIANTS);
       r.end();
       if (!id || !noCompare()) return fail();
