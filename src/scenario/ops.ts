@@ -486,7 +486,10 @@ export const OPS: Readonly<Record<string, OpDef>> = {
     { os: 'linux' },
   ),
   pkey_free: numericOp('pkey_free KEY', ['a key'], (t, [key]) => t.pkeyFree(key), { os: 'linux' }),
-  pkey_mprotect: numericOp('pkey_mprotect ADDR LEN PROT KEY', ['an address', 'a length', protArg, 'a key'], (t, [a, len, prot, key]) => t.pkeyMprotect(a, len, prot, key), { os: 'linux' }),
+  pkey_mprotect: numericOp('pkey_mprotect ADDR LEN PROT KEY', ['an address', 'a length', protArg, 'a key'], (t, [a, len, prot, key]) => t.pkeyMprotect(a, len, prot, key), {
+    os: 'linux',
+    path: (t, [a, len, prot, key]) => t.paths.pkeyMprotect(a, len, prot, key),
+  }),
   pkey_set: numericOp('pkey_set KEY RIGHTS…   (also pkru_set key=KEY RIGHTS…)', ['a key', flagsArg('key rights', RIGHTS_WORDS)], (t, [key, rights]) => t.pkeySet(key, rights)),
   pkru_set: numericOp('pkru_set key=KEY RIGHTS…', [requiredOptionArg('pkru_set', 'key'), flagsArg('key rights', RIGHTS_WORDS)], (t, [key, rights]) => t.pkeySet(key, rights)),
   pkey_get: numericOp('pkey_get KEY', ['a key'], (t, [key]) => t.pkeyGet(key)),
