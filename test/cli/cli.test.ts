@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { styleFor } from '../../src/cli/format.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = join(root, 'dist', 'src', 'cli', 'main.js');
@@ -130,6 +131,54 @@ describe('mmsim command', () => {
     const bad = mmsim(['check', scenario('process p\n  load b\n')]);
     assert.equal(bad.status, 2);
     assert.match(bad.stdout, /:2:8: error MMS3001: 'b' is not defined/);
+  });
+
+  it('check --json: one entry per file, ok or its diagnostics', () => {
+    const bad = scenario('process p\n  frob 1\n');
+    const r = mmsim(['check', '--json', 'examples/basics/fork-cow.mms', bad]);
+    assert.equal(r.status, 2);
+    const parsed = JSON.parse(r.stdout) as { file: string; ok: boolean; diagnostics: { code: string; text: string }[] }[];
+    assert.deepEqual(parsed.map((e) => e.ok), [true, false]);
+    assert.ok(parsed[1].diagnostics.length > 0 && parsed[1].diagnostics.every((d) => /^MMS\d{4}$/.test(d.code) && d.text.includes(bad)));
+  });
+
+  it('show: exit 1 when an expectation fails, 2 for a malformed scenario or a bad --at, without stack traces', () => {
+    assert.equal(mmsim(['show', scenario('process p\n  a = mmap 4K rw private anon\n  load a => 7\n')]).status, 1);
+    const malformed = mmsim(['show', scenario('process p\n  frob 1\n')]);
+    assert.equal(malformed.status, 2);
+    assert.match(malformed.stderr, /MMS2002/);
+    for (const at of ['0', 'x', '-3', '1.5']) {
+      const r = mmsim(['show', 'examples/basics/fork-cow.mms', '--at', at]);
+      assert.equal(r.status, 2, `--at ${at}`);
+      assert.match(r.stderr, /^mmsim: --at takes a line number/);
+      assert.ok(!r.stderr.includes('    at '), 'no stack trace');
+    }
+  });
+
+  it('run: a directory is searched for .mms files; one without any is bad input', () => {
+    const r = mmsim(['run', 'examples/concurrency']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /1 scenario: 1 passed/);
+    const empty = mkdtempSync(join(tmpdir(), 'mmsim-empty-'));
+    const none = mmsim(['run', empty]);
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /no \.mms scenarios found/);
+  });
+
+  it('colours only on a terminal, and never with NO_COLOR set', () => {
+    const tty = { isTTY: true } as NodeJS.WriteStream;
+    const saved = process.env.NO_COLOR;
+    try {
+      delete process.env.NO_COLOR;
+      assert.equal(styleFor(tty).bad('x'), '\x1b[31mx\x1b[0m');
+      assert.equal(styleFor(tty, true).bad('x'), 'x');
+      assert.equal(styleFor({ isTTY: false } as NodeJS.WriteStream).bad('x'), 'x');
+      process.env.NO_COLOR = '1';
+      assert.equal(styleFor(tty).bad('x'), 'x');
+    } finally {
+      if (saved === undefined) delete process.env.NO_COLOR;
+      else process.env.NO_COLOR = saved;
+    }
   });
 
   it('--help on every command, exit 0', () => {
