@@ -16,15 +16,11 @@
  * the CPUs' counters over every call made (calibration and warm-up included). There is
  * no native counterpart: PKRU cannot be relied on in the native C bench on this machine.
  *
- * This module and ./main.ts import each other; only functions cross, and only at call time.
+ * ./main.ts runs this case and reports it; the helpers shared with it come from ./common.ts.
  */
-import { Machine, MAP_ANONYMOUS, MAP_PRIVATE, PKEY_DISABLE_WRITE, PROT_READ, PROT_WRITE, type Personality, type SysResult } from '../src/index.js';
+import { Machine, PKEY_DISABLE_WRITE, type Personality, type SysResult } from '../src/index.js';
 import { PAGE_SIZE } from '../src/hw/pte.js';
-import { fmt, ok, table, timeOps, touchPages, type CaseResult, type Row, type Sizes } from './main.js';
-
-const MiB = 1024 * 1024;
-const RW = PROT_READ | PROT_WRITE;
-const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
+import { ANON, fmt, MiB, ok, RW, sumCpuCounters, table, timeOps, touchPages, type CaseResult, type Row, type Sizes } from './common.js';
 
 /** The personalities case (h) runs under, in report order. */
 export const KEY_PERSONALITIES: readonly Personality[] = ['linux', 'freebsd'];
@@ -44,21 +40,8 @@ export function isKeyCaseId(id: string): boolean {
   return /^h\d+k?\.(linux|freebsd)$/.test(id);
 }
 
-/** Flush counters summed over the machine's CPUs. */
-function flushCounters(m: Machine): { flushes: number; fullFlushes: number; ipis: number; keyWrites: number } {
-  let flushes = 0;
-  let fullFlushes = 0;
-  let ipis = 0;
-  let keyWrites = 0;
-  for (const cpu of m.hw.cpus) {
-    const c = cpu.counters;
-    flushes += c.flushes;
-    fullFlushes += c.fullFlushes;
-    ipis += c.ipisSent;
-    keyWrites += c.keyRegisterWrites;
-  }
-  return { flushes, fullFlushes, ipis, keyWrites };
-}
+/** The CPU counters case (h) reads, summed over the machine's CPUs. */
+const FLUSH_COUNTERS = ['flushes', 'fullFlushes', 'ipisSent', 'keyRegisterWrites'] as const;
 
 /**
  * Key changes per tinybench sample: `mprotectBatch` for small ranges, fewer as the range
@@ -98,7 +81,7 @@ export function caseKeyChange(sizes: Sizes, os: Personality, pages: number): Cas
   // (1) PKRU toggle: write-disable for k1 on, off, on, ... — a WRPKRU each.
   let wd = false;
   let toggles = 0;
-  const t0 = flushCounters(m);
+  const t0 = sumCpuCounters(m, FLUSH_COUNTERS);
   const toggle = timeOps(`${id} toggle`, sizes.tlbHitBatch, sizes, (count) => {
     for (let i = 0; i < count; i++) {
       wd = !wd;
@@ -106,7 +89,7 @@ export function caseKeyChange(sizes: Sizes, os: Personality, pages: number): Cas
     }
     toggles += count;
   });
-  const t1 = flushCounters(m);
+  const t1 = sumCpuCounters(m, FLUSH_COUNTERS);
   const wdBit = 2 << (2 * k1);
   if ((t.pkru & wdBit) !== (wd ? wdBit : 0)) throw new Error(`bench (${id}): PKRU 0x${t.pkru.toString(16)} does not hold the last toggle`);
   if (wd) writeDisable(false);
@@ -114,7 +97,7 @@ export function caseKeyChange(sizes: Sizes, os: Personality, pages: number): Cas
   // (2) key change: the whole range to k2, back to k1, ... — every PTE rewritten, then a flush.
   let key = k1;
   let changes = 0;
-  const c0 = flushCounters(m);
+  const c0 = sumCpuCounters(m, FLUSH_COUNTERS);
   const change = timeOps(`${id} key change`, keyChangeBatch(sizes, pages), sizes, (count) => {
     for (let i = 0; i < count; i++) {
       key = key === k1 ? k2 : k1;
@@ -122,7 +105,7 @@ export function caseKeyChange(sizes: Sizes, os: Personality, pages: number): Cas
     }
     changes += count;
   });
-  const c1 = flushCounters(m);
+  const c1 = sumCpuCounters(m, FLUSH_COUNTERS);
 
   if (p.resident !== pages) throw new Error(`bench (${id}): ${p.resident} pages resident after the run, expected ${pages}`);
   if (p.mapCount !== vmas) throw new Error(`bench (${id}): ${p.mapCount} VMAs after the run, ${vmas} before`);
@@ -148,9 +131,9 @@ export function caseKeyChange(sizes: Sizes, os: Personality, pages: number): Cas
       flushesPerKeyChange: flushes,
       pageFlushesPerKeyChange: flushes - fullFlushes,
       fullFlushesPerKeyChange: fullFlushes,
-      ipisPerKeyChange: (c1.ipis - c0.ipis) / changes,
+      ipisPerKeyChange: (c1.ipisSent - c0.ipisSent) / changes,
       flushesPerToggle: (t1.flushes - t0.flushes) / toggles,
-      keyRegisterWritesPerToggle: (t1.keyWrites - t0.keyWrites) / toggles,
+      keyRegisterWritesPerToggle: (t1.keyRegisterWrites - t0.keyRegisterWrites) / toggles,
       toggleOps: toggle.batch,
       toggleSamples: toggle.samples,
       toggleRmePercent: toggle.rme,

@@ -32,55 +32,22 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { Bench, hrtimeNow } from 'tinybench';
-import { Machine, MAP_ANONYMOUS, MAP_PRIVATE, PROT_NONE, PROT_READ, PROT_WRITE, ProcessHandle, isErrno, type SysResult, type ThreadHandle } from '../src/index.js';
+import { Machine, PROT_NONE, PROT_READ, PROT_WRITE, ProcessHandle } from '../src/index.js';
 import { LINE_SIZE } from '../src/hw/contentPool.js';
 import { PhysMem } from '../src/hw/physMem.js';
 import { ENTRIES_PER_TABLE, PAGE_SIZE } from '../src/hw/pte.js';
 import { Vma } from '../src/mm/vma.js';
 import { SpinLock } from '../src/step/locks.js';
+import { ANON, elapsedNs, fmt, load, median, MiB, nowNs, ok, prng, RW, store, sumCpuCounters, table, timeOps, touchPages, type CaseResult, type Row, type Sizes } from './common.js';
 import { caseKeyChange, formatKeyChangeTable, hId, hLabel, isKeyCaseId, KEY_PERSONALITIES, keyChangeRow } from './keys.js';
 import { runNative, type NativeResult } from './native.js';
 import { caseRemap, formatRemapTable, iId, isRemapCaseId, REMAP_DESIGNS, remapRow } from './remap.js';
 
-const MiB = 1024 * 1024;
-const RW = PROT_READ | PROT_WRITE;
-const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
+// Re-exported: main.js still offers the types and helpers it exported before common.ts.
+export { fmt, median, ok, prng, table, timeOps, touchPages, type CaseResult, type Row, type Sizes } from './common.js';
 
-/** Sizes of one run. */
-export interface Sizes {
-  readonly name: 'full' | 'quick';
-  /** (a) loads per tinybench sample. */
-  readonly tlbHitBatch: number;
-  /** (b) resident pages loaded in sequence per sample (more than the TLB's 1024 entries). */
-  readonly walkPages: number;
-  /** (c) pages faulted in per repetition. */
-  readonly faultPages: number;
-  /** (d) pages of the forked process. */
-  readonly forkPages: number;
-  /** (e) mmap+munmap pairs per sample. */
-  readonly pairBatch: number;
-  /** (f) pages of the region whose pages are mprotected one by one. */
-  readonly fPages: number;
-  /** (f, g) mprotect calls per sample (even: split + merge pairs). */
-  readonly mprotectBatch: number;
-  /** (g) VMAs of the small and the large address space. */
-  readonly gSmall: number;
-  readonly gLarge: number;
-  /** (h) range sizes, in pages, of the PKRU toggle vs key change case. */
-  readonly keyPages: readonly number[];
-  /** (i) pages of the window remapped one by one (and of the file). */
-  readonly remapPages: number;
-  /** Repetitions of the one-shot cases (odd: the median is one of them). */
-  readonly reps: number;
-  /** tinybench: minimum time and samples per case, then warm-up. */
-  readonly benchTimeMs: number;
-  readonly benchIterations: number;
-  readonly warmupTimeMs: number;
-  readonly warmupIterations: number;
-  /** mmbench's command line. */
-  readonly nativeArgs: readonly string[];
-}
+/** The CPU counters cases (a) and (b) read. */
+const TLB_COUNTERS = ['tlbHits', 'tlbMisses', 'walks', 'pageFaults'] as const;
 
 export const FULL_SIZES: Sizes = {
   name: 'full',
@@ -124,123 +91,6 @@ export const QUICK_SIZES: Sizes = {
   nativeArgs: ['c', '4096', 'd', '2048', 'e', '2000', 'f', '2048', 'g1k', '2000', 'i', '2048'],
 };
 
-/** One mmsim measurement. */
-export interface CaseResult {
-  /** Case id: a, b, c, d, e, f, g1k, g100k, ... */
-  readonly id: string;
-  readonly title: string;
-  /** Nanoseconds per operation (access, fault, page, pair, call). */
-  readonly nsPerOp: number;
-  /** Operations per sample (tinybench) or per repetition (one-shot cases). */
-  readonly ops: number;
-  /** Samples (tinybench) or repetitions the median was taken over. */
-  readonly samples: number;
-  /** Further figures: fork time, TLB miss rate, VMA count, ... */
-  readonly extra: Record<string, number>;
-}
-
-// ---------------------------------------------------------------------------
-// helpers
-
-export function ok(r: SysResult, what: string): number {
-  if (isErrno(r)) throw new Error(`bench: ${what} failed with ${r.name}`);
-  return r;
-}
-
-function store(t: ThreadHandle, va: number, value: number): void {
-  const r = t.store(va, value);
-  if (r !== null) throw new Error(`bench: store to 0x${va.toString(16)} raised ${r.signal} (${r.code})`);
-}
-
-function load(t: ThreadHandle, va: number): number {
-  const r = t.load(va);
-  if (typeof r !== 'number') throw new Error(`bench: load from 0x${va.toString(16)} raised ${r.signal} (${r.code})`);
-  return r;
-}
-
-/** Stores 1 into the first byte of each page, as mmbench's touch_pages() does. */
-export function touchPages(t: ThreadHandle, base: number, pages: number): void {
-  for (let i = 0; i < pages; i++) store(t, base + i * PAGE_SIZE, 1);
-}
-
-export function median(values: readonly number[]): number {
-  const v = [...values].sort((x, y) => x - y);
-  const mid = v.length >> 1;
-  return v.length % 2 === 1 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-}
-
-function nowNs(): bigint {
-  return process.hrtime.bigint();
-}
-
-function elapsedNs(from: bigint): number {
-  return Number(process.hrtime.bigint() - from);
-}
-
-/** Deterministic 32-bit PRNG (mulberry32), so every run mprotects the same pages. */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return (x ^ (x >>> 14)) >>> 0;
-  };
-}
-
-interface Timed {
-  readonly nsPerOp: number;
-  readonly samples: number;
-  /** Relative margin of error of the mean sample, in percent. */
-  readonly rme: number;
-}
-
-/**
- * Times `fn(count)`, which performs `count` operations, under tinybench; returns ns per
- * operation of the median sample. `count` is `batch`, or fewer when one operation is so
- * slow that a sample would outlast a sixteenth of the time budget; the sample count is
- * capped so that a slow case still finishes in about `benchTimeMs` (at least 5 samples).
- */
-export function timeOps(name: string, batch: number, sizes: Sizes, fn: (count: number) => void): Timed & { batch: number } {
-  // Calibrate: grow the count until a call takes a millisecond (or the batch is reached).
-  let count = 1;
-  let perOpNs = 0;
-  for (;;) {
-    const t0 = nowNs();
-    fn(count);
-    const ns = elapsedNs(t0);
-    perOpNs = ns / count;
-    if (ns >= 1e6 || count >= batch) break;
-    count = Math.min(batch, count * 4);
-  }
-  const sampleBudgetNs = (sizes.benchTimeMs * 1e6) / 16;
-  const used = Math.max(1, Math.min(batch, Math.floor(sampleBudgetNs / Math.max(perOpNs, 1e-3))));
-  const sampleMs = Math.max((perOpNs * used) / 1e6, 1e-3);
-  const minSamples = Math.min(5, sizes.benchIterations);
-  const bench = new Bench({
-    name,
-    now: hrtimeNow,
-    time: sizes.benchTimeMs,
-    iterations: Math.min(sizes.benchIterations, Math.max(minSamples, Math.floor(sizes.benchTimeMs / sampleMs))),
-    warmupTime: sizes.warmupTimeMs,
-    warmupIterations: Math.min(sizes.warmupIterations, Math.max(1, Math.floor(sizes.warmupTimeMs / sampleMs))),
-    throws: true,
-  });
-  bench.add(name, () => fn(used));
-  bench.runSync();
-  const r = bench.tasks[0].result;
-  if (r === undefined) throw new Error(`bench: tinybench produced no result for ${name}`);
-  if (r.error !== undefined) throw r.error;
-  const ms = r.latency.p50 ?? r.latency.mean;
-  return { nsPerOp: (ms * 1e6) / used, samples: r.latency.samples.length, rme: r.latency.rme, batch: used };
-}
-
-function tlbCounters(m: Machine): { hits: number; misses: number; walks: number; faults: number } {
-  const c = m.hw.cpus[0].counters;
-  return { hits: c.tlbHits, misses: c.tlbMisses, walks: c.walks, faults: c.pageFaults };
-}
-
 // ---------------------------------------------------------------------------
 // (a) TLB hits
 
@@ -253,14 +103,14 @@ export function caseTlbHit(sizes: Sizes): CaseResult {
   for (let i = 0; i < 8; i++) load(t, a + i * PAGE_SIZE); // fill the TLB
   const batch = sizes.tlbHitBatch;
   let sink = 0;
-  const before = tlbCounters(m);
+  const before = sumCpuCounters(m, TLB_COUNTERS);
   const r = timeOps('a', batch, sizes, (count) => {
     let s = 0;
     for (let i = 0; i < count; i++) s += t.load(a + (i & 7) * 4096) as number;
     sink += s;
   });
-  const after = tlbCounters(m);
-  const accesses = after.hits + after.misses - before.hits - before.misses;
+  const after = sumCpuCounters(m, TLB_COUNTERS);
+  const accesses = after.tlbHits + after.tlbMisses - before.tlbHits - before.tlbMisses;
   if (sink !== accesses) throw new Error(`bench (a): loads read ${sink}, expected one 1 per access (${accesses})`);
   return {
     id: 'a',
@@ -268,7 +118,7 @@ export function caseTlbHit(sizes: Sizes): CaseResult {
     nsPerOp: r.nsPerOp,
     ops: r.batch,
     samples: r.samples,
-    extra: { rmePercent: r.rme, tlbHitRate: (after.hits - before.hits) / accesses },
+    extra: { rmePercent: r.rme, tlbHitRate: (after.tlbHits - before.tlbHits) / accesses },
   };
 }
 
@@ -283,7 +133,7 @@ export function caseTlbMiss(sizes: Sizes): CaseResult {
   const a = ok(t.mmap(0, pages * PAGE_SIZE, RW, ANON), 'mmap');
   touchPages(t, a, pages);
   let sink = 0;
-  const before = tlbCounters(m);
+  const before = sumCpuCounters(m, TLB_COUNTERS);
   // A cursor runs through the pages in sequence across samples, so even a short sample
   // never comes back to a page the TLB still holds.
   let next = 0;
@@ -297,17 +147,17 @@ export function caseTlbMiss(sizes: Sizes): CaseResult {
     next = i;
     sink += s;
   });
-  const after = tlbCounters(m);
-  const accesses = after.hits + after.misses - before.hits - before.misses;
+  const after = sumCpuCounters(m, TLB_COUNTERS);
+  const accesses = after.tlbHits + after.tlbMisses - before.tlbHits - before.tlbMisses;
   if (sink !== accesses) throw new Error(`bench (b): loads read ${sink}, expected one 1 per access (${accesses})`);
-  if (after.faults !== before.faults) throw new Error('bench (b): loads of resident pages faulted');
+  if (after.pageFaults !== before.pageFaults) throw new Error('bench (b): loads of resident pages faulted');
   return {
     id: 'b',
     title: 'TLB-miss load (walk)',
     nsPerOp: r.nsPerOp,
     ops: r.batch,
     samples: r.samples,
-    extra: { rmePercent: r.rme, pages, tlbMissRate: (after.misses - before.misses) / accesses, walksPerAccess: (after.walks - before.walks) / accesses },
+    extra: { rmePercent: r.rme, pages, tlbMissRate: (after.tlbMisses - before.tlbMisses) / accesses, walksPerAccess: (after.walks - before.walks) / accesses },
   };
 }
 
@@ -478,9 +328,7 @@ export function caseDemandZero(sizes: Sizes): { result: CaseResult; metadata: Me
     const heapBefore = rep === 0 ? heapBytes() : Number.NaN;
     const a = ok(t.mmap(0, len, RW, ANON), 'mmap');
     const t0 = nowNs();
-    for (let i = 0; i < pages; i++) {
-      if (t.store(a + i * 4096, 1) !== null) throw new Error('bench (c): store raised a signal');
-    }
+    for (let i = 0; i < pages; i++) store(t, a + i * 4096, 1);
     times.push(elapsedNs(t0));
     if (p.resident !== pages) throw new Error(`bench (c): ${p.resident} pages resident, expected ${pages}`);
     if (rep === 0) metadata = metadataPerPage(m, p, heapBefore);
@@ -528,9 +376,7 @@ export function caseForkCow(sizes: Sizes): CaseResult {
     const t1 = nowNs();
     if (!(child instanceof ProcessHandle)) throw new Error(`bench (d): fork failed with ${String(child)}`);
     const ct = child.main;
-    for (let i = 0; i < pages; i++) {
-      if (ct.store(a + i * 4096, 1) !== null) throw new Error('bench (d): child store raised a signal');
-    }
+    for (let i = 0; i < pages; i++) store(ct, a + i * 4096, 1);
     const t2 = nowNs();
     const copies = child.counters['cowCopies'];
     child.exit(0);
@@ -562,8 +408,7 @@ export function caseMmapMunmap(sizes: Sizes): CaseResult {
   const batch = sizes.pairBatch;
   const r = timeOps('e', batch, sizes, (count) => {
     for (let i = 0; i < count; i++) {
-      const a = t.mmap(0, 4096, RW, ANON);
-      if (isErrno(a)) throw new Error(`bench (e): mmap failed with ${a.name}`);
+      const a = ok(t.mmap(0, 4096, RW, ANON), 'mmap');
       if (t.munmap(a, 4096) !== 0) throw new Error('bench (e): munmap failed');
     }
   });
@@ -654,20 +499,6 @@ export function caseMprotectVmas(sizes: Sizes, vmas: number): CaseResult {
 // ---------------------------------------------------------------------------
 // report
 
-/** One line of the report table. */
-export interface Row {
-  readonly id: string;
-  readonly what: string;
-  readonly unit: string;
-  readonly mmsim: number;
-  readonly native: number | undefined;
-  /** mmsim ÷ native, when both ran. */
-  readonly ratio: number | undefined;
-  /** Human-readable target, e.g. "≤ 0.5" (ratio) or "≤ 20 ns" (absolute). */
-  readonly target: string;
-  readonly status: 'pass' | 'miss' | '-';
-}
-
 /** Target for mmsim/native ratios. */
 export const RATIO_TARGET = 0.5;
 /** Target for (a), ns per TLB-hit load. */
@@ -736,18 +567,6 @@ export function buildRows(results: readonly CaseResult[], native: readonly Nativ
     });
   }
   return rows;
-}
-
-export function fmt(x: number | undefined, digits = 1): string {
-  if (x === undefined || !Number.isFinite(x)) return '-';
-  if (Math.abs(x) >= 1e6) return x.toExponential(3);
-  return x.toFixed(Math.abs(x) < 10 ? Math.max(digits, 2) : digits);
-}
-
-export function table(headers: readonly string[], lines: readonly (readonly string[])[], rightAlign: ReadonlySet<number>): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const row = (cells: readonly string[]): string => cells.map((c, i) => (rightAlign.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
-  return [row(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(row)].join('\n');
 }
 
 /** The human-readable report. */
@@ -873,7 +692,7 @@ export function runBench(sizes: Sizes, options: { only?: readonly string[]; nati
 }
 
 /** The tokens of an mmbench command line whose case passes `keep`; 'all' is expanded. */
-function nativeSubset(args: readonly string[], keep: (id: string) => boolean): string[] {
+export function nativeSubset(args: readonly string[], keep: (id: string) => boolean): string[] {
   const expanded = args.includes('all') ? ['c', 'd', 'e', 'f', 'g1k', 'g100k', 'i'] : args;
   const out: string[] = [];
   let keeping = false;

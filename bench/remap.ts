@@ -31,17 +31,14 @@
  * run when it can be, else fewer pages are used and the report says so); MANYPROTS was
  * never merged, so it has no native counterpart.
  *
- * This module and ./main.ts import each other; only functions cross, and only at call time.
+ * ./main.ts runs this case and reports it; the helpers shared with it come from ./common.ts.
  */
 import { release } from 'node:os';
-import { isErrno, Machine, MAP_CHGPROT, MAP_SHARED, O_RDWR, PROT_NONE, PROT_READ, PROT_WRITE, type ProcessHandle, type SysResult, type ThreadHandle } from '../src/index.js';
+import { isErrno, Machine, MAP_CHGPROT, MAP_SHARED, O_RDWR, PROT_NONE, PROT_READ, type ProcessHandle, type SysResult, type ThreadHandle } from '../src/index.js';
 import { PAGE_SIZE } from '../src/hw/pte.js';
 import { VM_MANYPROTS } from '../src/mm/vma.js';
-import { fmt, median, ok, prng, table, type CaseResult, type Row, type Sizes } from './main.js';
+import { elapsedNs, fmt, median, MiB, nowNs, ok, prng, RW, store, table, type CaseResult, type Row, type Sizes } from './common.js';
 import { type NativeResult } from './native.js';
-
-const MiB = 1024 * 1024;
-const RW = PROT_READ | PROT_WRITE;
 
 /** The two designs case (i) compares, in report order. */
 export type RemapDesignName = 'manyprots' | 'mainline';
@@ -51,7 +48,7 @@ export const REMAP_DESIGNS: readonly RemapDesignName[] = ['manyprots', 'mainline
 export const REMAP_PROTS: readonly number[] = [PROT_NONE, PROT_READ, RW];
 const PROT_NAMES = ['---', 'r--', 'rw-'];
 
-/** Seed of the plan's PRNG (mulberry32, main.ts prng()); mmbench's case i uses the same seed and generator. */
+/** Seed of the plan's PRNG (mulberry32, common.ts prng()); mmbench's case i uses the same seed and generator. */
 export const REMAP_SEED = 0x5eed0005;
 
 /** Case id of one design: i.manyprots, i.mainline. */
@@ -132,10 +129,7 @@ export function remapRig(design: RemapDesignName, plan: RemapPlan): RemapRig {
   const t = p.main;
   const fd = ok(t.open(REMAP_FILE, O_RDWR), 'open');
   const lin = ok(t.mmap(0, len, RW, MAP_SHARED, fd, 0), 'mmap (linear)');
-  for (let k = 0; k < plan.pages; k++) {
-    const r = t.store(lin + k * PAGE_SIZE, k + 1, 4);
-    if (r !== null) throw new Error(`bench (i): stamping file page ${k} raised ${r.signal} (${r.code})`);
-  }
+  for (let k = 0; k < plan.pages; k++) store(t, lin + k * PAGE_SIZE, k + 1, 4);
   ok(t.munmap(lin, len), 'munmap (linear)');
   return { design, m, p, t, fd, plan };
 }
@@ -155,19 +149,19 @@ export function remapPages(rig: RemapRig, window: number, count = rig.plan.pages
   const { perm, prot } = plan;
   let r: SysResult = 0;
   if (rig.design === 'manyprots') {
-    const t0 = process.hrtime.bigint();
+    const t0 = nowNs();
     for (let i = 0; i < count; i++) {
       if ((r = t.remapFilePages(window + i * PAGE_SIZE, PAGE_SIZE, REMAP_PROTS[prot[i]], perm[i], MAP_CHGPROT)) !== 0) throw remapFailure(rig, window, i, 'remap_file_pages(MAP_CHGPROT)', r);
     }
-    return Number(process.hrtime.bigint() - t0);
+    return elapsedNs(t0);
   }
-  const t0 = process.hrtime.bigint();
+  const t0 = nowNs();
   for (let i = 0; i < count; i++) {
     const va = window + i * PAGE_SIZE;
     if ((r = t.remapFilePages(va, PAGE_SIZE, 0, perm[i], 0)) !== 0) throw remapFailure(rig, window, i, 'remap_file_pages', r);
     if ((r = t.mprotect(va, PAGE_SIZE, REMAP_PROTS[prot[i]])) !== 0) throw remapFailure(rig, window, i, 'mprotect', r);
   }
-  return Number(process.hrtime.bigint() - t0);
+  return elapsedNs(t0);
 }
 
 function remapFailure(rig: RemapRig, window: number, i: number, what: string, r: SysResult): Error {
@@ -185,14 +179,14 @@ export function touchWindow(rig: RemapRig, window: number, count = rig.plan.page
   const { t, plan } = rig;
   const { perm, prot } = plan;
   let touched = 0;
-  const t0 = process.hrtime.bigint();
+  const t0 = nowNs();
   for (let i = 0; i < count; i++) {
     if (prot[i] === 0) continue;
     const v = t.load(window + i * PAGE_SIZE, 4);
     if (v !== perm[i] + 1) throw new Error(`bench (${iId(rig.design)}): window page ${i} read ${typeof v === 'number' ? v : `${v.signal} (${v.code})`}, expected file page ${perm[i]}'s stamp ${perm[i] + 1}`);
     touched++;
   }
-  return { ns: Number(process.hrtime.bigint() - t0), touched };
+  return { ns: elapsedNs(t0), touched };
 }
 
 /** What {@link checkWindow} found. */

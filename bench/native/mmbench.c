@@ -449,7 +449,7 @@ static void case_g(const char *name, long want_vmas, uint64_t calls)
 /* ------------------------------------------------------------------ */
 
 /*
- * mulberry32, as bench/main.ts prng(): case i draws the same plan as mmsim's
+ * mulberry32, as bench/common.ts prng(): case i draws the same plan as mmsim's
  * (bench/remap.ts remapPlan()) from the same seed.
  */
 #define REMAP_SEED 0x5eed0005u
