@@ -28,6 +28,15 @@ function busCode(k: Kernel): SignalInfo['code'] {
   return k.freebsd ? 'BUS_OBJERR' : 'BUS_ADRERR';
 }
 
+/**
+ * Takes back the signal a fault recorded when the access was the kernel's own (populate,
+ * copy_to_user), which reports the failure another way. A SIGKILL — the OOM killer chose
+ * this process — is not the fault's to take back: it stays.
+ */
+export function retractFaultSignal(t: Thread, out: FaultOutcome): void {
+  if (out !== null && out.signal !== 'SIGKILL' && t.signals[t.signals.length - 1] === out) t.signals.pop();
+}
+
 /** PKRU allows this data access to a page of key `pkey` (Linux arch_vma_access_permitted()). */
 export function pkruPermits(pkru: number, pkey: number, write: boolean): boolean {
   const bits = (pkru >>> (pkey * 2)) & 3;

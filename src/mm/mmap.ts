@@ -19,7 +19,7 @@ import {
   u64,
 } from './abi.js';
 import { EACCES, EBADF, EEXIST, EINVAL, ENOMEM, EOVERFLOW, EPERM, errno, isErrno, type SysResult } from './errno.js';
-import { handleMmFault } from './fault.js';
+import { handleMmFault, retractFaultSignal } from './fault.js';
 import { File, type OpenFile } from './file.js';
 import { type Kernel } from './kernel.js';
 import { MMAP_BASE, MMAP_MIN_ADDR, type Mm, TASK_SIZE, TASK_UNMAPPED_BASE } from './mm.js';
@@ -182,7 +182,7 @@ function* populate(k: Kernel, t: Thread, vma: Vma, start: number, end: number): 
     const out = yield* handleMmFault(k, t, vma, a, write, write ? 2 : 0);
     // A SIGBUS past the end of a file stops population silently, as in Linux.
     if (out !== null) {
-      t.signals.pop();
+      retractFaultSignal(t, out);
       return;
     }
   }

@@ -2,7 +2,7 @@ import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, type AccessKind, faultErrorCod
 import { PAGE_SIZE, pageOffset } from '../hw/pte.js';
 import { drain, type KernelPath } from '../step/step.js';
 import { EFAULT, type SysResult } from './errno.js';
-import { handleUserFault } from './fault.js';
+import { handleUserFault, retractFaultSignal } from './fault.js';
 import { type Kernel } from './kernel.js';
 import { type Thread } from './process.js';
 import { type SignalInfo } from './signal.js';
@@ -96,9 +96,13 @@ function loadWide(k: Kernel, t: Thread, va: number, pfn: number, size: 2 | 4): n
     for (let i = size - 1; i >= 0; i--) v = v * 256 + mem.read8(pfn, off + i);
     return v;
   }
-  // A split access: both pages are translated before any byte is read.
+  // A split access: both pages are translated before any byte is read. Resolving the second
+  // page may have changed the first (reclaim took it): translate it again, as a store does.
   const pfn2 = userTranslate(k, t, va - off + PAGE_SIZE, ACCESS_READ);
   if (typeof pfn2 !== 'number') return pfn2;
+  const again = userTranslate(k, t, va, ACCESS_READ);
+  if (typeof again !== 'number') return again;
+  pfn = again;
   let v = 0;
   for (let i = size - 1; i >= 0; i--) {
     const o = off + i;
@@ -168,10 +172,9 @@ export function copyUser(k: Kernel, t: Thread, va: number, bytes: Uint8Array, to
     const r = k.hw.mmu.translate(cpu, a, kind, false);
     cpu.ac = false;
     if (r < 0) {
-      const before = t.signals.length;
       const out = drain(handleUserFault(k, t, a, faultErrorCode(r)));
-      // A kernel access never raises a signal: drop the one the fault path recorded.
-      t.signals.length = before;
+      // A kernel access never raises a signal: take back the one the fault path recorded.
+      retractFaultSignal(t, out);
       // Like copy_to_user(), a short copy reports what was copied; nothing copied is EFAULT.
       if (out !== null || !t.alive) return i > 0 ? i : EFAULT;
       if (++retries > MAX_FAULT_RETRIES) throw new Error(`mmsim bug: kernel access to 0x${a.toString(16)} keeps faulting`);
