@@ -5,7 +5,7 @@
  * value or an {@link Errno}; memory accesses return a value or a {@link SignalInfo}.
  * @packageDocumentation
  */
-export { Machine, InvariantError, type MachineOptions, type InvariantMode, type InterleaveResult } from './api/machine.js';
+export { Machine, InvariantError, OutOfMemoryError, type MachineOptions, type InvariantMode, type InterleaveResult } from './api/machine.js';
 export { ProcessHandle } from './api/process.js';
 export { ThreadHandle, ThreadPaths, ThreadEndedError, type AccessSize } from './api/thread.js';
 export { type ProcessSnapshot, type VmaSnapshot, type PteSnapshot, type PkruRangeSnapshot, type SnapshotRange } from './api/snapshot.js';

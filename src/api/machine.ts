@@ -48,6 +48,9 @@ export interface MachineOptions {
   readonly invariants?: InvariantMode;
 }
 
+/** Thrown when the machine cannot start a process: memory is gone, even after reclaim and the OOM killer. */
+export class OutOfMemoryError extends Error {}
+
 /** Thrown in 'throw' mode when an operation leaves the machine breaking an invariant. */
 export class InvariantError extends Error {
   constructor(readonly violations: readonly Violation[]) {
@@ -123,10 +126,10 @@ export class Machine {
     return cpu;
   }
 
-  /** Starts a process with an empty address space and one thread on `cpu`. */
+  /** Starts a process with an empty address space and one thread on `cpu`; {@link OutOfMemoryError} when no frame is left for its page table. */
   spawn(name = 'process', cpu = 0): ProcessHandle {
     const p = this.kernel.createProcess(name, this.cpuAt(cpu));
-    if (!p) throw new RangeError('out of memory: no frame for a new page table');
+    if (!p) throw new OutOfMemoryError(`out of memory: no frame for the page table of a new process '${name}'`);
     return this.processHandle(p.pid);
   }
 
@@ -190,6 +193,11 @@ export class Machine {
    */
   interleave(paths: readonly (readonly [ThreadHandle, KernelPath<unknown>])[], schedule: readonly number[] = []): InterleaveResult {
     const s = new Scheduler();
+    const tids = new Set<number>();
+    for (const [t] of paths) {
+      if (tids.has(t.tid)) throw new RangeError(`interleave: thread ${t.tid} is given two paths; a thread runs one at a time`);
+      tids.add(t.tid);
+    }
     for (const [t, path] of paths) {
       t.thread.ctx.preemptible = true;
       s.spawn(t.tid, path);

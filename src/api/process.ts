@@ -1,5 +1,5 @@
 import { PkruRangeSet } from '../pmap/pkruRangeSet.js';
-import { type PkruRangeSnapshot } from './snapshot.js';
+import { mmCounters, type PkruRangeSnapshot } from './snapshot.js';
 import { sysExit } from '../mm/fork.js';
 import { type ExitReason, type Process } from '../mm/process.js';
 import { formatMaps } from './maps.js';
@@ -71,9 +71,9 @@ export class ProcessHandle {
     return this.process.mm.pmap.resident;
   }
 
-  /** Fault, COW and swap counts of the address space. */
+  /** Fault, COW and swap counts of the address space, and its resident pages, page tables and VMAs. */
   get counters(): Readonly<Record<string, number>> {
-    return { ...this.process.mm.counters };
+    return mmCounters(this.process.mm);
   }
 
   /** Swaps out every resident page (or those in [start, end)): anonymous pages go to swap, file pages are unmapped. */

@@ -2,6 +2,7 @@ import { describePte, pteKey, pteMapsFrame, ptePfn } from '../hw/pte.js';
 import { type TlbEntryView } from '../hw/tlb.js';
 import { FRAME_KIND_NAMES } from '../hw/physMem.js';
 import { type Kernel } from '../mm/kernel.js';
+import { type Mm } from '../mm/mm.js';
 import { type Process } from '../mm/process.js';
 import { forEachLeaf } from '../invariants/walkAll.js';
 import { PkruRangeSet } from '../pmap/pkruRangeSet.js';
@@ -108,10 +109,15 @@ export function snapshotProcess(k: Kernel, p: Process, range: SnapshotRange = {}
     tlbs: k.hw.cpus.map((c) => ({ cpu: c.id, pcid: c.pcid, entries: c.tlb.entries() })),
     counters: {
       cpus: k.hw.cpus.map((c) => c.counters.toJSON()),
-      mm: { ...mm.counters, resident: mm.pmap.resident, pageTables: mm.pmap.tablesAllocated, vmas: mm.mapCount },
+      mm: mmCounters(mm),
       machine: machineCounters(k),
     },
   };
+}
+
+/** An address space's counters: faults, COW and swap, plus resident pages, page tables and VMAs. */
+export function mmCounters(mm: Mm): Record<string, number> {
+  return { ...mm.counters, resident: mm.pmap.resident, pageTables: mm.pmap.tablesAllocated, vmas: mm.mapCount };
 }
 
 /** Machine-wide figures: memory, swap, page cache. */

@@ -9,6 +9,7 @@ import { sysMmap, sysMunmap } from '../mm/mmap.js';
 import { sysMprotect } from '../mm/mprotect.js';
 import { sysMremap } from '../mm/mremap.js';
 import { sysRemapFilePages } from '../mm/remapFilePages.js';
+import { type Kernel } from '../mm/kernel.js';
 import { type Thread } from '../mm/process.js';
 import { type SignalInfo } from '../mm/signal.js';
 import { userFetch, userLoad, userStore, userTranslatePath } from '../mm/uaccess.js';
@@ -356,40 +357,46 @@ export class ThreadPaths {
     private readonly thread: Thread,
   ) {}
 
+  /** A system call's path is made for a live thread only, as {@link ThreadHandle} calls are. */
+  private live(): Kernel {
+    if (!this.thread.alive) throw new ThreadEndedError(this.thread.tid);
+    return this.machine.kernel;
+  }
+
   mmap(addr: number, length: number, prot: number, flags: number, fd = -1, offset = 0): KernelPath<SysResult> {
-    return sysMmap(this.machine.kernel, this.thread, addr, length, prot, flags, fd, offset);
+    return sysMmap(this.live(), this.thread, addr, length, prot, flags, fd, offset);
   }
 
   munmap(addr: number, length: number): KernelPath<SysResult> {
-    return sysMunmap(this.machine.kernel, this.thread, addr, length);
+    return sysMunmap(this.live(), this.thread, addr, length);
   }
 
   mprotect(addr: number, length: number, prot: number): KernelPath<SysResult> {
-    return sysMprotect(this.machine.kernel, this.thread, addr, length, prot);
+    return sysMprotect(this.live(), this.thread, addr, length, prot);
   }
 
   mremap(addr: number, oldLength: number, newLength: number, flags: number, newAddr = 0): KernelPath<SysResult> {
-    return sysMremap(this.machine.kernel, this.thread, addr, oldLength, newLength, flags, newAddr);
+    return sysMremap(this.live(), this.thread, addr, oldLength, newLength, flags, newAddr);
   }
 
   madvise(addr: number, length: number, advice: number): KernelPath<SysResult> {
-    return sysMadvise(this.machine.kernel, this.thread, addr, length, advice);
+    return sysMadvise(this.live(), this.thread, addr, length, advice);
   }
 
   remapFilePages(start: number, size: number, prot: number, pgoff: number, flags = 0): KernelPath<SysResult> {
-    return sysRemapFilePages(this.machine.kernel, this.thread, start, size, prot, pgoff, flags);
+    return sysRemapFilePages(this.live(), this.thread, start, size, prot, pgoff, flags);
   }
 
   pkeyMprotect(addr: number, length: number, prot: number, pkey: number): KernelPath<SysResult> {
-    return sysPkeyMprotect(this.machine.kernel, this.thread, addr, length, prot, pkey);
+    return sysPkeyMprotect(this.live(), this.thread, addr, length, prot, pkey);
   }
 
   pkruProtectRange(addr: number, length: number, key: number, flags = 0): KernelPath<SysResult> {
-    return sysPkruProtectRange(this.machine.kernel, this.thread, addr, length, key, flags);
+    return sysPkruProtectRange(this.live(), this.thread, addr, length, key, flags);
   }
 
   pkruUnprotectRange(addr: number, length: number): KernelPath<SysResult> {
-    return sysPkruUnprotectRange(this.machine.kernel, this.thread, addr, length);
+    return sysPkruUnprotectRange(this.live(), this.thread, addr, length);
   }
 
   /** A one-byte load: yields at the access and inside any fault it takes. */

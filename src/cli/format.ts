@@ -11,6 +11,21 @@ export interface Style {
   bold(s: string): string;
 }
 
+/**
+ * A run's checks: every expectation and final condition, and every line that could not
+ * run (it counts as a check that failed, so "3 of 3 failed" never reads "3 of 0").
+ */
+export function tally(r: RunReport): { checked: number; failed: number } {
+  let checked = r.finals.length;
+  let failed = r.finals.filter((f) => !f.passed).length;
+  for (const l of r.lines) {
+    if (!l.expectation && !l.error) continue;
+    checked++;
+    if (l.error || !l.expectation!.passed) failed++;
+  }
+  return { checked, failed };
+}
+
 /** The style for a stream. */
 export function styleFor(stream: NodeJS.WriteStream, forceOff = false): Style {
   const on = !forceOff && stream.isTTY === true && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '');
@@ -68,8 +83,7 @@ export function formatReport(r: RunReport, style: Style, trace: boolean): string
   }
   for (const f of finals) printFinal(f);
   for (const n of r.notes) out.push(style.dim(`  note: ${n}`));
-  const expectations = r.lines.filter((l) => l.expectation).length + r.finals.length;
-  const failed = r.lines.filter((l) => l.error || (l.expectation && !l.expectation.passed)).length + r.finals.filter((f) => !f.passed).length;
+  const { checked: expectations, failed } = tally(r);
   out.push(
     r.passed
       ? style.ok(`PASS ${r.file} (${expectations} expectation${expectations === 1 ? '' : 's'} met)`)

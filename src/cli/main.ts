@@ -5,11 +5,11 @@
  * malformed scenario).
  */
 import { Command, CommanderError } from 'commander';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatDiagnostic } from '../scenario/diagnostics.js';
 import { checkScenario, runScenario, type RunReport } from '../scenario/runner.js';
-import { formatReport, reportJson, styleFor } from './format.js';
+import { formatReport, reportJson, styleFor, tally } from './format.js';
 import { formatState, stateJson } from './show.js';
 import { compareRuns, formatComparison, runDesigns } from './compare.js';
 
@@ -18,26 +18,40 @@ const EXIT_BAD_INPUT = 2;
 
 class InputError extends Error {}
 
-/** Every `.mms` file named, directories searched recursively, in a stable order. */
+/**
+ * Every `.mms` file named, directories searched recursively, in a stable order. A path
+ * named on the command line is taken whatever its name; in a directory only `.mms` files
+ * are. A directory reached twice (a symlink loop) is searched once. No scenario at all is
+ * bad input.
+ */
 function collect(paths: readonly string[]): string[] {
   const files: string[] = [];
-  const walk = (p: string): void => {
+  const seen = new Set<string>();
+  const walk = (p: string, named: boolean): void => {
     let st;
     try {
       st = statSync(p);
-    } catch {
-      throw new InputError(`${p}: no such file or directory`);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new InputError(code === 'ENOENT' ? `${p}: no such file or directory` : `${p}: cannot read (${code ?? 'error'})`);
     }
     if (st.isDirectory()) {
-      for (const entry of readdirSync(p).sort()) {
-        const full = join(p, entry);
-        if (statSync(full).isDirectory() || entry.endsWith('.mms')) walk(full);
+      const real = realpathSync(p);
+      if (seen.has(real)) return;
+      seen.add(real);
+      let entries: string[];
+      try {
+        entries = readdirSync(p).sort();
+      } catch (e) {
+        throw new InputError(`${p}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
       }
-    } else {
+      for (const entry of entries) walk(join(p, entry), false);
+    } else if (named || p.endsWith('.mms')) {
       files.push(p);
     }
   };
-  for (const p of paths) walk(p);
+  for (const p of paths) walk(p, true);
+  if (files.length === 0) throw new InputError(`no .mms scenarios found in ${paths.join(', ')}`);
   return files;
 }
 
@@ -71,7 +85,6 @@ export function buildProgram(): Command {
     .option('--no-color', 'never colour the output')
     .action((paths: string[], opts: { json?: boolean; trace?: boolean; color: boolean }) => {
       const files = collect(paths);
-      if (files.length === 0) throw new InputError(`no .mms scenarios found in ${paths.join(', ')}`);
       const reports: RunReport[] = files.map((f) => runScenario(read(f), f, { trace: opts.trace === true }));
       const style = styleFor(process.stdout, !opts.color);
       if (opts.json) {
@@ -80,8 +93,8 @@ export function buildProgram(): Command {
         for (const r of reports) write(`${formatReport(r, style, opts.trace === true)}\n`);
         const bad = reports.filter((r) => r.diagnostics.length > 0).length;
         const failed = reports.filter((r) => !r.passed && r.diagnostics.length === 0).length;
-        const expectations = reports.reduce((n, r) => n + r.lines.filter((l) => l.expectation).length + r.finals.length, 0);
-        const unmet = reports.reduce((n, r) => n + r.lines.filter((l) => l.error || (l.expectation && !l.expectation.passed)).length + r.finals.filter((f) => !f.passed).length, 0);
+        const expectations = reports.reduce((n, r) => n + tally(r).checked, 0);
+        const unmet = reports.reduce((n, r) => n + tally(r).failed, 0);
         const summary = `${reports.length} scenario${reports.length === 1 ? '' : 's'}: ${reports.length - failed - bad} passed, ${failed} failed, ${bad} malformed; ${expectations - unmet} of ${expectations} expectations met`;
         write(failed + bad === 0 ? style.ok(summary) : style.bad(summary));
       }

@@ -5,6 +5,7 @@ import { SIGNAL_CODE_NUMBERS, SIGNAL_NUMBERS } from '../mm/signal.js';
 import { ArgReader, parseProt, wordOf } from './args.js';
 import { type Condition, type Expr, type OpStatement, type Span } from './ast.js';
 import { type Diagnostic } from './diagnostics.js';
+import { formatNumber } from './format.js';
 import { type OpContext } from './ops.js';
 
 /** What a condition needs from the running scenario. */
@@ -43,7 +44,7 @@ const TLB_FLAGS = ['present', 'writable', 'user', 'executable', 'dirty'] as cons
 const INVARIANTS: readonly InvariantId[] = ['no-excess-rights', 'no-stale-tlb', 'no-pt-use-after-free', 'no-wx', 'keys-enforced', 'accounting'];
 const SUBJECTS = ['pte', 'vma', 'pkru_range', 'tlb', 'counter', 'value', 'signal', 'alive', 'invariant'];
 
-const hex = (n: number): string => (n < 16 && n >= 0 ? String(n) : `0x${n.toString(16)}`);
+const hex = formatNumber;
 
 /** Compiles a final condition, reporting malformed atoms as diagnostics. */
 export function compileCondition(c: Condition, file: string, diagnostics: Diagnostic[]): CompiledCondition {
@@ -317,7 +318,7 @@ function countersOf(ctx: ConditionContext, owner: string, span: Span): Readonly<
     return c;
   }
   const p = ctx.process(owner, span);
-  return { ...p.counters, resident: p.resident, vmas: p.mapCount };
+  return p.counters;
 }
 
 function describePte(p: PteView): string {

@@ -185,10 +185,11 @@ function address(ctx: OpContext, e: Expr): number {
   return va;
 }
 
-function sizeOf(ctx: OpContext, e: Expr | null, span: Span): 1 | 2 | 4 {
-  const n = e === null ? 1 : ctx.num(e);
+function sizeOf(ctx: OpContext, e: Expr | null): 1 | 2 | 4 {
+  if (e === null) return 1;
+  const n = ctx.num(e);
   if (n === 1 || n === 2 || n === 4) return n;
-  throw new ScenarioRuntimeError(`size= must be 1, 2 or 4, not ${n}`, span);
+  throw new ScenarioRuntimeError(`size= must be 1, 2 or 4, not ${n}`, e.span);
 }
 
 /**
@@ -354,9 +355,8 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       const addr = r.expr('an address');
       const size = accessSize(r);
       r.end();
-      const span = addr ? addr.span : { line: 0, column: 0, length: 0 };
       return {
-        run: (ctx, t) => need(t).load(address(ctx, addr!), sizeOf(ctx, size, span)),
+        run: (ctx, t) => need(t).load(address(ctx, addr!), sizeOf(ctx, size)),
         path: size === null ? (ctx, t) => t.paths.load(address(ctx, addr!)) : undefined,
       };
     },
@@ -369,9 +369,8 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       const value = r.expr('a value');
       const size = accessSize(r);
       r.end();
-      const span = addr ? addr.span : { line: 0, column: 0, length: 0 };
       return {
-        run: (ctx, t) => need(t).store(address(ctx, addr!), ctx.num(value!), sizeOf(ctx, size, span)),
+        run: (ctx, t) => need(t).store(address(ctx, addr!), ctx.num(value!), sizeOf(ctx, size)),
         path: size === null ? (ctx, t) => t.paths.store(address(ctx, addr!), ctx.num(value!)) : undefined,
       };
     },

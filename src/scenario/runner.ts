@@ -1,4 +1,4 @@
-import { Machine, type InvariantMode } from '../api/machine.js';
+import { Machine, OutOfMemoryError, type InvariantMode } from '../api/machine.js';
 import { type ProcessHandle } from '../api/process.js';
 import { ThreadEndedError, type ThreadHandle } from '../api/thread.js';
 import { type TraceEvent } from '../hw/trace.js';
@@ -21,6 +21,7 @@ import {
 import { compileCondition, type CompiledCondition, ConditionError, type ConditionContext } from './conditions.js';
 import { type Diagnostic } from './diagnostics.js';
 import { type CompiledOp, type OpResult, OPS, ScenarioRuntimeError } from './ops.js';
+import { formatNumber } from './format.js';
 import { parseScenario } from './parser.js';
 
 /** What one operation line did. */
@@ -78,7 +79,7 @@ export interface RunOptions {
   readonly extraVariants?: readonly string[];
 }
 
-const hex = (n: number): string => (n >= 0 && n < 16 ? String(n) : n < 0 ? `-0x${(-n).toString(16)}` : `0x${n.toString(16)}`);
+const hex = formatNumber;
 
 /** Formats an operation's result for people. */
 export function formatResult(r: OpResult): string {
@@ -422,7 +423,12 @@ class Run implements ConditionContext {
       let p = this.processes.get(b.name);
       if (!p) {
         if (this.forkNames.has(b.name)) throw new ScenarioRuntimeError(`no process '${b.name}' exists here: the fork that binds it did not succeed (or has not run)`, b.span);
-        p = this.machine.spawn(b.name, cpu ?? 0);
+        try {
+          p = this.machine.spawn(b.name, cpu ?? 0);
+        } catch (e) {
+          if (!(e instanceof OutOfMemoryError)) throw e;
+          throw new ScenarioRuntimeError(`cannot start process '${b.name}': ${e.message}`, b.span, 'MMS4003');
+        }
         this.addProcess(b.name, p);
       }
       return p.main;
