@@ -115,6 +115,11 @@ export function argWord(arg: Arg): string | null {
 
 /** How deeply `not` and parentheses may nest in a condition (the parser recurses). */
 const MAX_DEPTH = 64;
+/**
+ * How many operands one line may chain with `and`, `or`, `+` and `-`: the trees they make
+ * are walked recursively, so a chain of thousands would overflow the stack.
+ */
+const MAX_OPERANDS = 256;
 
 /** Thrown, after its diagnostic is recorded, to abandon the rest of a line; caught in `line`. */
 class Bail extends Error {}
@@ -172,6 +177,8 @@ class Parser {
   private code: DiagnosticCode = 'MMS2001';
   /** How deeply the condition being parsed nests. */
   private depth = 0;
+  /** Operands chained on this line so far (see MAX_OPERANDS). */
+  private operands = 0;
 
   constructor(private readonly file: string) {}
 
@@ -185,6 +192,7 @@ class Parser {
     this.lineNo = l.line;
     this.code = 'MMS2001';
     this.depth = 0;
+    this.operands = 0;
     const w = l.indent;
     let top = this.top();
     while (top.kind !== 'top' && w <= top.headerIndent) {
@@ -577,6 +585,7 @@ class Parser {
   private orCondition(after: string): Condition {
     let left = this.andCondition(after);
     for (let t = this.peek(); t !== null && isWord(t, 'or'); t = this.peek()) {
+      this.chained(t);
       this.next();
       const right = this.andCondition("'or'");
       left = { kind: 'or', left, right, span: join(left.span, right.span) };
@@ -587,6 +596,7 @@ class Parser {
   private andCondition(after: string): Condition {
     let left = this.notCondition(after);
     for (let t = this.peek(); t !== null && isWord(t, 'and'); t = this.peek()) {
+      this.chained(t);
       this.next();
       const right = this.notCondition("'and'");
       left = { kind: 'and', left, right, span: join(left.span, right.span) };
@@ -743,6 +753,7 @@ class Parser {
   private expr(after: string): Expr {
     let left = this.operand(after === '' ? '' : ` ${after}`, 'a number or a name');
     for (let t = this.peek(); t !== null && t.kind === 'op' && (t.op === '+' || t.op === '-'); t = this.peek()) {
+      this.chained(t);
       this.next();
       const right = this.operand(` after '${t.op}'`, 'an expression');
       left = { kind: 'binary', op: t.op, left, right, span: join(left.span, right.span) };
@@ -848,6 +859,11 @@ class Parser {
   }
 
   /** Reports at a token (or the end of the line when null, or a span) in the current context's code, and bails. */
+  /** Counts one more chained operand on this line, failing past MAX_OPERANDS. */
+  private chained(at: Token): void {
+    if (++this.operands > MAX_OPERANDS) this.fail(at, `the line chains too many operands (more than ${MAX_OPERANDS} joined by and, or, + or -)`);
+  }
+
   private fail(at: Token | Span | null, message: string): never {
     const span = at === null ? this.endSpan() : 'span' in at ? at.span : at;
     this.report(this.code, span, message);

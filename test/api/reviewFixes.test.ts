@@ -58,6 +58,15 @@ describe('user errors end in diagnostics, not stack traces', () => {
     }, OutOfMemoryError);
   });
 
+  it('a chain of thousands of and/+ operands is a diagnostic, not a stack overflow', () => {
+    const cond = runScenario(`process p\nrequire ${Array.from({ length: 8000 }, () => 'alive p').join(' and ')}\n`, 'and.mms');
+    assert.deepEqual(cond.diagnostics.map((d) => d.code), ['MMS2005']);
+    assert.match(cond.diagnostics[0].message, /more than 256/);
+    const sum = runScenario(`process p\n  a = mmap 4K rw private anon\n  load a${' + 0'.repeat(12000)}\n`, 'sum.mms');
+    assert.deepEqual(sum.diagnostics.map((d) => d.code), ['MMS2001']);
+    assert.equal(runScenario(`process p\n  a = mmap 4K rw private anon\n  load a${' + 0'.repeat(200)}\n`, 'ok.mms').passed, true);
+  });
+
   it('a report counts a line that could not run as a failed check', () => {
     const r = runScenario('process p\n  exit\nprocess p\n  check => 0\n', 'ended.mms');
     assert.deepEqual(tally(r), { checked: 1, failed: 1 });
