@@ -405,18 +405,7 @@ export class SpanTree<T extends SpanNode> {
     item._prev = null;
     item._next = null;
     this._size--;
-    if (iv[2 * b + I_PARENT] < 0) {
-      // The root leaf (a tree of up to CAP items): no ancestors to update. Emptied, it
-      // stays (see rebalance()).
-      if (n === 0) {
-        f[b + H_END] = -Infinity;
-        f[b + H_GAP] = -Infinity;
-        iv[2 * b + I_DIRTY] = 0;
-      } else {
-        iv[2 * b + I_DIRTY] = 1;
-        if (slot === n) f[b + H_END] = f[b + OFF_E + n - 1];
-      }
-    } else if (n < MIN_FILL) {
+    if (n < MIN_FILL) {
       this.rebalance(leaf);
     } else {
       if (iv[2 * b + I_DIRTY] === 0) this.markDirty(leaf);
@@ -475,14 +464,8 @@ export class SpanTree<T extends SpanNode> {
       }
     }
     // Only the last entry's end is the leaf's.
-    const iv = this._i;
-    if (iv[2 * b + I_PARENT] < 0) {
-      iv[2 * b + I_DIRTY] = 1;
-      if (slot + 1 === n) f[b + H_END] = end;
-    } else {
-      if (iv[2 * b + I_DIRTY] === 0) this.markDirty(leaf);
-      if (slot + 1 === n) this.fixEnds(leaf);
-    }
+    if (this._i[2 * b + I_DIRTY] === 0) this.markDirty(leaf);
+    if (slot + 1 === n) this.fixEnds(leaf);
     this._hint = item;
   }
 
@@ -1079,15 +1062,8 @@ export class SpanTree<T extends SpanNode> {
       }
     }
     // Only an entry added at the end changes the leaf's last end.
-    const iv = this._i;
-    if (iv[2 * b + I_PARENT] < 0) {
-      // The root leaf (a tree of up to CAP items): no ancestors to update.
-      iv[2 * b + I_DIRTY] = 1;
-      if (slot === n) f[b + H_END] = end;
-    } else {
-      if (iv[2 * b + I_DIRTY] === 0) this.markDirty(leaf);
-      if (slot === n) this.fixEnds(leaf);
-    }
+    if (this._i[2 * b + I_DIRTY] === 0) this.markDirty(leaf);
+    if (slot === n) this.fixEnds(leaf);
   }
 
   /**
@@ -1144,7 +1120,6 @@ export class SpanTree<T extends SpanNode> {
     while (true) {
       const b = x * STRIDE;
       const n = iv[2 * b + I_COUNT];
-      let g: number;
       if (iv[2 * b + I_HEIGHT] > 1) {
         while (k < n && iv[2 * iv[2 * b + I_KIDS + k] * STRIDE + I_DIRTY] === 0) k++;
         if (k < n) {
@@ -1152,15 +1127,8 @@ export class SpanTree<T extends SpanNode> {
           k = 0;
           continue;
         }
-        g = f[b + OFF_G];
-        for (let j = 1; j < n; j++) if (f[b + OFF_G + j] > g) g = f[b + OFF_G + j];
-      } else {
-        g = f[b + OFF_S] - f[b + H_PREV];
-        for (let j = 1; j < n; j++) {
-          const d = f[b + OFF_S + j] - f[b + OFF_E + j - 1];
-          if (d > g) g = d;
-        }
       }
+      const g = this.computeMaxGap(x);
       f[b + H_GAP] = g;
       iv[2 * b + I_DIRTY] = 0;
       const p = iv[2 * b + I_PARENT];

@@ -1,4 +1,4 @@
-import { ENTRIES_PER_TABLE } from './pte.js';
+import { ENTRIES_PER_TABLE, pteHi, pteLo } from './pte.js';
 import { FRAME_PAGETABLE, NO_FRAME, type PhysMem } from './physMem.js';
 
 /** A table's level: 4 = PML4, 3 = PDPT, 2 = PD (PMD), 1 = PT. */
@@ -99,11 +99,11 @@ export class PageTables {
 
   /** Writes entry `slot` to link `child` with the non-leaf flags `flags`, remembering the child's generation. */
   link(slot: number, child: number, flags: number): void {
-    const pfn = this.tablePfn[child];
-    this.lo[slot] = ((pfn % 0x100000) * 4096 + (flags & 0xfff)) >>> 0;
-    this.hi[slot] = Math.floor(pfn / 0x100000) & 0xfffff;
     const row = this.upperRow[(slot / ENTRIES_PER_TABLE) | 0];
     if (row < 0) throw new Error(`mmsim bug: table ${(slot / ENTRIES_PER_TABLE) | 0} is a leaf-level table and cannot link a child`);
+    const pfn = this.tablePfn[child];
+    this.lo[slot] = pteLo(pfn, flags);
+    this.hi[slot] = pteHi(pfn, 0, false);
     this.linkGeneration[row * ENTRIES_PER_TABLE + (slot & (ENTRIES_PER_TABLE - 1))] = this.generation[child];
   }
 
@@ -114,7 +114,6 @@ export class PageTables {
     this.tablePfn[table] = NO_FRAME;
     if (this.upperRow[table] >= 0) this.freeRows.push(this.upperRow[table]);
     this.upperRow[table] = -1;
-    this.mem.data[pfn] = -1;
     this.mem.free(pfn);
     this.freeTables.push(table);
   }

@@ -84,12 +84,9 @@ export class PhysMem {
     if (pfn === NO_FRAME) return NO_FRAME;
     this.freeHead = this.index[pfn]!;
     this.freeCount--;
+    // free() and the constructor left mapcount, flags, data and owner at their defaults.
     this.kind[pfn] = kind;
     this.refcount[pfn] = 1;
-    this.mapcount[pfn] = 0;
-    this.flags[pfn] = 0;
-    this.data[pfn] = -1;
-    this.owner[pfn] = -1;
     this.index[pfn] = 0;
     return pfn;
   }

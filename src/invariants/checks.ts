@@ -4,7 +4,7 @@ import { type Violation } from '../hw/violation.js';
 import { PROT_EXEC, PROT_WRITE } from '../mm/abi.js';
 import { VM_MANYPROTS, VM_NONLINEAR } from '../mm/vma.js';
 import { type Kernel } from '../mm/kernel.js';
-import { type Pmap } from '../pmap/pmap.js';
+import { Pmap } from '../pmap/pmap.js';
 import { forEachLeaf } from './walkAll.js';
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
@@ -32,37 +32,36 @@ export function checkNoExcessRights(k: Kernel): Violation[] {
       const lo = mm.pmap.lo(slot);
       const hi = mm.pmap.hi(slot);
       const vma = mm.vmaAt(va);
-      const where = `process ${p.pid} va ${hex(va)}`;
       if (!vma) {
-        out.push({ id: 'no-excess-rights', message: `${where}: an entry outside every VMA` });
+        out.push({ id: 'no-excess-rights', message: `process ${p.pid} va ${hex(va)}: an entry outside every VMA` });
         return;
       }
       // Under VM_MANYPROTS each page has its own protection, within what the VMA may get (VM_MAY*).
       const allowed = vma.flags & VM_MANYPROTS ? vma.mayProt : vma.prot;
       if (pteIsFile(lo)) {
-        if (!(vma.flags & VM_NONLINEAR)) out.push({ id: 'no-excess-rights', message: `${where}: a file entry in a linear VMA` });
+        if (!(vma.flags & VM_NONLINEAR)) out.push({ id: 'no-excess-rights', message: `process ${p.pid} va ${hex(va)}: a file entry in a linear VMA` });
         // The protection a file entry keeps counts only under VM_MANYPROTS.
-        else if (vma.flags & VM_MANYPROTS && filePteProt(lo) & ~allowed) out.push({ id: 'no-excess-rights', message: `${where}: a file entry keeps rights the VMA may not have` });
+        else if (vma.flags & VM_MANYPROTS && filePteProt(lo) & ~allowed) out.push({ id: 'no-excess-rights', message: `process ${p.pid} va ${hex(va)}: a file entry keeps rights the VMA may not have` });
         return;
       }
       if (!pteMapsFrame(lo)) return;
       if ((lo & PTE_P) !== 0) {
-        if ((lo & PTE_US) === 0) out.push({ id: 'no-excess-rights', message: `${where}: a user page without the US bit` });
+        if ((lo & PTE_US) === 0) out.push({ id: 'no-excess-rights', message: `process ${p.pid} va ${hex(va)}: a user page without the US bit` });
         if (lo & PTE_RW) {
-          if (!(allowed & PROT_WRITE)) out.push({ id: 'no-excess-rights', message: `${where}: writable PTE in a ${vma.permString()} VMA` });
+          if (!(allowed & PROT_WRITE)) out.push({ id: 'no-excess-rights', message: `process ${p.pid} va ${hex(va)}: writable PTE in a ${vma.permString()} VMA` });
           else if (!vma.shared) {
             const pfn = ptePfn(lo, hi);
             if (pfn === k.zeroPfn || mem.mapcount[pfn] > 1) {
-              out.push({ id: 'no-excess-rights', message: `${where}: writable PTE to frame ${pfn} mapped ${mem.mapcount[pfn]} times (COW broken)` });
+              out.push({ id: 'no-excess-rights', message: `process ${p.pid} va ${hex(va)}: writable PTE to frame ${pfn} mapped ${mem.mapcount[pfn]} times (COW broken)` });
             }
           }
         }
-        if ((hi & PTE_HI_XD) === 0 && !(allowed & PROT_EXEC)) out.push({ id: 'no-excess-rights', message: `${where}: executable PTE in a ${vma.permString()} VMA` });
+        if ((hi & PTE_HI_XD) === 0 && !(allowed & PROT_EXEC)) out.push({ id: 'no-excess-rights', message: `process ${p.pid} va ${hex(va)}: executable PTE in a ${vma.permString()} VMA` });
         // Linux keys live on the VMA; FreeBSD's in the pmap's range set (key 0 outside it).
         const ranges = mm.pmap.extension;
         const key = ranges ? ranges.keyAt(va) : vma.pkey;
         if (pteKey(hi) !== key) {
-          out.push({ id: 'no-excess-rights', message: `${where}: PTE key ${pteKey(hi)} but the ${ranges ? "range set's" : "VMA's"} key is ${key}` });
+          out.push({ id: 'no-excess-rights', message: `process ${p.pid} va ${hex(va)}: PTE key ${pteKey(hi)} but the ${ranges ? "range set's" : "VMA's"} key is ${key}` });
         }
       }
     });
@@ -77,8 +76,8 @@ export function checkNoExcessRights(k: Kernel): Violation[] {
  */
 export function checkNoStaleTlb(k: Kernel): Violation[] {
   const out: Violation[] = [];
-  const byPcid = new Map<number, Pmap>();
-  for (const pm of livePmaps(k)) byPcid.set(pm.pcid, pm);
+  const byId = new Map<number, Pmap>();
+  for (const pm of livePmaps(k)) byId.set(pm.id, pm);
   const mem = k.hw.mem;
   const scratch = { slot: -1, level: 0, present: false, writable: false, user: false, executeDisable: false };
   for (const cpu of k.hw.cpus) {
@@ -89,7 +88,7 @@ export function checkNoStaleTlb(k: Kernel): Violation[] {
         continue;
       }
       if (e.pcid === undefined) continue;
-      const pm = byPcid.get(e.pcid);
+      const pm = byId.get(Pmap.pcidOwner(k.hw, cpu, e.pcid));
       // An entry of a dead address space is harmless once its PCID was flushed; its frame was checked above.
       if (!pm) continue;
       const w = k.hw.mmu.peek(pm.root, e.va, scratch);

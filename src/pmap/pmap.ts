@@ -17,7 +17,10 @@ import {
   PTE_PS,
   PTE_RW,
   PTE_US,
+  pteHi,
+  pteLo,
   pteMapsFrame,
+  pteNone,
   ptePfn,
 } from '../hw/pte.js';
 
@@ -73,7 +76,18 @@ export interface PmapExtension {
 /** Called for every leaf entry a removal cleared, after the TLBs were flushed. */
 export type RemovedEntry = (va: number, lo: number, hi: number) => void;
 
-let nextPmapId = 1;
+/** Per machine: the next pmap id, and per CPU which pmap id last loaded each PCID (Linux cpu_tlbstate). */
+interface AsidState {
+  nextId: number;
+  readonly pcidOwners: Int32Array[];
+}
+const asidStates = new WeakMap<Hardware, AsidState>();
+
+function asidState(hw: Hardware): AsidState {
+  let st = asidStates.get(hw);
+  if (!st) asidStates.set(hw, (st = { nextId: 1, pcidOwners: hw.cpus.map(() => new Int32Array(4096)) }));
+  return st;
+}
 
 /**
  * The machine-dependent half of an address space: its page tables and the TLB
@@ -105,7 +119,7 @@ export class Pmap {
     readonly hw: Hardware,
     root: number,
   ) {
-    this.id = nextPmapId++;
+    this.id = asidState(hw).nextId++;
     this.root = root;
     this.pcid = ((this.id - 1) % 4095) + 1;
     this.onCpu = new Uint8Array(hw.cpus.length);
@@ -120,8 +134,7 @@ export class Pmap {
   /** Loads this pmap on `cpu` (a context switch: CR3 write with PCID, no flush). */
   activate(cpu: Cpu): void {
     if (cpu.cr3Table === this.root) return;
-    let owners = pcidOwners.get(cpu);
-    if (!owners) pcidOwners.set(cpu, (owners = new Array<number>(4096).fill(0)));
+    const owners = asidState(this.hw).pcidOwners[cpu.id];
     // Two address spaces sharing a PCID on one CPU: the CR3 write must flush it.
     if (owners[this.pcid] !== this.id) {
       if (owners[this.pcid] !== 0) {
@@ -139,29 +152,21 @@ export class Pmap {
 
   /** Slot of the leaf PTE for `va`, or -1 when its page table does not exist. */
   pteSlot(va: number): number {
-    const t = this.hw.tables;
-    let table = this.root;
-    for (let level = 4; level >= 2; level--) {
-      const s = table * ENTRIES_PER_TABLE + indexAt(va, level);
-      const lo = t.lo[s];
-      if ((lo & PTE_P) === 0) return -1;
-      if (lo & PTE_PS) throw new Error('mmsim bug: pteSlot() reached a 2 MiB leaf');
-      table = t.tableOfPfn(ptePfn(lo, t.hi[s]));
-    }
-    return table * ENTRIES_PER_TABLE + indexAt(va, 1);
+    return this.entrySlot(va, 1);
   }
 
-  /** Slot of the PMD entry for `va`, or -1 when the PD does not exist. */
-  pmdSlot(va: number): number {
+  /** Slot of the level-`level` entry for `va`, or -1 when a table above it does not exist. */
+  private entrySlot(va: number, level: number): number {
     const t = this.hw.tables;
     let table = this.root;
-    for (let level = 4; level >= 3; level--) {
-      const s = table * ENTRIES_PER_TABLE + indexAt(va, level);
+    for (let l = 4; l > level; l--) {
+      const s = table * ENTRIES_PER_TABLE + indexAt(va, l);
       const lo = t.lo[s];
       if ((lo & PTE_P) === 0) return -1;
+      if (lo & PTE_PS) throw new Error('mmsim bug: a page-table walk reached a 2 MiB leaf');
       table = t.tableOfPfn(ptePfn(lo, t.hi[s]));
     }
-    return table * ENTRIES_PER_TABLE + indexAt(va, 2);
+    return table * ENTRIES_PER_TABLE + indexAt(va, level);
   }
 
   /** Slot of the leaf PTE for `va`, allocating missing tables; -1 when memory ran out. */
@@ -219,9 +224,7 @@ export class Pmap {
       const k = this.extension.keyAt(va);
       if (k >= 0) key = k;
     }
-    const lo = ((pfn % 0x100000) * PAGE_SIZE + (leafLoFlags(prot, true) | (dirty ? PTE_D | PTE_A : 0))) >>> 0;
-    const hi = ((Math.floor(pfn / 0x100000) & PTE_HI_PFN_MASK) | (key << PTE_HI_KEY_SHIFT) | (prot & VM_PROT_EXEC ? 0 : PTE_HI_XD)) >>> 0;
-    this.setPte(slot, lo, hi);
+    this.setPte(slot, pteLo(pfn, leafLoFlags(prot, true) | (dirty ? PTE_D | PTE_A : 0)), pteHi(pfn, key, (prot & VM_PROT_EXEC) === 0));
     return slot;
   }
 
@@ -240,19 +243,10 @@ export class Pmap {
    * [start, end): entries `first .. first+count-1` of `table`, the first of which maps `va`.
    */
   forEachPt(start: number, end: number, fn: (table: number, first: number, count: number, va: number) => void): void {
-    let va = start;
-    while (va < end) {
+    for (let va = start; va < end; ) {
       const ptEnd = Math.min(end, (Math.floor(va / PT_SPAN) + 1) * PT_SPAN);
-      const pmd = this.pmdSlot(va);
-      if (pmd >= 0) {
-        const t = this.hw.tables;
-        const l = t.lo[pmd];
-        if (l & PTE_P) {
-          if (l & PTE_PS) throw new Error('mmsim bug: 2 MiB leaves are not handled by forEachPt()');
-          const table = t.tableOfPfn(ptePfn(l, t.hi[pmd]));
-          fn(table, indexAt(va, 1), (ptEnd - va) / PAGE_SIZE, va);
-        }
-      }
+      const base = this.pteSlot(va);
+      if (base >= 0) fn((base / ENTRIES_PER_TABLE) | 0, indexAt(va, 1), (ptEnd - va) / PAGE_SIZE, va);
       va = ptEnd;
     }
   }
@@ -274,9 +268,9 @@ export class Pmap {
         const s = base + i;
         const lo = t.lo[s];
         const hi = t.hi[s];
-        if (lo === 0 && hi === 0) continue;
+        if (pteNone(lo, hi)) continue;
         if (lo & PTE_P) flushNeeded = true;
-        if (lo & (PTE_P | PTE_PROTNONE)) this.resident--;
+        if (pteMapsFrame(lo)) this.resident--;
         t.lo[s] = 0;
         t.hi[s] = 0;
         this.pushRemoved(va + i * PAGE_SIZE, lo, hi);
@@ -343,7 +337,9 @@ export class Pmap {
         const nlo = Pmap.reprotectLo(lo, prot);
         const nhi = Pmap.reprotectHi(hi, prot, k);
         if (nlo !== lo || nhi !== hi) {
-          this.setPte(s, nlo, nhi);
+          // Both map a frame (PROT_NONE keeps it under PROTNONE): the resident count stays.
+          t.lo[s] = nlo;
+          t.hi[s] = nhi;
           changed++;
         }
       }
@@ -452,10 +448,9 @@ export class Pmap {
           hi = t.hi[base + i];
           if (lo === 0 && hi === 0) continue;
         }
-        const maps = (lo & (PTE_P | PTE_PROTNONE)) !== 0;
         let childLo = lo;
-        if (maps) {
-          const pfn = (hi & PTE_HI_PFN_MASK) * 0x100000 + (lo >>> 12);
+        if (pteMapsFrame(lo)) {
+          const pfn = ptePfn(lo, hi);
           if (pfn !== uncountedPfn) {
             mem.mapcount[pfn]++;
             mem.refcount[pfn]++;
@@ -500,14 +495,8 @@ export class Pmap {
   /** Frees the table below the level-`level` entry for `va` if it is empty; true if freed. */
   private freeChildIfEmpty(va: number, level: number): boolean {
     const t = this.hw.tables;
-    let table = this.root;
-    for (let l = 4; l > level; l--) {
-      const s = table * ENTRIES_PER_TABLE + indexAt(va, l);
-      const lo = t.lo[s];
-      if ((lo & PTE_P) === 0) return false;
-      table = t.tableOfPfn(ptePfn(lo, t.hi[s]));
-    }
-    const s = table * ENTRIES_PER_TABLE + indexAt(va, level);
+    const s = this.entrySlot(va, level);
+    if (s < 0) return false;
     const lo = t.lo[s];
     if ((lo & PTE_P) === 0 || lo & PTE_PS) return false;
     const child = t.tableOfPfn(ptePfn(lo, t.hi[s]));
@@ -544,6 +533,11 @@ export class Pmap {
     this.tablesAllocated = 0;
   }
 
+  /** Id of the pmap whose translations `pcid` tags on `cpu` now, or 0. */
+  static pcidOwner(hw: Hardware, cpu: Cpu, pcid: number): number {
+    return asidState(hw).pcidOwners[cpu.id][pcid];
+  }
+
   /** Invalidates one page on every CPU that may cache it. */
   flushPage(initiator: Cpu | null, va: number): void {
     this.flushRange(initiator, va, va + PAGE_SIZE);
@@ -575,7 +569,6 @@ export class Pmap {
   }
 }
 
-const pcidOwners = new WeakMap<Cpu, number[]>();
 
 function flushLocal(cpu: Cpu, pcid: number, start: number, pages: number): void {
   if (pages > FLUSH_CEILING_PAGES) {
