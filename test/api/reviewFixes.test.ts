@@ -109,3 +109,18 @@ describe('conditions read the same figures the reports show', () => {
     assert.deepEqual([err.span.line, err.span.column], [4, 18]);
   });
 });
+
+describe('machines are independent', () => {
+  it('each machine numbers its address spaces from PCID 1, whatever ran before in the process', () => {
+    const pcids = (): number[] => {
+      const m = new Machine();
+      const a = m.spawn('a');
+      const b = m.spawn('b');
+      return [a.process.mm.pmap.pcid, b.process.mm.pmap.pcid];
+    };
+    const first = pcids();
+    for (let i = 0; i < 5; i++) new Machine().spawn('noise');
+    assert.deepEqual(pcids(), first);
+    assert.deepEqual(first, [1, 2]);
+  });
+});
