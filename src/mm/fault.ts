@@ -9,6 +9,7 @@ import { type Kernel } from './kernel.js';
 import { Mm } from './mm.js';
 import { type Thread } from './process.js';
 import { type SignalInfo } from './signal.js';
+import { pkeyAt } from './pkeys.js';
 import { VM_MANYPROTS, type Vma } from './vma.js';
 
 /** A fault the kernel could not resolve becomes this signal; null means "retry the access". */
@@ -76,13 +77,13 @@ export function* handleUserFault(k: Kernel, t: Thread, va: number, ec: number): 
     // Linux checks PKRU against the VMA's key before it maps anything; FreeBSD's vm_fault()
     // knows no keys, so a page whose range key PKRU denies is mapped and the retried access
     // takes the PK fault (trap_pfault(): PGEX_PK → SIGSEGV SEGV_PKUERR).
-    const softwareKeys = t.cpu.pke && !k.freebsd;
+    const softwareKeys = t.cpu.pke && k.keysOnVma;
     if (accessError(ec, vma, t.cpu.pkru, softwareKeys)) {
       const byKey = (ec & PF_PK) !== 0 || (softwareKeys && !(ec & PF_I) && !pkruPermits(t.cpu.pkru, vma.pkey, (ec & PF_W) !== 0));
       if (!byKey) return signal(t, 'SIGSEGV', 'SEGV_ACCERR', va, ec);
       // Linux bad_area_access_error() reports the VMA's key in si_pkey. FreeBSD's siginfo
       // has no si_pkey; mmsim reports the range set's key there all the same.
-      return signal(t, 'SIGSEGV', 'SEGV_PKUERR', va, ec, k.freebsd ? mm.pmap.extension!.keyAt(va) : vma.pkey);
+      return signal(t, 'SIGSEGV', 'SEGV_PKUERR', va, ec, pkeyAt(mm, vma, va));
     }
     return yield* handleMmFault(k, t, vma, va, (ec & PF_W) !== 0, ec);
   } finally {

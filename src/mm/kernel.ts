@@ -79,6 +79,11 @@ export class Kernel {
     return this.config.personality === 'freebsd';
   }
 
+  /** Linux keeps user protection keys on the VMA; FreeBSD in the pmap's range set. */
+  get keysOnVma(): boolean {
+    return !this.freebsd;
+  }
+
   /** PKRU a new process starts with and execve() sets. */
   get initPkru(): number {
     return this.freebsd ? FREEBSD_INIT_PKRU : INIT_PKRU;
@@ -126,7 +131,7 @@ export class Kernel {
     }
     pmap.onOutOfFrames = () => reclaim(this, 32) > 0;
     // FreeBSD keeps user protection keys in the pmap, by address range; Linux on the VMA.
-    if (this.config.personality === 'freebsd') pmap.extension = new PkruRangeSet({ dropKeysOnRemove: this.variant('pkru-swapout-bug') });
+    if (this.freebsd) pmap.extension = new PkruRangeSet({ dropKeysOnRemove: this.variant('pkru-swapout-bug') });
     return pmap;
   }
 

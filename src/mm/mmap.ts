@@ -161,8 +161,7 @@ export function* doMmapLocked(k: Kernel, t: Thread, open: OpenFile | null, addr:
   }
   const vma = Vma.make(mm, where, where + len, prot & (PROT_READ | PROT_WRITE | PROT_EXEC), vmFlags, file, pgoff);
   // do_mmap(): exactly PROT_EXEC gets the execute-only key when the CPU has PKU.
-  // FreeBSD has no execute-only keys: its keys come from the pmap's range set alone.
-  if (prot === PROT_EXEC && !k.freebsd) vma.pkey = Math.max(0, executeOnlyPkey(k, t));
+  if (prot === PROT_EXEC) vma.pkey = Math.max(0, executeOnlyPkey(k, t));
   insertVma(mm, vma);
   const merged = mergeAround(mm, vma);
   if (ctx.preemptible) yield ctx.at('vma', `mmap 0x${where.toString(16)}-0x${(where + len).toString(16)}`, where);

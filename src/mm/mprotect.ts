@@ -2,7 +2,7 @@ import { PTE_RW, ptePfn } from '../hw/pte.js';
 import { readOnlyProt } from '../pmap/pmap.js';
 import { type KernelPath } from '../step/step.js';
 import { PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE, u64 } from './abi.js';
-import { EACCES, EINVAL, ENOMEM, type SysResult } from './errno.js';
+import { EACCES, EINVAL, ENOMEM, type Errno, isErrno, type SysResult } from './errno.js';
 import { type Kernel } from './kernel.js';
 import { type Mm } from './mm.js';
 import { mprotectPkey, pkeyIsAllocated } from './pkeys.js';
@@ -10,7 +10,6 @@ import { type Thread } from './process.js';
 import { VM_MANYPROTS, VM_NONLINEAR, type Vma } from './vma.js';
 import { reprotectFileEntries } from './remapFilePages.js';
 import { mergeAround, splitVma } from './vmaOps.js';
-import { SpanNode } from '../ds/spanTree.js';
 
 const PAGE = 4096;
 
@@ -38,7 +37,6 @@ export function* sysMprotect(k: Kernel, t: Thread, start: number, len: number, p
   try {
     if (pkey !== -1 && !pkeyIsAllocated(k, t, pkey)) return EINVAL;
     let vma = mm.findVma(start);
-    if (!vma || vma.start > start) return ENOMEM;
     let at = start;
     while (at < end) {
       // A hole: Linux returns ENOMEM with the VMAs before it already changed.
@@ -46,8 +44,7 @@ export function* sysMprotect(k: Kernel, t: Thread, start: number, len: number, p
       // Every posted VM_MANYPROTS version refused mprotect on such a VMA ("no agreement
       // on which behavior"); Hugh Dickins' alternative resets the per-page protections.
       if (vma.flags & VM_MANYPROTS && !k.variant('manyprots-mprotect-resets')) return EACCES;
-      // FreeBSD keeps keys in the pmap's range set, never on map entries.
-      const newPkey: number = k.freebsd ? 0 : mprotectPkey(k, t, vma, prot, pkey);
+      const newPkey: number = mprotectPkey(k, t, vma, prot, pkey);
       // A right without its VM_MAY* bit is EACCES.
       if (prot & ~vma.mayProt) return EACCES;
       const stop = Math.min(end, vma.end);
@@ -56,7 +53,7 @@ export function* sysMprotect(k: Kernel, t: Thread, start: number, len: number, p
         const oldProt = vma.prot;
         const nonlinear = (vma.flags & VM_NONLINEAR) !== 0;
         const changed = mprotectFixup(k, mm, vma, at, stop, prot, newPkey);
-        if (!(changed instanceof SpanNode)) return changed;
+        if (isErrno(changed)) return changed;
         covering = changed;
         // Other threads may see the new VMA before its entries change.
         if (ctx.preemptible) yield ctx.at('vma', `mprotect 0x${at.toString(16)}-0x${stop.toString(16)}`, at);
@@ -79,7 +76,7 @@ export function* sysMprotect(k: Kernel, t: Thread, start: number, len: number, p
  * at the map count limit. A plain function, not a kernel path: its caller yields between
  * this and {@link changeEntries}, so no generator is made per VMA.
  */
-function mprotectFixup(k: Kernel, mm: Mm, vma: Vma, start: number, end: number, prot: number, pkey: number): Vma | SysResult {
+function mprotectFixup(k: Kernel, mm: Mm, vma: Vma, start: number, end: number, prot: number, pkey: number): Vma | Errno {
   // split_vma() refuses at the map count limit.
   const splits = (start > vma.start ? 1 : 0) + (end < vma.end ? 1 : 0);
   if (splits > 0 && mm.mapCount >= k.config.maxMapCount) return ENOMEM;
@@ -112,7 +109,7 @@ function changeEntries(k: Kernel, t: Thread, vma: Vma, start: number, end: numbe
  * key. Private pages stay read-only unless the page is exclusively ours, so COW still
  * happens (Linux can_change_pte_writable()).
  */
-export function changeProtection(k: Kernel, t: Thread, vma: Vma, start: number, end: number): void {
+export function changeProtection(k: Kernel, t: Thread, vma: Vma, start: number, end: number, presentOnly = false): void {
   const keepCow = !vma.shared && (vma.prot & PROT_WRITE) !== 0;
   t.process.mm.pmap.protect(
     t.cpu,
@@ -120,8 +117,7 @@ export function changeProtection(k: Kernel, t: Thread, vma: Vma, start: number, 
     end,
     (_va, lo, hi) => (!keepCow || lo & PTE_RW || k.canReuse(ptePfn(lo, hi)) ? vma.prot : readOnlyProt(vma.prot)),
     vma.pkey,
-    // FreeBSD's pmap holds only what is mapped: pages pmap_remove() took stay out.
-    k.freebsd,
+    presentOnly,
   );
 }
 
@@ -136,5 +132,6 @@ function freebsdPmapProtect(k: Kernel, t: Thread, vma: Vma, start: number, end: 
   if ((oldProt & ~vma.prot) === 0) return;
   const masked = vma.shared ? vma.prot : vma.prot & ~PROT_WRITE;
   if (masked === 0) t.process.mm.pmap.evict(t.cpu, start, end);
-  else changeProtection(k, t, vma, start, end);
+  // FreeBSD's pmap holds only what is mapped: pages pmap_remove() took stay out.
+  else changeProtection(k, t, vma, start, end, true);
 }

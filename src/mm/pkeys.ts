@@ -1,5 +1,6 @@
 import { PROT_EXEC } from './abi.js';
 import { type Kernel } from './kernel.js';
+import { type Mm } from './mm.js';
 import { type Thread } from './process.js';
 import { type Vma } from './vma.js';
 
@@ -23,7 +24,8 @@ export function lowestFreePkey(map: number): number {
  * check) go on. -1 without PKU or when no key is free.
  */
 export function executeOnlyPkey(k: Kernel, t: Thread): number {
-  if (!k.hw.pku) return -1;
+  // FreeBSD has no execute-only keys: its keys come from the pmap's range set alone.
+  if (!k.hw.pku || !k.keysOnVma) return -1;
   const mm = t.process.mm;
   let key = mm.executeOnlyPkey;
   const cpu = k.switchTo(t);
@@ -56,6 +58,12 @@ export function mprotectPkey(k: Kernel, t: Thread, vma: Vma, prot: number, pkey:
   const mm = t.process.mm;
   if (mm.executeOnlyPkey >= 0 && vma.pkey === mm.executeOnlyPkey) return 0;
   return vma.pkey;
+}
+
+/** The key of the page at `va` of `vma`: the VMA's (Linux), or the pmap range set's (FreeBSD). */
+export function pkeyAt(mm: Mm, vma: Vma, va: number): number {
+  const ranges = mm.pmap.extension;
+  return ranges ? ranges.keyAt(va) : vma.pkey;
 }
 
 /** pkey_alloc() rights: PKEY_DISABLE_ACCESS and PKEY_DISABLE_WRITE. */

@@ -1,4 +1,4 @@
-import { PROT_EXEC, PROT_READ, PROT_WRITE } from './abi.js';
+import { PROT_EXEC, PROT_READ, PROT_WRITE, protString } from './abi.js';
 import { type File } from './file.js';
 import { type Mm } from './mm.js';
 import { SpanNode } from '../ds/spanTree.js';
@@ -143,11 +143,6 @@ export class Vma extends SpanNode {
 
   /** The permission column of /proc/pid/maps: `rw-p`. */
   permString(): string {
-    return (
-      (this.prot & PROT_READ ? 'r' : '-') +
-      (this.prot & PROT_WRITE ? 'w' : '-') +
-      (this.prot & PROT_EXEC ? 'x' : '-') +
-      (this.flags & VM_MAYSHARE ? 's' : 'p')
-    );
+    return protString(this.prot) + (this.flags & VM_MAYSHARE ? 's' : 'p');
   }
 }

@@ -82,8 +82,8 @@ export function mergeAround(mm: Mm, vma: Vma): Vma {
  * Removes [start, end) from the address space (Linux do_vmi_align_munmap() after its
  * checks): splits the VMAs at the edges, zaps their entries one page table at a time
  * (a preemption point each), frees page tables no VMA needs any more, and drops the
- * VMAs. `logical` says whether this is an unmap the program asked for (munmap,
- * MAP_FIXED over a mapping) — the pmap then also drops per-range metadata.
+ * VMAs. It is a logical unmap (munmap, MAP_FIXED over a mapping): the pmap drops
+ * per-range metadata too (pmap_map_delete()).
  */
 export function* unmapRange(k: Kernel, ctx: KernelCtx, cpu: Cpu | null, mm: Mm, start: number, end: number): KernelPath<void> {
   let vma = mm.findVma(start);

@@ -5,6 +5,7 @@ import { SIGNAL_CODE_NUMBERS, SIGNAL_NUMBERS } from '../mm/signal.js';
 import { ArgReader, parseProt, wordOf } from './args.js';
 import { type Condition, type Expr, type OpStatement, type Span } from './ast.js';
 import { type Diagnostic } from './diagnostics.js';
+import { protString } from '../mm/abi.js';
 import { formatNumber } from './format.js';
 import { type OpContext } from './ops.js';
 
@@ -324,13 +325,9 @@ function countersOf(ctx: ConditionContext, owner: string, span: Span): Readonly<
 function describePte(p: PteView): string {
   if (p.none) return 'none';
   if (p.swapped) return `swapped (slot ${p.swapSlot})`;
-  if (p.file) return `a file entry (pgoff ${hex(p.pgoff)}, prot ${protLetters(p.fileProt)})`;
+  if (p.file) return `a file entry (pgoff ${hex(p.pgoff)}, prot ${protString(p.fileProt)})`;
   const bits = [p.present ? 'present' : 'protnone', p.writable ? 'writable' : 'read-only'];
   if (p.dirty) bits.push('dirty');
   if (p.key) bits.push(`key ${p.key}`);
   return bits.join(', ');
-}
-
-function protLetters(prot: number): string {
-  return `${prot & 1 ? 'r' : '-'}${prot & 2 ? 'w' : '-'}${prot & 4 ? 'x' : '-'}`;
 }
