@@ -10,32 +10,20 @@ import {
   MAP_ANONYMOUS,
   MAP_PRIVATE,
   MAP_SHARED,
-  Machine,
   O_RDWR,
   PROT_NONE,
   PROT_READ,
-  isErrno,
   isSignal,
+  type Machine,
   type ProcessHandle,
-  type ThreadHandle,
 } from '../../src/index.js';
-import { PAGE, RW, ANON, map } from './_helpers.js';
+import { PAGE, RW, ANON, fork, machine as smallMachine, map, setup as setupWith, type Setup } from './_helpers.js';
 
-function machine(cpus = 2): Machine {
-  return new Machine({ cpus, memory: 4 << 20, swap: 4 << 20, invariants: 'throw' });
-}
+/** A 2-CPU machine by default. */
+const machine = (cpus = 2): Machine => smallMachine({ cpus });
 
-function setup(cpus = 2): { m: Machine; p: ProcessHandle; t: ThreadHandle } {
-  const m = machine(cpus);
-  const p = m.spawn('parent');
-  return { m, p, t: p.main };
-}
-
-function fork(t: ThreadHandle, cpu?: number): ProcessHandle {
-  const c = t.fork(cpu);
-  if (typeof c === 'number' || isErrno(c)) assert.fail(`fork failed: ${String(c)}`);
-  return c;
-}
+/** A 2-CPU machine by default, with the process 'parent'. */
+const setup = (cpus = 2): Setup => setupWith({ cpus, name: 'parent' });
 
 /** Frame numbers of the leaf entries of `p` in [start, end). */
 function frames(p: ProcessHandle, start: number, end: number): Array<number | null> {
@@ -272,9 +260,6 @@ describe('exec', () => {
   });
 
   it('ends the other threads of the process: they cannot touch the new address space', () => {
-    // BUG: src/mm/uaccess.ts userTranslate() switches to the thread and translates before
-    // checking t.alive, and Kernel.switchTo() loads `t.process.mm` — after exec that is the
-    // new address space — so a thread exec killed (de_thread() in Linux) still reads it.
     const { p, t } = setup();
     const sibling = p.spawnThread(1);
     assert.equal(t.exec(), 0);
@@ -354,11 +339,7 @@ describe('exit frees every frame and swap slot', () => {
   });
 
   it('a process that used shared anonymous memory', () => {
-    // BUG: src/mm/mmap.ts sysMmap() adds each shared anonymous object to k.shmemFiles and
-    // nothing ever removes it: once the last VMA mapping it is gone (exit, munmap) its
-    // page-cache frames stay allocated for good. In Linux the object is an unlinked shmem
-    // file (mm/shmem.c shmem_zero_setup()); the last fput() on it evicts the inode and
-    // frees its pages (shmem_evict_inode()).
+    // Fixed: Linux frees shared anonymous memory (an unlinked shmem file) with its last mapping.
     const m = machine();
     const free0 = m.counters().machine.freeFrames;
     const p = m.spawn('p');
@@ -373,7 +354,6 @@ describe('exit frees every frame and swap slot', () => {
   });
 
   it('munmap of the last mapping of shared anonymous memory frees its pages', () => {
-    // BUG: same leak as above (src/mm/mmap.ts, k.shmemFiles), seen through munmap.
     const m = machine();
     const p = m.spawn('p');
     // A neighbour keeps the page tables alive, so only data frames are counted.

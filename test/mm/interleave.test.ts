@@ -10,9 +10,8 @@ import assert from 'node:assert/strict';
 import {
   MADV_DONTNEED,
   MREMAP_MAYMOVE,
-  Machine,
+  type Machine,
   PROT_READ,
-  ScheduleError,
   isErrno,
   isSignal,
   type InterleaveResult,
@@ -20,7 +19,7 @@ import {
   type ProcessHandle,
   type ThreadHandle,
 } from '../../src/index.js';
-import { PAGE, RW, ANON } from './_helpers.js';
+import { PAGE, RW, ANON, exploreSchedules, map as mapWith, setup } from './_helpers.js';
 
 /** A process with thread A on CPU 0 and thread B on CPU 1. */
 interface World {
@@ -31,15 +30,13 @@ interface World {
 }
 
 function world(): World {
-  const m = new Machine({ cpus: 2, memory: 1 << 20, swap: 1 << 20, tlbEntries: 64, invariants: 'throw' });
-  const p = m.spawn('p', 0);
+  const { m, p } = setup({ cpus: 2, memory: 1 << 20, swap: 1 << 20, tlbEntries: 64 });
   return { m, p, A: p.main, B: p.spawnThread(1) };
 }
 
+/** mmap of private anonymous memory that must succeed. */
 function map(t: ThreadHandle, len: number, prot = RW): number {
-  const a = t.mmap(0, len, prot, ANON);
-  if (isErrno(a)) assert.fail(`mmap failed with ${a.name}`);
-  return a;
+  return mapWith(t, 0, len, prot, ANON);
 }
 
 /** What one exploration run needs: the two paths and a check of their results. */
@@ -52,46 +49,18 @@ interface Run {
 
 /**
  * Runs `make()` under the schedules A^i B^j and B^j A^i (then round-robin) for i, j up to
- * `bound`, skipping prefixes longer than a path. Each run's invariants are checked by the
- * machine; `check` validates the results and names the outcome. Returns the outcomes seen.
+ * `bound` (see {@link exploreSchedules}); `check` validates the results and names the
+ * outcome. Returns the outcomes seen.
  */
 function explore(make: () => Run, bound = 6): Map<string, number> {
-  const outcomes = new Map<string, number>();
-  const seen = new Set<string>();
-  for (let i = 0; i <= bound; i++) {
-    for (let j = 0; j <= bound; j++) {
-      for (const aFirst of [true, false]) {
-        const run = make();
-        const { A, B } = run.w;
-        const prefix = aFirst
-          ? [...Array<number>(i).fill(A.tid), ...Array<number>(j).fill(B.tid)]
-          : [...Array<number>(j).fill(B.tid), ...Array<number>(i).fill(A.tid)];
-        const key = prefix.join(',');
-        if (seen.has(key)) continue;
-        seen.add(key);
-        let r: InterleaveResult;
-        try {
-          r = run.w.m.interleave([
-            [A, run.a],
-            [B, run.b],
-          ], prefix);
-        } catch (e) {
-          if (e instanceof ScheduleError) continue;
-          throw new Error(`schedule [${key}]: ${(e as Error).message}`, { cause: e });
-        }
-        let outcome: string;
-        try {
-          outcome = run.check(r.results[0], r.results[1], r);
-          assert.deepEqual(run.w.m.checkInvariants(), []);
-        } catch (e) {
-          const trace = r.steps.map((s) => `${s.tid}:${s.kind} ${s.what}`).join(' | ');
-          throw new Error(`schedule [${key}] failed: ${(e as Error).message}\n  trace: ${trace}`, { cause: e });
-        }
-        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
-      }
-    }
-  }
-  return outcomes;
+  return exploreSchedules(
+    () => {
+      const run = make();
+      return { ...run, m: run.w.m, A: run.w.A, B: run.w.B };
+    },
+    (run, r) => run.check(r.results[0], r.results[1], r),
+    bound,
+  );
 }
 
 /** How many steps `path` takes on `w` before (and including) the first step matching `pred`. */
@@ -181,15 +150,7 @@ describe('interleave: a store faulting while another thread munmaps', () => {
 
 describe('interleave: stores racing other address-space changes', () => {
   it('a store racing mremap’s move either lands in the moved page or faults; never in a lost frame', () => {
-    // BUG: fails with "[keys-enforced] CPU 0 accessed va … through a TLB entry whose page is
-    // no longer present" although the outcome is right (the store lands in the moved
-    // page). src/hw/mmu.ts Mmu.recheckKey() reports every TLB hit whose PTE is no longer
-    // present as a keys-enforced violation, even when PKRU allows the entry's key. A
-    // stale entry between a PTE clear and its flush is normal hardware behaviour that
-    // Linux relies on: move_ptes() clears the old PTEs and flushes once before dropping
-    // the PTL ("the new one to make sure the physical page stays valid until the TLB
-    // entry for the old mapping has been flushed"), and DESIGN.md defines no-stale-tlb
-    // only for when the operation has returned. The check should look at the key only.
+    // Fixed: a TLB hit on a PTE cleared but not yet flushed (Linux move_ptes()) is not a keys-enforced violation.
     const outcomes = explore(() => {
       const w = world();
       const a = map(w.A, 2 * PAGE);
@@ -250,10 +211,7 @@ describe('interleave: stores racing other address-space changes', () => {
   });
 
   it('a read on another CPU during a COW write fault sees the old or the new value', () => {
-    // BUG: same false positive as the mremap test above: wpFault() clears the PTE, yields,
-    // then flushes (Linux ptep_clear_flush()); a read on CPU 1 through its cached
-    // read-only entry in that window is legitimate (the old frame is still allocated) but
-    // src/hw/mmu.ts Mmu.recheckKey() reports it as a keys-enforced violation.
+    // Fixed: the same for wpFault()'s clear, yield, flush (Linux ptep_clear_flush()): CPU 1 may read the old frame.
     const outcomes = explore(() => {
       const w = world();
       const a = map(w.A, PAGE);

@@ -148,7 +148,7 @@ describe('madvise(MADV_DONTNEED)', () => {
   });
 
   it('leaves no stale translation on another CPU', () => {
-    const { m, t, p } = setup(2);
+    const { m, t, p } = setup({ cpus: 2 });
     const t1 = p.spawnThread(1);
     const a = map(t, 0, PAGE, RW, ANON);
     assert.equal(t1.store(a, 0x7a), null);

@@ -6,7 +6,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Machine,
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
@@ -28,35 +27,16 @@ import {
   isErrno,
   isSignal,
   type ProcessHandle,
-  type ThreadHandle,
 } from '../../src/index.js';
-import { PAGE, RW, ANON } from './_helpers.js';
+import { PAGE, RW, ANON, map, setup as setupWith, vmas, type Setup } from './_helpers.js';
 
 /** mmap_base without randomisation: TASK_SIZE minus the 128 MiB stack gap. */
 const MMAP_BASE = 0x7ffff7fff000;
 /** TASK_SIZE of x86-64 with 4-level paging. */
 const TASK_SIZE = 0x7ffffffff000;
-function machine(extra: { maxMapCount?: number } = {}): Machine {
-  return new Machine({ cpus: 2, memory: 4 << 20, swap: 4 << 20, invariants: 'throw', ...extra });
-}
 
-function setup(extra: { maxMapCount?: number } = {}): { m: Machine; p: ProcessHandle; t: ThreadHandle } {
-  const m = machine(extra);
-  const p = m.spawn('p');
-  return { m, p, t: p.main };
-}
-
-/** mmap that must succeed. */
-function map(t: ThreadHandle, addr: number, len: number, prot: number, flags: number, fd = -1, off = 0): number {
-  const a = t.mmap(addr, len, prot, flags, fd, off);
-  if (isErrno(a)) assert.fail(`mmap(0x${addr.toString(16)}, ${len}) failed with ${a.name}`);
-  return a;
-}
-
-/** VMAs as [start, end, perms]. */
-function vmas(p: ProcessHandle): Array<[number, number, string]> {
-  return p.snapshot().vmas.map((v) => [v.start, v.end, v.perms]);
-}
+/** A 2-CPU machine with one process. */
+const setup = (extra: { maxMapCount?: number } = {}): Setup => setupWith({ cpus: 2, ...extra });
 
 function mapsLines(p: ProcessHandle): string[] {
   return p.maps().split('\n').filter((l) => l.length > 0);
@@ -111,9 +91,7 @@ describe('mmap: placement', () => {
   });
 
   it('rounds an unaligned hint down to its page, as x86-64 does', () => {
-    // BUG: src/mm/mmap.ts getUnmappedArea() rounds the hint up (pageAlignUp). Linux's
-    // do_mmap() → round_hint_to_min() does `hint &= PAGE_MASK` and x86-64's
-    // arch_get_unmapped_area_topdown() does `addr &= PAGE_MASK`: the hint is rounded down.
+    // Fixed: Linux round_hint_to_min() and arch_get_unmapped_area_topdown() both mask the hint with PAGE_MASK.
     const { t } = setup();
     const a = map(t, 0x20000800, PAGE, RW, ANON);
     assert.equal(a, 0x20000000);
@@ -125,9 +103,7 @@ describe('mmap: placement', () => {
   });
 
   it('treats a hint inside page 0 as no hint at all', () => {
-    // BUG: src/mm/mmap.ts sysMmap() raises any non-zero hint below mmap_min_addr to
-    // mmap_min_addr. Linux round_hint_to_min() first masks the hint (`hint &= PAGE_MASK`),
-    // so 0x800 becomes NULL and the normal top-down search runs.
+    // Fixed: Linux round_hint_to_min() masks the hint first, so 0x800 becomes NULL and the top-down search runs.
     const { t } = setup();
     assert.equal(map(t, 0x800, PAGE, RW, ANON), MMAP_BASE - PAGE);
   });
@@ -195,11 +171,7 @@ describe('mmap: MAP_FIXED and MAP_FIXED_NOREPLACE', () => {
   });
 
   it('MAP_FIXED_NOREPLACE below mmap_min_addr is EPERM like MAP_FIXED', () => {
-    // BUG: src/mm/mmap.ts sysMmap() applies round_hint_to_min() before turning
-    // MAP_FIXED_NOREPLACE into MAP_FIXED, so 0x1000 becomes a hint of 0x10000 and the call
-    // succeeds there. Linux do_mmap() sets MAP_FIXED first ("force arch specific MAP_FIXED
-    // handling in get_unmapped_area") and skips the rounding, so security_mmap_addr()
-    // refuses 0x1000 with EPERM.
+    // Fixed: Linux do_mmap() makes MAP_FIXED_NOREPLACE MAP_FIXED before any rounding, so 0x1000 stays and is EPERM.
     const { t, p } = setup();
     assert.equal(t.mmap(0x1000, PAGE, RW, ANON | MAP_FIXED_NOREPLACE), errno('EPERM'));
     assert.equal(p.mapCount, 0);
@@ -284,8 +256,6 @@ describe('mmap: errors', () => {
   it('MAP_GROWSDOWN is EINVAL for file mappings and shared anonymous memory', () => {
     // Linux do_mmap(): `if (vm_flags & (VM_GROWSDOWN|VM_GROWSUP)) return -EINVAL;` in the
     // file case and in the anonymous MAP_SHARED case; private anonymous memory may grow down.
-    // BUG: src/mm/mmap.ts sysMmap() makes that check only for shared anonymous memory; a
-    // file mapping with MAP_GROWSDOWN succeeds.
     const { m, t } = setup();
     m.createFile('/f', 2 * PAGE);
     const fd = t.open('/f', O_RDWR) as number;
@@ -298,8 +268,6 @@ describe('mmap: errors', () => {
   it('MAP_HUGETLB on a file that is not on hugetlbfs is EINVAL, before the length check', () => {
     // Linux ksys_mmap_pgoff(): `else if (unlikely(flags & MAP_HUGETLB)) { retval = -EINVAL; ...}`
     // right after fget(), for any file that is_file_hugepages() rejects.
-    // BUG: src/mm/mmap.ts sysMmap() ignores MAP_HUGETLB: the mapping succeeds (and len 0
-    // gives the len-0 EINVAL only by coincidence).
     const { m, t } = setup();
     m.createFile('/f', 2 * PAGE);
     const fd = t.open('/f', O_RDWR) as number;
@@ -318,9 +286,7 @@ describe('mmap: errors', () => {
   });
 
   it('MAP_SHARED_VALIDATE | MAP_SYNC on a file without DAX is EOPNOTSUPP', () => {
-    // BUG: src/mm/mmap.ts sysMmap() always adds MAP_SYNC to the flags MAP_SHARED_VALIDATE
-    // accepts for files. Linux do_mmap() adds it only for files whose f_op has
-    // FOP_MMAP_SYNC (DAX on ext4/xfs); an in-memory (tmpfs-like) file refuses it.
+    // Fixed: Linux do_mmap() accepts MAP_SYNC only for files with FOP_MMAP_SYNC (DAX); an in-memory file refuses it.
     const { m, t } = setup();
     m.createFile('/f', 2 * PAGE);
     const fd = t.open('/f', O_RDWR) as number;
@@ -328,9 +294,6 @@ describe('mmap: errors', () => {
   });
 
   it('anonymous MAP_SHARED_VALIDATE is EINVAL (do_mmap only knows MAP_SHARED, MAP_PRIVATE and MAP_DROPPABLE there)', () => {
-    // BUG: src/mm/mmap.ts sysMmap() treats MAP_SHARED_VALIDATE like MAP_SHARED for
-    // anonymous memory. Linux do_mmap()'s anonymous `switch (flags & MAP_TYPE)` has cases
-    // MAP_SHARED, MAP_DROPPABLE and MAP_PRIVATE only; 0x03 falls to `default: return -EINVAL`.
     const { t } = setup();
     assert.equal(t.mmap(0, PAGE, RW, MAP_SHARED_VALIDATE | MAP_ANONYMOUS), errno('EINVAL'));
   });

@@ -50,10 +50,9 @@ import {
   type SysResult,
 } from '../../src/index.js';
 
+import { ANON, machine, RW, setup } from './_helpers.js';
 import { type AccessOutcome, type Backing, hex, MemObj, Mismatch, MMAP_MIN_ADDR, PAGE, parseMaps, ProcModel, protStr, type Result } from './_model.js';
 
-const RW = PROT_READ | PROT_WRITE;
-const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -692,15 +691,14 @@ describe('mm model-based test (machine vs page-by-page model)', () => {
 // around it meanwhile, make the model follow mmsim behind a named switch and say so here.
 
 describe('bugs found by the model-based test', () => {
-      // Fixed (8e6ca71): executeOnlyPkey() in src/mm/pkeys.ts wrote access-disable for the
+  // Fixed (8e6ca71): executeOnlyPkey() in src/mm/pkeys.ts wrote access-disable for the
   // execute-only key into the caller's PKRU on every PROT_EXEC mmap or mprotect. Linux
   // __execute_only_pkey() writes it only when it has just allocated the key or PKRU still
   // allows reads of it; otherwise the rights the thread set itself stay. Shrunk sequence:
   // mmap(PROT_EXEC) (key 1, PKRU 0x55555554); pkey_set(1, AD|WD) (0x5555555c);
   // mmap(PROT_EXEC) or mprotect(PROT_EXEC) → mmsim PKRU 0x55555554, Linux 0x5555555c.
   it('a second PROT_EXEC mapping keeps the rights PKRU already gives the execute-only key', () => {
-    const m = new Machine({ cpus: 1, memory: 1 * MiB, swap: 1 * MiB, invariants: 'throw' });
-    const p = m.spawn('p');
+    const { p } = setup({ memory: 1 * MiB, swap: 1 * MiB });
     assert.equal(typeof p.main.mmap(0, PAGE, PROT_EXEC, ANON), 'number');
     assert.equal(p.main.pkeyGet(1), 1);
     assert.equal(p.main.pkeySet(1, 3), 0);
@@ -712,8 +710,7 @@ describe('bugs found by the model-based test', () => {
   // Fixed (1d98c5e): shared anonymous memory is a shmem object that Linux frees with its
   // last mapping; mmsim kept it, with its pages, in Kernel.shmemFiles forever.
   it('shared anonymous memory is freed with its last mapping', () => {
-    const m = new Machine({ cpus: 1, memory: 1 * MiB, swap: 1 * MiB, invariants: 'throw' });
-    const p = m.spawn('p');
+    const { m, p } = setup({ memory: 1 * MiB, swap: 1 * MiB });
     const a = p.main.mmap(0, PAGE, RW, MAP_SHARED | MAP_ANONYMOUS);
     assert.equal(typeof a, 'number');
     assert.equal(p.main.store(a as number, 1), null);
@@ -726,7 +723,7 @@ describe('bugs found by the model-based test', () => {
   // Fixed (1d98c5e): Linux do_sigbus() reports the faulting address in si_addr; mmsim
   // reported the start of its page.
   it('SIGBUS past the end of a file reports the faulting address', () => {
-    const m = new Machine({ cpus: 1, memory: 1 * MiB, swap: 1 * MiB, invariants: 'throw' });
+    const m = machine({ memory: 1 * MiB, swap: 1 * MiB });
     m.createFile('/f', PAGE);
     const p = m.spawn('p');
     const fd = p.main.open('/f', O_RDONLY) as number;
@@ -742,8 +739,7 @@ describe('bugs found by the model-based test', () => {
   // ... still faults after 8 resolved faults". On x86 write implies read (Linux
   // protection_map[VM_WRITE] is PAGE_COPY, present and readable): the load reads 0.
   it('a load from private PROT_WRITE-only memory reads zeros', () => {
-    const m = new Machine({ cpus: 1, memory: 1 * MiB, swap: 1 * MiB, invariants: 'throw' });
-    const p = m.spawn('p');
+    const { p } = setup({ memory: 1 * MiB, swap: 1 * MiB });
     const a = p.main.mmap(0, PAGE, PROT_WRITE, ANON) as number;
     assert.equal(p.main.load(a), 0);
   });
@@ -752,8 +748,7 @@ describe('bugs found by the model-based test', () => {
   // PROT_WRITE-only: the write fault took the PROTNONE branch, which kept it read-only
   // (= no rights) instead of copying, and looped.
   it('a write to a COW-shared page made PROT_WRITE-only copies it', () => {
-    const m = new Machine({ cpus: 1, memory: 1 * MiB, swap: 1 * MiB, invariants: 'throw' });
-    const p = m.spawn('p');
+    const { p } = setup({ memory: 1 * MiB, swap: 1 * MiB });
     const a = p.main.mmap(0, PAGE, RW, ANON) as number;
     assert.equal(p.main.store(a, 7), null);
     const child = p.main.fork();
@@ -769,8 +764,7 @@ describe('bugs found by the model-based test', () => {
   // the parent's swap entry. InvariantError: "frame 6 (free) is mapped by 2 entries; swap
   // slot 1: count 1 but 0 swap entries name it".
   it('fork under memory pressure keeps the page tables consistent', () => {
-    const m = new Machine({ cpus: 1, memory: 16 * PAGE, swap: 1 * MiB, invariants: 'throw' });
-    const p = m.spawn('p');
+    const { p } = setup({ memory: 16 * PAGE, swap: 1 * MiB });
     assert.equal(typeof p.main.mmap(0, 7 * PAGE, RW, ANON | MAP_POPULATE), 'number');
     assert.doesNotThrow(() => p.main.fork());
   });
@@ -779,8 +773,7 @@ describe('bugs found by the model-based test', () => {
   // after ensurePteSlot() but kept the PTE value read before, which reclaim had turned into
   // a swap entry.
   it('mremap under memory pressure keeps the page tables consistent', () => {
-    const m = new Machine({ cpus: 1, memory: 16 * PAGE, swap: 1 * MiB, invariants: 'throw' });
-    const p = m.spawn('p');
+    const { p } = setup({ memory: 16 * PAGE, swap: 1 * MiB });
     const a = p.main.mmap(0x10000000, 9 * PAGE, RW, ANON | MAP_POPULATE | MAP_FIXED) as number;
     for (let i = 0; i < 9; i++) p.main.store(a + i * PAGE, i + 1);
     assert.doesNotThrow(() => p.main.mremap(a, 9 * PAGE, 9 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, 0x40000000));
@@ -792,8 +785,7 @@ describe('bugs found by the model-based test', () => {
   // not be reclaimed from at all: it was OOM-killed with 1 MiB of swap free. Linux
   // allocates before taking the PTL (do_anonymous_page) or after dropping it (wp_page_copy).
   it('a process larger than memory swaps instead of being OOM-killed', () => {
-    const m = new Machine({ cpus: 1, memory: 16 * PAGE, swap: 1 * MiB, invariants: 'throw' });
-    const p = m.spawn('p');
+    const { p } = setup({ memory: 16 * PAGE, swap: 1 * MiB });
     const a = p.main.mmap(0, 20 * PAGE, RW, ANON) as number;
     for (let i = 0; i < 20; i++) assert.equal(p.main.store(a + i * PAGE, i + 1), null, `store to page ${i}`);
     for (let i = 0; i < 20; i++) assert.equal(p.main.load(a + i * PAGE), i + 1);
@@ -804,7 +796,7 @@ describe('bugs found by the model-based test', () => {
   // copy without holding a reference on it; reclaim evicted that page-cache page (unmapped,
   // refcount 1) and copyContent() read the freed frame: the private copy was all zeros.
   it('the first write to a private file page under memory pressure copies the file data', () => {
-    const m = new Machine({ cpus: 1, memory: 16 * PAGE, swap: 1 * MiB, invariants: 'throw' });
+    const m = machine({ memory: 16 * PAGE, swap: 1 * MiB });
     m.createFile('/f', new Uint8Array(PAGE).fill(0x5a));
     const p = m.spawn('p');
     const fd = p.main.open('/f', O_RDONLY) as number;
@@ -820,7 +812,7 @@ describe('bugs found by the model-based test', () => {
   // blocks, the old bytes stayed and a mapping read them past EOF. Linux reads zeros there
   // (truncate_pagecache() zeroes the partial page; filesystems zero past i_size on read-in).
   it('ftruncate to a partial page zeroes its tail even when the page was evicted', () => {
-    const m = new Machine({ cpus: 1, memory: 1 * MiB, swap: 1 * MiB, invariants: 'throw' });
+    const m = machine({ memory: 1 * MiB, swap: 1 * MiB });
     m.createFile('/f', new Uint8Array(2 * PAGE).fill(0xaa));
     assert.equal(m.reclaim(2), 2);
     const p = m.spawn('p');
@@ -835,8 +827,7 @@ describe('bugs found by the model-based test', () => {
   // makes execute-only memory on a CPU with PKU: Linux allocates the execute-only key and a
   // data read faults with SEGV_PKUERR. mmsim had no execute-only key: the read succeeded.
   it('a read of execute-only memory faults with SEGV_PKUERR', () => {
-    const m = new Machine({ cpus: 1, memory: 1 * MiB, swap: 1 * MiB, invariants: 'throw' });
-    const p = m.spawn('p');
+    const { p } = setup({ memory: 1 * MiB, swap: 1 * MiB });
     const a = p.main.mmap(0, PAGE, PROT_EXEC, ANON) as number;
     const r = p.main.load(a);
     assert.ok(isSignal(r), `the load read ${JSON.stringify(r)}`);

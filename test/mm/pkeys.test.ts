@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { errno, isErrno, isSignal, Machine, O_RDWR, PROT_EXEC, PROT_READ, PROT_WRITE } from '../../src/index.js';
-import { PAGE, RW, ANON } from './_helpers.js';
+import { errno, isErrno, isSignal, O_RDWR, PROT_EXEC, PROT_READ, PROT_WRITE, type Machine } from '../../src/index.js';
+import { PAGE, RW, ANON, setup as setupWith, type Setup } from './_helpers.js';
 
-function setup(pku = true): { m: Machine; t: ReturnType<Machine['spawn']>['main']; p: ReturnType<Machine['spawn']> } {
-  const m = new Machine({ cpus: 2, memory: 8 << 20, swap: 8 << 20, pku, invariants: 'throw' });
-  const p = m.spawn('p');
-  return { m, p, t: p.main };
-}
+/** A 2-CPU machine with 8 MiB of memory and of swap, with or without PKU, and one process. */
+const setup = (pku = true): Setup => setupWith({ cpus: 2, memory: 8 << 20, swap: 8 << 20, pku });
 
 describe('Linux protection keys: pkey_alloc / pkey_free', () => {
   it('hands out the lowest free key from 1 and writes the rights into the caller\'s PKRU only', () => {

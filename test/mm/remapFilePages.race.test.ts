@@ -22,18 +22,15 @@ import {
   O_RDWR,
   PROT_NONE,
   PROT_READ,
-  PROT_WRITE,
-  ScheduleError,
   type InterleaveResult,
   type KernelPath,
   type ProcessHandle,
   type ThreadHandle,
 } from '../../src/index.js';
-import { PAGE } from './_helpers.js';
+import { byteOf, exploreSchedules, fileContents, PAGE, RW } from './_helpers.js';
 
-const RW = PROT_READ | PROT_WRITE;
+/** Pages of /f: byte `off` of page i is byteOf(i, off). */
 const FILE_PAGES = 8;
-const byteOf = (index: number, off: number): number => (index * 37 + off * 11 + 5) & 0xff;
 
 /** The page both threads load: it shows file page TARGET_INDEX. */
 const TARGET_PAGE = 3;
@@ -59,9 +56,7 @@ type Entry = 'file' | 'none';
  */
 function world(variant: string, entry: Entry, prot = RW): World {
   const m = new Machine({ cpus: 2, memory: 1 << 20, swap: 1 << 20, tlbEntries: 64, invariants: 'throw', variants: [variant] });
-  const bytes = new Uint8Array(FILE_PAGES * PAGE);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = byteOf(Math.floor(i / PAGE), i % PAGE);
-  m.createFile('/f', bytes);
+  m.createFile('/f', fileContents(FILE_PAGES));
   const p = m.spawn('p', 0);
   const A = p.main;
   const B = p.spawnThread(1);
@@ -197,32 +192,15 @@ describe('the VM_MANYPROTS fault race, every schedule of the form A^i B^j', () =
    * each outcome ("value/value", "value/SIGSEGV", …) with how often it came.
    */
   function explore(variant: string, entry: Entry, bound = 6): Map<string, number> {
-    const outcomes = new Map<string, number>();
-    const seen = new Set<string>();
-    for (let i = 0; i <= bound; i++) {
-      for (let j = 0; j <= bound; j++) {
-        for (const aFirst of [true, false]) {
-          const w = world(variant, entry);
-          const as = Array<number>(i).fill(w.A.tid);
-          const bs = Array<number>(j).fill(w.B.tid);
-          const prefix = aFirst ? [...as, ...bs] : [...bs, ...as];
-          const key = prefix.join(',');
-          if (seen.has(key)) continue;
-          seen.add(key);
-          let r: InterleaveResult;
-          try {
-            r = race(w, prefix);
-          } catch (e) {
-            if (e instanceof ScheduleError) continue;
-            throw e;
-          }
-          const name = r.results.map((x) => (isSignal(x) ? `${x.signal} ${x.code}` : String(x))).join('/');
-          assert.deepEqual(w.m.checkInvariants(), []);
-          outcomes.set(name, (outcomes.get(name) ?? 0) + 1);
-        }
-      }
-    }
-    return outcomes;
+    return exploreSchedules(
+      () => {
+        const w = world(variant, entry);
+        const load = (t: ThreadHandle): KernelPath<unknown> => t.paths.load(w.a + TARGET_PAGE * PAGE + 5);
+        return { m: w.m, A: w.A, B: w.B, a: load(w.A), b: load(w.B) };
+      },
+      (_run, r) => r.results.map((x) => (isSignal(x) ? `${x.signal} ${x.code}` : String(x))).join('/'),
+      bound,
+    );
   }
 
   for (const entry of ['file', 'none'] as const) {

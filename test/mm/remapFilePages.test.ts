@@ -14,8 +14,6 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   errno,
-  isErrno,
-  isSignal,
   Machine,
   MADV_DONTNEED,
   MAP_ANONYMOUS,
@@ -32,24 +30,16 @@ import {
   PROT_WRITE,
   PTE_FILE_MAX_BITS,
   type ProcessHandle,
+  type SignalCode,
   type ThreadHandle,
 } from '../../src/index.js';
-import { map, open, PAGE, RW } from './_helpers.js';
+import { assertSignal, byteOf, fileContents, fork, machine, map, open, PAGE, RW } from './_helpers.js';
 import { parseMaps } from './_model.js';
 
 const R = PROT_READ;
 const RWX = PROT_READ | PROT_WRITE | PROT_EXEC;
 /** Pages of the files the tests map. */
 const FILE_PAGES = 8;
-
-/** Byte `off` of page `index` of file `/f` (`seed` 0) or `/g`: differs between pages and offsets. */
-const byteOf = (index: number, off: number, seed = 0): number => (index * 37 + off * 11 + 5 + seed) & 0xff;
-
-function contents(pages: number, seed = 0): Uint8Array {
-  const b = new Uint8Array(pages * PAGE);
-  for (let i = 0; i < b.length; i++) b[i] = byteOf(Math.floor(i / PAGE), i % PAGE, seed);
-  return b;
-}
 
 interface World {
   m: Machine;
@@ -59,11 +49,14 @@ interface World {
   fd: number;
 }
 
-/** A 2-CPU machine running `variants`, files /f and /g of FILE_PAGES pages, and one process with /f open for writing. */
+/**
+ * A 2-CPU machine running `variants`, files /f and /g of FILE_PAGES pages (byte `off` of page
+ * i is byteOf(i, off), and byteOf(i, off, 0x80) in /g), and one process with /f open for writing.
+ */
 function world(variants: readonly string[] = [], maxMapCount?: number): World {
-  const m = new Machine({ cpus: 2, memory: 4 << 20, swap: 4 << 20, invariants: 'throw', variants, ...(maxMapCount === undefined ? {} : { maxMapCount }) });
-  m.createFile('/f', contents(FILE_PAGES));
-  m.createFile('/g', contents(FILE_PAGES, 0x80));
+  const m = machine({ cpus: 2, variants, ...(maxMapCount === undefined ? {} : { maxMapCount }) });
+  m.createFile('/f', fileContents(FILE_PAGES));
+  m.createFile('/g', fileContents(FILE_PAGES, 0x80));
   const p = m.spawn('p');
   const t = p.main;
   return { m, p, t, fd: open(t, '/f', O_RDWR) };
@@ -74,25 +67,9 @@ function window(w: World, pages = FILE_PAGES, prot = RW, pgoff = 0): number {
   return map(w.t, 0, pages * PAGE, prot, MAP_SHARED, w.fd, pgoff * PAGE);
 }
 
-function fork(t: ThreadHandle, cpu?: number): ProcessHandle {
-  const c = t.fork(cpu);
-  if (isErrno(c)) assert.fail(`fork failed with ${c.name}`);
-  return c;
-}
-
-/** The access raised SIGSEGV with `code` at `addr`. */
-function assertSegv(r: unknown, addr: number, code = 'SEGV_ACCERR'): void {
-  assert.ok(isSignal(r), `expected SIGSEGV ${code}, got ${JSON.stringify(r)}`);
-  assert.equal(r.signal, 'SIGSEGV');
-  assert.equal(r.code, code);
-  assert.equal(r.addr, addr);
-}
-
-function assertSigbus(r: unknown, addr: number): void {
-  assert.ok(isSignal(r), `expected SIGBUS, got ${JSON.stringify(r)}`);
-  assert.equal(r.signal, 'SIGBUS');
-  assert.equal(r.code, 'BUS_ADRERR');
-  assert.equal(r.addr, addr);
+/** The access raised SIGSEGV with `code` (default SEGV_ACCERR) at `addr`. */
+function assertSegv(r: unknown, addr: number, code: SignalCode = 'SEGV_ACCERR'): void {
+  assertSignal(r, 'SIGSEGV', code, addr);
 }
 
 /** Page `page` of the window at `a` shows file page `index` (two bytes checked). */
@@ -117,8 +94,8 @@ describe('remap_file_pages, every design: other CPUs stop using the old translat
   ];
   for (const [name, variants] of designs) {
     it(`${name}: a thread on the other CPU sees the new page (and rights) right after the call`, () => {
-      const m = new Machine({ cpus: 2, memory: 4 << 20, swap: 4 << 20, invariants: 'throw', variants });
-      m.createFile('/f', contents(FILE_PAGES));
+      const m = machine({ cpus: 2, variants });
+      m.createFile('/f', fileContents(FILE_PAGES));
       const p = m.spawn('p', 0);
       const A = p.main;
       const B = p.spawnThread(1);
@@ -299,7 +276,7 @@ describe('remap_file_pages, mainline: emulated with one VMA per remapped run', (
     const w = world();
     const a = window(w);
     assert.equal(w.t.remapFilePages(a + PAGE, PAGE, 0, 100), 0);
-    assertSigbus(w.t.load(a + PAGE), a + PAGE);
+    assertSignal(w.t.load(a + PAGE), 'SIGBUS', 'BUS_ADRERR', a + PAGE);
     assertShows(w.t, a, 0, 0);
   });
 
@@ -476,8 +453,8 @@ describe('remap_file_pages, rfp-nonlinear: one VM_NONLINEAR VMA and file PTEs', 
       const e = w.p.pte(a + i * PAGE);
       assert.ok(!(e.present || e.protnone) || e.pgoff < 4, `page ${i} still maps file page ${e.pgoff}`);
     }
-    assertSigbus(w.t.load(a + 5 * PAGE), a + 5 * PAGE);
-    assertSigbus(w.t.load(a + 6 * PAGE), a + 6 * PAGE);
+    assertSignal(w.t.load(a + 5 * PAGE), 'SIGBUS', 'BUS_ADRERR', a + 5 * PAGE);
+    assertSignal(w.t.load(a + 6 * PAGE), 'SIGBUS', 'BUS_ADRERR', a + 6 * PAGE);
     assertShows(w.t, a, 7, 1);
     assertShows(w.t, a, 3, 3);
   });
@@ -494,8 +471,8 @@ describe('remap_file_pages, rfp-nonlinear: one VM_NONLINEAR VMA and file PTEs', 
     assert.equal(w.t.ftruncate(w.fd, 4 * PAGE), 0);
     assert.deepEqual([w.p.pte(a).present, w.p.pte(a).file, w.p.pte(a).pgoff], [false, true, 6]);
     assert.deepEqual([w.p.pte(a + PAGE).file, w.p.pte(a + PAGE).pgoff], [true, 7]);
-    assertSigbus(w.t.load(a), a);
-    assertSigbus(w.t.load(a + PAGE), a + PAGE);
+    assertSignal(w.t.load(a), 'SIGBUS', 'BUS_ADRERR', a);
+    assertSignal(w.t.load(a + PAGE), 'SIGBUS', 'BUS_ADRERR', a + PAGE);
     assert.equal(w.p.pte(a + 2 * PAGE).present, true, 'file page 3 is inside the file: left alone');
     assertShows(w.t, a, 2, 3);
     // Growing the file again brings the pages back (as zeros) at their nonlinear place.
@@ -586,9 +563,9 @@ describe('remap_file_pages, rfp-manyprots: per-page protections (MAP_CHGPROT)', 
   });
 
   it('runs the UML pattern: a PROT_NONE window with single pages remapped RW or RO anywhere, still one VMA', () => {
-    const m = new Machine({ cpus: 2, memory: 4 << 20, swap: 4 << 20, invariants: 'throw', variants: MP });
+    const m = machine({ cpus: 2, variants: MP });
     const N = 32;
-    m.createFile('/mem', contents(N));
+    m.createFile('/mem', fileContents(N));
     const p = m.spawn('uml');
     const t = p.main;
     const a = map(t, 0, N * PAGE, PROT_NONE, MAP_SHARED, open(t, '/mem', O_RDWR), 0);
@@ -729,8 +706,8 @@ describe('remap_file_pages, rfp-manyprots: per-page protections (MAP_CHGPROT)', 
     assert.equal(w.t.ftruncate(w.fd, 4 * PAGE), 0);
     assert.deepEqual([w.p.pte(a).file, w.p.pte(a).pgoff, w.p.pte(a).fileProt], [true, 5, R]);
     assert.deepEqual([w.p.pte(a + 2 * PAGE).file, w.p.pte(a + 2 * PAGE).pgoff, w.p.pte(a + 2 * PAGE).fileProt], [true, 6, RW]);
-    assertSigbus(w.t.load(a), a);
-    assertSigbus(w.t.store(a + 2 * PAGE, 1), a + 2 * PAGE);
+    assertSignal(w.t.load(a), 'SIGBUS', 'BUS_ADRERR', a);
+    assertSignal(w.t.store(a + 2 * PAGE, 1), 'SIGBUS', 'BUS_ADRERR', a + 2 * PAGE);
     assertShows(w.t, a, 1, 1);
     // The rights come before the end of the file: a PROT_NONE page past it is SIGSEGV.
     assertSegv(w.t.load(a + 5 * PAGE), a + 5 * PAGE);

@@ -11,42 +11,22 @@ import {
   MAP_FIXED,
   MAP_PRIVATE,
   MAP_SHARED,
-  Machine,
   O_RDWR,
   PROT_READ,
-  isErrno,
   isSignal,
-  type ProcessHandle,
-  type ThreadHandle,
 } from '../../src/index.js';
-import { PAGE, RW, ANON } from './_helpers.js';
+import { PAGE, RW, ANON, byteOf, fork, machine, map, setup } from './_helpers.js';
 
 const MiB = 1 << 20;
-function map(t: ThreadHandle, addr: number, len: number, prot: number, flags: number, fd = -1): number {
-  const a = t.mmap(addr, len, prot, flags, fd, 0);
-  if (isErrno(a)) assert.fail(`mmap failed with ${a.name}`);
-  return a;
-}
-
-function fork(t: ThreadHandle, cpu?: number): ProcessHandle {
-  const c = t.fork(cpu);
-  if (typeof c === 'number' || isErrno(c)) assert.fail(`fork failed: ${String(c)}`);
-  return c;
-}
-
-/** A value that differs between pages and between offsets within a page. */
-const val = (page: number, off: number): number => (page * 37 + off * 11 + 5) & 0xff;
 
 describe('swap-out and swap-in', () => {
   it('round-trips many pages with distinct values', () => {
-    const m = new Machine({ cpus: 1, memory: 4 * MiB, swap: 4 * MiB, invariants: 'throw' });
-    const p = m.spawn('p');
-    const t = p.main;
+    const { m, p, t } = setup();
     const n = 128;
     const a = map(t, 0, n * PAGE, RW, ANON);
     for (let i = 0; i < n; i++) {
-      t.store(a + i * PAGE, val(i, 0));
-      t.store(a + i * PAGE + 2049, val(i, 2049));
+      t.store(a + i * PAGE, byteOf(i, 0));
+      t.store(a + i * PAGE + 2049, byteOf(i, 2049));
       t.store(a + i * PAGE + 4092, 0x01020304 + i, 4);
     }
     const free = m.counters().machine.freeFrames;
@@ -59,8 +39,8 @@ describe('swap-out and swap-in', () => {
     assert.equal(entries.length, n);
     assert.ok(entries.every((e) => e.pfn === null && e.entry.startsWith('swap')));
     for (let i = 0; i < n; i++) {
-      assert.equal(t.load(a + i * PAGE), val(i, 0));
-      assert.equal(t.load(a + i * PAGE + 2049), val(i, 2049));
+      assert.equal(t.load(a + i * PAGE), byteOf(i, 0));
+      assert.equal(t.load(a + i * PAGE + 2049), byteOf(i, 2049));
       assert.equal(t.load(a + i * PAGE + 4092, 4), 0x01020304 + i);
     }
     assert.equal(p.counters.majorFaults, n);
@@ -69,9 +49,7 @@ describe('swap-out and swap-in', () => {
   });
 
   it('a page swapped in by a write is writable at once and keeps the other bytes', () => {
-    const m = new Machine({ cpus: 1, memory: 4 * MiB, swap: 4 * MiB, invariants: 'throw' });
-    const p = m.spawn('p');
-    const t = p.main;
+    const { m, p, t } = setup();
     const a = map(t, 0, PAGE, RW, ANON);
     t.store(a, 0x11);
     t.store(a + 1, 0x22);
@@ -83,23 +61,19 @@ describe('swap-out and swap-in', () => {
   });
 
   it('swaps out and in repeatedly without losing or mixing up data', () => {
-    const m = new Machine({ cpus: 1, memory: 4 * MiB, swap: 4 * MiB, invariants: 'throw' });
-    const p = m.spawn('p');
-    const t = p.main;
+    const { p, t } = setup();
     const a = map(t, 0, 8 * PAGE, RW, ANON);
     for (let round = 0; round < 4; round++) {
-      for (let i = 0; i < 8; i++) t.store(a + i * PAGE + round, val(i, round));
+      for (let i = 0; i < 8; i++) t.store(a + i * PAGE + round, byteOf(i, round));
       p.swapOut(a + (round % 2) * PAGE, a + 8 * PAGE);
     }
     for (let round = 0; round < 4; round++) {
-      for (let i = 0; i < 8; i++) assert.equal(t.load(a + i * PAGE + round), val(i, round));
+      for (let i = 0; i < 8; i++) assert.equal(t.load(a + i * PAGE + round), byteOf(i, round));
     }
   });
 
   it('never-written pages and zero-page mappings come back as zeros', () => {
-    const m = new Machine({ cpus: 1, memory: 4 * MiB, swap: 4 * MiB, invariants: 'throw' });
-    const p = m.spawn('p');
-    const t = p.main;
+    const { m, p, t } = setup();
     const a = map(t, 0, 4 * PAGE, RW, ANON);
     assert.equal(t.load(a), 0);
     t.store(a + PAGE, 0);
@@ -109,9 +83,7 @@ describe('swap-out and swap-in', () => {
   });
 
   it('a page shared after fork takes one slot; both processes read it back; COW still works', () => {
-    const m = new Machine({ cpus: 2, memory: 4 * MiB, swap: 4 * MiB, invariants: 'throw' });
-    const p = m.spawn('p');
-    const t = p.main;
+    const { m, p, t } = setup({ cpus: 2 });
     const a = map(t, 0, PAGE, RW, ANON);
     t.store(a, 0xab);
     t.store(a + 100, 0xcd);
@@ -137,8 +109,7 @@ describe('swap-out and swap-in', () => {
   });
 
   it('a page shared after fork, swapped out by both: the child writes first and the parent keeps the old data', () => {
-    const m = new Machine({ cpus: 2, memory: 4 * MiB, swap: 4 * MiB, invariants: 'throw' });
-    const p = m.spawn('p');
+    const { m, p } = setup({ cpus: 2 });
     const a = map(p.main, 0, 2 * PAGE, RW, ANON);
     p.main.store(a, 0x10);
     p.main.store(a + PAGE, 0x20);
@@ -155,7 +126,7 @@ describe('swap-out and swap-in', () => {
   });
 
   it('file pages are dropped, not swapped, and come back from the file', () => {
-    const m = new Machine({ cpus: 1, memory: 4 * MiB, swap: 4 * MiB, invariants: 'throw' });
+    const m = machine();
     m.createFile('/f', 2 * PAGE);
     const p = m.spawn('p');
     const t = p.main;
@@ -172,7 +143,7 @@ describe('swap-out and swap-in', () => {
   });
 
   it('a private COW copy of a file page goes to swap and comes back', () => {
-    const m = new Machine({ cpus: 1, memory: 4 * MiB, swap: 4 * MiB, invariants: 'throw' });
+    const m = machine();
     m.createFile('/f', new Uint8Array([1, 2, 3]));
     const p = m.spawn('p');
     const t = p.main;
@@ -187,8 +158,7 @@ describe('swap-out and swap-in', () => {
   });
 
   it('shared anonymous memory survives reclaim', () => {
-    const m = new Machine({ cpus: 2, memory: 4 * MiB, swap: 4 * MiB, invariants: 'throw' });
-    const p = m.spawn('p');
+    const { m, p } = setup({ cpus: 2 });
     const a = map(p.main, 0, 4 * PAGE, RW, MAP_SHARED | MAP_ANONYMOUS);
     for (let i = 0; i < 4; i++) p.main.store(a + i * PAGE, 0x80 + i);
     const c = fork(p.main, 1);
@@ -203,46 +173,34 @@ describe('swap-out and swap-in', () => {
 
 describe('reclaim under memory pressure', () => {
   it('a process touching 4 MiB on a 2 MiB machine gets pages swapped and reads every value back', () => {
-    // BUG: this process is OOM-killed although 16 MiB of swap are free. The faulting
-    // thread holds the page-table lock of the table it faults in while it allocates
-    // (src/mm/fault.ts handleMmFault() takes the PTL before anonFault() calls
-    // k.allocFrame()), and src/mm/reclaim.ts reclaimRange() skips every table whose lock
-    // is held. Here one PTE table spans 512 pages — more than the machine's frames — so
-    // nothing in it can be reclaimed and the allocator goes to the OOM killer. Linux
-    // allocates the new page in do_anonymous_page()/do_cow_fault()/do_swap_page() before
-    // pte_offset_map_lock(), and reclaim (try_to_unmap_one()) only waits for the PTL of
-    // the entry it unmaps, so pages in the faulting table are reclaimable.
-    const m = new Machine({ cpus: 1, memory: 2 * MiB, swap: 8 * MiB, invariants: 'throw' });
-    const p = m.spawn('p');
-    const t = p.main;
+    // Fixed: the fault allocates before taking the PTL (Linux do_anonymous_page()), so its own table stays reclaimable.
+    const { m, p, t } = setup({ memory: 2 * MiB, swap: 8 * MiB });
     const n = 1024;
     const a = map(t, 0, n * PAGE, RW, ANON);
     for (let i = 0; i < n; i++) {
-      const r = t.store(a + i * PAGE + (i % 64), val(i, 0));
+      const r = t.store(a + i * PAGE + (i % 64), byteOf(i, 0));
       if (r !== null) assert.fail(`store to page ${i} raised ${r.signal}: ${m.events.map((e) => e.message).join('; ')}`);
     }
     assert.ok(p.counters.swapOuts > 0);
-    for (let i = 0; i < n; i++) assert.equal(t.load(a + i * PAGE + (i % 64)), val(i, 0), `page ${i}`);
+    for (let i = 0; i < n; i++) assert.equal(t.load(a + i * PAGE + (i % 64)), byteOf(i, 0), `page ${i}`);
     assert.ok(p.alive);
     assert.ok(!m.events.some((e) => e.kind === 'oom-kill'));
   });
 
   it('2 MiB spread over four page tables on a 1 MiB machine: pages are swapped and all read back', () => {
-    const m = new Machine({ cpus: 1, memory: 1 * MiB, swap: 4 * MiB, invariants: 'throw' });
-    const p = m.spawn('p');
-    const t = p.main;
+    const { m, p, t } = setup({ memory: 1 * MiB });
     const regions: number[] = [];
     for (let r = 0; r < 4; r++) regions.push(map(t, 0x40000000 + r * 2 * MiB, 128 * PAGE, RW, ANON | MAP_FIXED));
     for (let r = 0; r < 4; r++) {
       for (let i = 0; i < 128; i++) {
-        const res = t.store(regions[r] + i * PAGE + i, val(r * 128 + i, i));
+        const res = t.store(regions[r] + i * PAGE + i, byteOf(r * 128 + i, i));
         if (res !== null) assert.fail(`store raised ${res.signal}`);
       }
     }
     assert.ok(p.counters.swapOuts >= 512 - 256, `only ${p.counters.swapOuts} swap-outs`);
     assert.ok(m.events.some((e) => e.kind === 'reclaim'));
     for (let r = 0; r < 4; r++) {
-      for (let i = 0; i < 128; i++) assert.equal(t.load(regions[r] + i * PAGE + i), val(r * 128 + i, i));
+      for (let i = 0; i < 128; i++) assert.equal(t.load(regions[r] + i * PAGE + i), byteOf(r * 128 + i, i));
     }
     assert.ok(p.counters.majorFaults > 0);
     assert.ok(p.alive);
@@ -250,14 +208,14 @@ describe('reclaim under memory pressure', () => {
   });
 
   it('two processes under pressure both keep their data', () => {
-    const m = new Machine({ cpus: 2, memory: 1 * MiB, swap: 4 * MiB, invariants: 'throw' });
+    const m = machine({ cpus: 2, memory: 1 * MiB });
     const ps = [m.spawn('a', 0), m.spawn('b', 1)];
     const bases = ps.map((p) => [0, 1].map((r) => map(p.main, 0x40000000 + r * 2 * MiB, 100 * PAGE, RW, ANON | MAP_FIXED)));
     for (let k = 0; k < 2; k++) {
-      for (let r = 0; r < 2; r++) for (let i = 0; i < 100; i++) assert.equal(ps[k].main.store(bases[k][r] + i * PAGE, val(k * 1000 + r * 100 + i, 0)), null);
+      for (let r = 0; r < 2; r++) for (let i = 0; i < 100; i++) assert.equal(ps[k].main.store(bases[k][r] + i * PAGE, byteOf(k * 1000 + r * 100 + i, 0)), null);
     }
     for (let k = 0; k < 2; k++) {
-      for (let r = 0; r < 2; r++) for (let i = 0; i < 100; i++) assert.equal(ps[k].main.load(bases[k][r] + i * PAGE), val(k * 1000 + r * 100 + i, 0));
+      for (let r = 0; r < 2; r++) for (let i = 0; i < 100; i++) assert.equal(ps[k].main.load(bases[k][r] + i * PAGE), byteOf(k * 1000 + r * 100 + i, 0));
     }
     assert.ok(ps.every((p) => p.alive));
   });
@@ -265,7 +223,7 @@ describe('reclaim under memory pressure', () => {
 
 describe('OOM when there is no swap', () => {
   it('kills the biggest process with SIGKILL, records it, and leaves the others alone', () => {
-    const m = new Machine({ cpus: 2, memory: 1 * MiB, swap: 0, invariants: 'throw' });
+    const m = machine({ cpus: 2, memory: 1 * MiB, swap: 0 });
     const small = m.spawn('small', 0);
     const big = m.spawn('big', 1);
     const s = map(small.main, 0, 16 * PAGE, RW, ANON);
@@ -295,7 +253,7 @@ describe('OOM when there is no swap', () => {
   });
 
   it('kills the biggest process even when a smaller one is asking for memory', () => {
-    const m = new Machine({ cpus: 2, memory: 1 * MiB, swap: 0, invariants: 'throw' });
+    const m = machine({ cpus: 2, memory: 1 * MiB, swap: 0 });
     const big = m.spawn('big', 0);
     const small = m.spawn('small', 1);
     const b = map(big.main, 0, 160 * PAGE, RW, ANON);
@@ -312,17 +270,8 @@ describe('OOM when there is no swap', () => {
   });
 
   it('drops clean file pages before killing anyone', () => {
-    // BUG: the process is OOM-killed with 150 clean, reclaimable page-cache pages left.
-    // src/mm/reclaim.ts reclaimRange() unmaps mapped file pages but only counts one as
-    // freed when `mem.refcount[pfn] === 1` before the release — never true for a mapped
-    // page-cache page (the cache holds its own reference) — and leaves it in the page
-    // cache; reclaim() evicts unmapped page-cache pages only in its first loop, before the
-    // clock. So one reclaim() call frees nothing, and Kernel.allocFrame() (src/mm/kernel.ts)
-    // calls reclaim() once and then runs the OOM killer. Linux shrink_folio_list() unmaps
-    // a clean file folio (try_to_unmap()) and removes it from the page cache
-    // (__remove_mapping()) in the same pass, and the allocator retries reclaim before
-    // out_of_memory().
-    const m = new Machine({ cpus: 1, memory: 1 * MiB, swap: 0, invariants: 'throw' });
+    // Fixed: like Linux shrink_folio_list(), reclaim evicts clean mapped file pages before the OOM killer runs.
+    const m = machine({ memory: 1 * MiB, swap: 0 });
     m.createFile('/f', 150 * PAGE);
     const p = m.spawn('p');
     const t = p.main;
@@ -339,12 +288,8 @@ describe('OOM when there is no swap', () => {
   });
 
   it('a thread of a killed process cannot touch memory any more', () => {
-    // BUG: src/mm/uaccess.ts userTranslate() (and userTranslatePath()) call k.switchTo(t)
-    // and mmu.translate() before looking at t.alive. For a thread whose address space was
-    // torn down, switchTo() re-activates the destroyed pmap, so the MMU walks the freed
-    // PML4 (the no-pt-use-after-free invariant fires); had the frame been reused, the
-    // walk would go through someone else's table. A dead thread must not run at all.
-    const m = new Machine({ cpus: 2, memory: 1 * MiB, swap: 0, invariants: 'throw' });
+    // Fixed: a thread of a torn-down address space gets SIGKILL instead of walking its freed page tables.
+    const m = machine({ cpus: 2, memory: 1 * MiB, swap: 0 });
     const big = m.spawn('big', 1);
     const b = map(big.main, 0, 300 * PAGE, RW, ANON);
     for (let i = 0; i < 300; i++) if (big.main.store(b + i * PAGE, 1) !== null) break;

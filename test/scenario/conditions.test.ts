@@ -3,20 +3,12 @@
  * atom over a machine state the scenario builds, `and`/`or`/`not`/parentheses and their
  * precedence, the verdicts of `require`, `forbid` and `exists`, conditions evaluated where
  * they stand, and malformed atoms (diagnostics, or a failed condition with a message).
- *
- * Tests marked `// BUG:` fail on purpose: they pin down a defect in src/ that is reported
- * and left for its owner to fix.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { runScenario, type FinalOutcome, type RunReport } from '../../src/scenario/runner.js';
+import { type FinalOutcome } from '../../src/scenario/runner.js';
 import { formatDiagnostic } from '../../src/scenario/diagnostics.js';
-
-const sc = (...lines: string[]): string => `${lines.join('\n')}\n`;
-
-function run(text: string): RunReport {
-  return runScenario(text, 'c.mms');
-}
+import { run, sc, spanCodes } from './_helpers.js';
 
 /** The state most atoms are checked over; conditions follow it from line 22 on. */
 const STATE = [
@@ -73,7 +65,7 @@ function noneHold(...conditions: string[]): void {
 
 /** The diagnostics of STATE plus one condition line (line 22), as `line:column CODE`. */
 function diagsOf(condition: string): string[] {
-  return run(sc(...STATE, condition)).diagnostics.map((d) => `${d.span.line}:${d.span.column} ${d.code}`);
+  return spanCodes(run(sc(...STATE, condition)).diagnostics);
 }
 
 describe('conditions: pte', () => {
@@ -206,10 +198,7 @@ describe('conditions: tlb', () => {
   });
 
   it('a CPU the machine does not have is an error, as for counters', () => {
-    // BUG: conditions.ts 'tlb' never checks the CPU number, so `tlb cpu9 …` on a 2-CPU
-    // machine reads as "cpu9 holds no translation": `forbid tlb cpu9 p a present` passes
-    // vacuously, where `counter cpu9 …` fails with "the machine has no CPU 9". Expected:
-    // the condition fails saying the CPU does not exist (or a diagnostic).
+    // Fixed: like `counter cpu9 …`, `tlb cpu9 …` fails saying the machine has no CPU 9 (it passed vacuously).
     const [t, c] = verdicts('forbid tlb cpu9 p a present', 'forbid counter cpu9 tlbHits == 0');
     assert.equal(c.passed, false);
     assert.match(c.seen, /no CPU 9/);
@@ -337,9 +326,7 @@ describe('conditions: signal, alive, invariant', () => {
   });
 
   it('an unknown signal name in a condition is a diagnostic', () => {
-    // BUG: expectations check signal names and codes (MMS3006), conditions do not:
-    // `forbid signal p SIGSEV` (a typo) is accepted and passes vacuously; so does a bad
-    // code (`signal p SIGSEGV SEGV_BOGUS`). Expected: MMS3006 at the name, before running.
+    // Fixed: conditions check signal names and codes (MMS3006) as expectations do.
     assert.deepEqual(diagsOf('forbid signal p SIGSEV'), ['22:17 MMS3006']);
     assert.deepEqual(diagsOf('forbid signal p SIGSEGV SEGV_BOGUS'), ['22:25 MMS3006']);
   });

@@ -11,6 +11,7 @@ import {
   protectionBits,
   TOP_LEVEL_STATEMENTS,
 } from '../../src/scenario/parser.js';
+import { spanCodes } from './_helpers.js';
 
 // ---- A compact rendering of the tree, so tests read like the language -----------------
 
@@ -116,14 +117,14 @@ function stmt(line: string): OpStatement {
 
 /** The diagnostics as `line:column CODE`. */
 function errs(text: string): string[] {
-  return parse(text).diagnostics.map((d) => `${d.span.line}:${d.span.column} ${d.code}`);
+  return spanCodes(parse(text).diagnostics);
 }
 
 /** The only diagnostic of `text`; checks its place and code, returns its message. */
 function err(text: string, where: string): string {
   const ds = parse(text).diagnostics;
   assert.deepEqual(
-    ds.map((d) => `${d.span.line}:${d.span.column} ${d.code}`),
+    spanCodes(ds),
     [where],
     `for:\n${text}\n${ds.map(formatDiagnostic).join('\n')}`,
   );
@@ -717,7 +718,7 @@ describe('parser: several errors at once', () => {
     ].join('\n');
     const r = parse(text);
     assert.deepEqual(
-      r.diagnostics.map((d) => `${d.span.line}:${d.span.column} ${d.code}`),
+      spanCodes(r.diagnostics),
       [
         '4:11 MMS2001',
         '5:11 MMS1001',

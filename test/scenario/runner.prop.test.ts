@@ -8,19 +8,18 @@
  *
  * The properties check timing and "diagnostics ⇒ nothing ran" as they go (fast-check
  * shrinks a failure to a small scenario); exceptions and misplaced diagnostics are
- * collected, and a separate test lists each distinct one with the shortest scenario that
- * produced it, so that one known defect does not hide the others.
+ * collected, and once all runs are done the same test lists each distinct one with the
+ * shortest scenario that produced it, so that one known defect does not hide the others.
  *
  * RUNNER_SEED=n RUNNER_SCALE=k run them with another seed and k times as many runs.
  */
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { runScenario, type RunReport } from '../../src/scenario/runner.js';
 import { formatDiagnostic } from '../../src/scenario/diagnostics.js';
+import { EXAMPLES_DIR, exampleFiles } from './_helpers.js';
 
 const SEED = Number(process.env['RUNNER_SEED'] ?? 0x2f7e1);
 const SCALE = Number(process.env['RUNNER_SCALE'] ?? 1);
@@ -29,20 +28,7 @@ const LIMIT_MS = 2000;
 
 // ---- The examples -----------------------------------------------------------------------
 
-/** The repository's examples/ directory: this file runs as dist/test/scenario/*.js. */
-const EXAMPLES_DIR = fileURLToPath(new URL('../../../examples/', import.meta.url));
-
-function findScenarios(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) out.push(...findScenarios(path));
-    else if (name.endsWith('.mms')) out.push(path);
-  }
-  return out;
-}
-
-const EXAMPLES: readonly { readonly path: string; readonly text: string }[] = findScenarios(EXAMPLES_DIR).map((path) => ({ path, text: readFileSync(path, 'utf8') }));
+const EXAMPLES: readonly { readonly path: string; readonly text: string }[] = exampleFiles().map((path) => ({ path, text: readFileSync(path, 'utf8') }));
 
 // ---- Checking one run -------------------------------------------------------------------
 
@@ -317,8 +303,6 @@ const generated: fc.Arbitrary<string> = fc.oneof({ weight: 3, arbitrary: generat
 // ---- The properties ---------------------------------------------------------------------
 
 describe('runner properties: mutated examples', () => {
-  const problems: Problems = new Map();
-
   before(() => {
     assert.ok(EXAMPLES.length >= 7, `found only ${EXAMPLES.length} examples in ${EXAMPLES_DIR}`);
   });
@@ -331,7 +315,8 @@ describe('runner properties: mutated examples', () => {
     }
   });
 
-  it('mutated examples run quickly, and a report with diagnostics ran nothing', () => {
+  it('mutated examples run quickly, a report with diagnostics ran nothing, runScenario never throws, and every diagnostic points inside the text', () => {
+    const problems: Problems = new Map();
     fc.assert(
       fc.property(fc.constantFrom(...EXAMPLES), fc.array(mutation, { minLength: 1, maxLength: 5 }), (e, ms) => {
         const text = ms.reduce(mutate, e.text.split('\n')).join('\n');
@@ -339,29 +324,19 @@ describe('runner properties: mutated examples', () => {
       }),
       { seed: SEED, numRuns: 450 * SCALE },
     );
-  });
-
-  it('mutated examples never make runScenario throw, and every diagnostic points inside the text', () => {
     assert.equal(problems.size, 0, report(problems));
   });
 });
 
 describe('runner properties: scenarios generated from the grammar', () => {
-  const problems: Problems = new Map();
-
-  it('generated scenarios run quickly, and a report with diagnostics ran nothing', () => {
+  it('generated scenarios run quickly, a report with diagnostics ran nothing, runScenario never throws, and every diagnostic points inside the text', () => {
+    const problems: Problems = new Map();
     fc.assert(
       fc.property(generated, (text) => {
         check(text, problems);
       }),
       { seed: SEED, numRuns: 300 * SCALE },
     );
-  });
-
-  it('generated scenarios never make runScenario throw', () => {
-    // BUG: this fails today, for the defects above and for operations without a kernel
-    // path inside concurrent blocks (DeadlockError "mmsim bug: sequential kernel path
-    // blocked on mmap_lock/ptl", exec's SpanTree.remove error); see runner.test.ts.
     assert.equal(problems.size, 0, report(problems));
   });
 

@@ -3,30 +3,14 @@
  * through `runScenario`, checking what each operation did, how expectations and bindings
  * behave, which diagnostics a malformed scenario gets (with their exact line:column), the
  * machine line, concurrent blocks and schedules, `stopAfterLine` and tracing.
- *
- * Tests marked `// BUG:` fail on purpose: they pin down a defect in src/ that is reported
- * and left for its owner to fix.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkScenario, runScenario, type LineOutcome, type RunOptions, type RunReport } from '../../src/scenario/runner.js';
+import { checkScenario, type LineOutcome, type RunOptions, type RunReport } from '../../src/scenario/runner.js';
 import { formatDiagnostic } from '../../src/scenario/diagnostics.js';
+import { run, runOk, sc, spanCodes } from './_helpers.js';
 
 // ---- Helpers ----------------------------------------------------------------------------
-
-/** A scenario from its lines. */
-const sc = (...lines: string[]): string => `${lines.join('\n')}\n`;
-
-function run(text: string, options: RunOptions = {}): RunReport {
-  return runScenario(text, 't.mms', options);
-}
-
-/** Runs a scenario that must be well-formed (no diagnostics). */
-function runOk(text: string, options: RunOptions = {}): RunReport {
-  const r = run(text, options);
-  assert.deepEqual(r.diagnostics.map(formatDiagnostic), [], 'the scenario should be well-formed');
-  return r;
-}
 
 /** The outcome of the operation on line `n`. */
 function line(r: RunReport, n: number): LineOutcome {
@@ -55,7 +39,7 @@ function runPass(text: string, options: RunOptions = {}): RunReport {
 
 /** The diagnostics of a scenario as `line:column CODE`. */
 function diags(text: string): string[] {
-  return run(text).diagnostics.map((d) => `${d.span.line}:${d.span.column} ${d.code}`);
+  return spanCodes(run(text).diagnostics);
 }
 
 /** A one-line block after a 4K mapping `a`: its diagnostics as `line:column CODE` (the line is line 3). */
@@ -131,8 +115,7 @@ describe('runner: mmap', () => {
     assert.equal(l.error?.code, 'MMS4001');
     assert.match(l.error?.message ?? '', /\/nope.*ENOENT/);
     assert.equal(r.passed, false);
-    // BUG: ops.ts mmap.run passes a dummy span {line: 0, column: 0} to openForMap, so the
-    // error points at 0:0; it should point at line 2 (the file= option, column 24).
+    // Fixed: the error points at the file= option (2:24), not at 0:0.
     assert.deepEqual([l.error?.span.line, l.error?.span.column], [2, 24]);
   });
 });
@@ -200,18 +183,14 @@ describe('runner: munmap, mprotect, mremap, madvise, msync', () => {
   });
 
   it('madvise advice may be a number, as the document says', () => {
-    // BUG: ops.ts madvise reads its advice with r.name(), so a number (the document's
-    // "or a number") is rejected: MMS3002 "expected advice …, not a number" at 3:16, plus a
-    // second MMS3002 "'madvise' expects advice" at 0:0. `madvise a 4K 4` (MADV_DONTNEED)
-    // should run.
+    // Fixed: `madvise a 4K 4` is MADV_DONTNEED.
     const r = run(sc('process p', '  a = mmap 4K rw', '  madvise a 4K 4 => 0'));
     assert.deepEqual(r.diagnostics.map(formatDiagnostic), []);
     assert.equal(r.passed, true);
   });
 
   it('madvise without advice is reported where the advice should be', () => {
-    // BUG: ops.ts madvise reports a missing advice at the dummy span 0:0; it should be just
-    // after the last argument (3:15), as other missing arguments are.
+    // Fixed: just after the last argument (3:15), as other missing arguments are, not at 0:0.
     assert.deepEqual(diagsOf('  madvise a 4K'), ['3:15 MMS3002']);
   });
 
@@ -334,9 +313,7 @@ describe('runner: accesses', () => {
   });
 
   it('a bad size= is reported before anything runs', () => {
-    // BUG: ops.ts sizeOf() checks size= only while running, so `load a size=3` runs the
-    // lines above it and then fails with MMS4001 ("a name has no value here"); a literal
-    // bad size is a bad option value, MMS3004 at the value (3:15), found before the run.
+    // Fixed: a literal bad size is a bad option value, MMS3004 at the value (3:15), found before the run.
     assert.deepEqual(diagsOf('  load a size=3'), ['3:15 MMS3004']);
   });
 
@@ -358,11 +335,6 @@ describe('runner: accesses', () => {
   });
 
   it('loads, stores and fetches at a negative or unsafe address do not throw', () => {
-    // BUG: the language has negative numbers (`store a -1`), and arithmetic can leave
-    // 0..2^53, but ops.ts hands the address straight to ThreadHandle.load/store/fetch,
-    // whose checkAddress() throws RangeError ("address must be a non-negative safe
-    // integer"), so runScenario itself throws. Expected: an outcome (SIGSEGV, as for the
-    // non-canonical `load 0x1fffffffffffff`) or a runtime error on the line.
     for (const op of ['  load -1', '  store -4K 1', '  fetch -1', '  load 0x1fffffffffffff + 4K']) {
       assert.doesNotThrow(() => run(sc('process p', op)), op);
     }
@@ -371,10 +343,7 @@ describe('runner: accesses', () => {
 
 describe('runner: syscalls with negative lengths', () => {
   it('mmap with a negative length fails instead of throwing', () => {
-    // BUG: sysMmap (src/mm/mmap.ts) only checks len === 0 after pageAlignUp, so a negative
-    // length reaches getUnmappedArea/SpanTree, which throw RangeError ("findGapTopDown: bad
-    // arguments … length=-4096") or Error ("SpanTree.insert: invalid span") out of
-    // runScenario. As an unsigned length it is huge: ENOMEM.
+    // Fixed: as an unsigned length, a negative one is huge: an errno (ENOMEM), not an exception.
     for (const op of ['  b = mmap -4K rw', '  b = mmap -4K rw fixed at=0x10000000']) {
       let r: RunReport | null = null;
       assert.doesNotThrow(() => {
@@ -385,11 +354,7 @@ describe('runner: syscalls with negative lengths', () => {
   });
 
   it('munmap and mremap with a negative length fail', () => {
-    // BUG: sysMunmap (src/mm/mmap.ts) checks `len > TASK_SIZE - start` and sysMremap
-    // (src/mm/mremap.ts) `newLen === 0`, neither of which catches a negative number:
-    // `munmap a -4K` returns 0 and `mremap a 8K -4K maymove` "succeeds" by unmapping the
-    // whole mapping; `munmap a + 8K -4K` inside a 16K mapping even throws TypeError
-    // ("reading 'nextSpan'") from unmapRange. Linux sees huge unsigned lengths: EINVAL.
+    // Fixed: Linux sees huge unsigned lengths: an errno (EINVAL), and the mapping stays.
     assert.doesNotThrow(() => run(sc('process p', '  a = mmap 16K rw', '  munmap a + 8K -4K')));
     const r = run(sc('process p', '  a = mmap 8K rw', '  munmap a -4K', '  munmap -4K 4K', '  mremap a 8K -4K maymove', 'require vma p a exists'));
     assert.match(result(r, 3), /^E/, `munmap a -4K gave ${result(r, 3)}`);
@@ -428,9 +393,7 @@ describe('runner: processes', () => {
   });
 
   it('fork cpu=N beyond the machine is reported, not thrown', () => {
-    // BUG: fork's cpu= is never checked against the machine (ops.ts fork / runner
-    // validate), so ThreadHandle.fork -> Machine.cpuAt throws RangeError "no CPU 5: the
-    // machine has 2" out of runScenario. Expected: MMS3004 like `process p cpu=5`.
+    // Fixed: MMS3004, like `process p cpu=5`.
     let r: RunReport | null = null;
     assert.doesNotThrow(() => {
       r = run(sc('machine x86_64 cpus=2', 'process p', '  q = fork cpu=5'));
@@ -459,11 +422,6 @@ describe('runner: processes', () => {
   });
 
   it('a thread made after exit does not run on freed page tables', () => {
-    // BUG: nothing stops a `thread p.t1` block from creating a thread in an exited process
-    // (ProcessHandle.spawnThread / runner resolveThread), and its accesses then walk the
-    // freed page tables: the run records no-pt-use-after-free (and, after a store,
-    // accounting) violations, and the store "succeeds". Expected: no thread of a dead
-    // process runs (a runtime error on the line, or SIGKILL as the main thread gets).
     const r = run(sc('process p', '  a = mmap 4K rw', '  exit', 'thread p.t1', '  b = mmap 4K rw', '  store b 1'));
     assert.deepEqual(r.notes.filter((n) => n.includes('invariants broken')), []);
   });
@@ -505,9 +463,7 @@ describe('runner: swapout, reclaim and check', () => {
   });
 
   it('swapout takes an address expression', () => {
-    // BUG: ops.ts swapout reads its first argument with r.name(), so `swapout a + 4K 4K`
-    // (an ADDR, as the document's `swapout [PROC] [ADDR LEN]` allows) is rejected with
-    // MMS3002 "expected a process name or an address, not a number" at 3:11.
+    // Fixed: an ADDR, as the document's `swapout [PROC] [ADDR LEN]` allows.
     assert.deepEqual(diagsOf('  swapout a + 4K 4K'), []);
   });
 
@@ -633,9 +589,7 @@ describe('runner: expectations', () => {
   });
 
   it('the source of a line with a string loses its comment too', () => {
-    // BUG: runner.ts source() keeps the whole raw line when a '"' comes before the '#', so
-    // `file /x "a#b"  # note` is reported as `file /x "a#b"  # note`; LineOutcome.source is
-    // "the line as written, without its comment": `file /x "a#b"`.
+    // Fixed: LineOutcome.source is the line as written without its comment, even after a string.
     const r = runOk(sc('file /x "a#b"  # note'));
     assert.equal(line(r, 1).source, 'file /x "a#b"');
   });
@@ -690,11 +644,6 @@ describe('runner: bindings', () => {
   });
 
   it('a thread block for a process whose fork did not run is an error, not an exception', () => {
-    // BUG: when the `q = fork …` line does not run (here its cpu= names a failed binding),
-    // runner.ts resolveThread() calls this.process('q') outside any try, so the
-    // ScenarioRuntimeError "no process 'q' exists here" escapes runScenario (the same for a
-    // `concurrent` block with `thread q`). Expected: MMS4001 on the block's header line.
-    // (A `process q` block instead silently spawns a brand-new process named q.)
     for (const tail of [['thread q.t1', '  load 0'], ['concurrent', '  thread q', '    load 0', '  thread p', '    load 0']]) {
       let r: RunReport | null = null;
       assert.doesNotThrow(() => {
@@ -802,7 +751,7 @@ describe('runner: validation diagnostics', () => {
   it('every problem is reported, and nothing runs', () => {
     const r = run(sc('process p', '  a = mmap 4K rw', '  frob', '  load zz', '  load a => EBOGUS', 'require alive p'));
     assert.deepEqual(
-      r.diagnostics.map((d) => `${d.span.line}:${d.span.column} ${d.code}`),
+      spanCodes(r.diagnostics),
       ['3:3 MMS2002', '4:8 MMS3001', '5:13 MMS3006'],
     );
     assert.deepEqual(r.lines, []);
@@ -815,7 +764,7 @@ describe('runner: validation diagnostics', () => {
   it('checkScenario reports the diagnostics without running', () => {
     assert.deepEqual(checkScenario(sc('process p', '  a = mmap 4K rw', '  load a => 0'), 't.mms'), []);
     assert.deepEqual(
-      checkScenario(sc('process p', '  load zz'), 't.mms').map((d) => `${d.span.line}:${d.span.column} ${d.code}`),
+      spanCodes(checkScenario(sc('process p', '  load zz'), 't.mms')),
       ['2:8 MMS3001'],
     );
   });
@@ -875,7 +824,7 @@ describe('runner: the machine line', () => {
   it('cpu=N beyond the machine\'s CPUs is a diagnostic', () => {
     const r = run(sc('process p cpu=1', '  load 0'));
     // Reported at the cpu= value itself.
-    assert.deepEqual(r.diagnostics.map((d) => `${d.span.line}:${d.span.column} ${d.code}`), ['1:15 MMS3004']);
+    assert.deepEqual(spanCodes(r.diagnostics), ['1:15 MMS3004']);
     assert.match(r.diagnostics[0].message, /cpu=1, but the machine has CPU 0 only/);
     assert.deepEqual(r.lines, []);
     assert.deepEqual(
@@ -885,8 +834,7 @@ describe('runner: the machine line', () => {
   });
 
   it('checkScenario reports cpu=N beyond the machine\'s CPUs too', () => {
-    // BUG: the CPU check lives in Run.execute(), not Run.validate(), so checkScenario (which
-    // promises "every diagnostic") says a scenario is fine that runScenario then rejects.
+    // Fixed: checkScenario promises every diagnostic, so it checks CPUs as runScenario does.
     assert.deepEqual(
       checkScenario(sc('process p cpu=1', '  load 0'), 't.mms').map((d) => d.code),
       ['MMS3004'],
@@ -894,8 +842,6 @@ describe('runner: the machine line', () => {
   });
 
   it('a negative cpu= is a diagnostic, not an exception', () => {
-    // BUG: runner.ts only checks `cpu >= cpus`, so `process p cpu=-1` reaches
-    // Machine.spawn -> cpuAt(-1), which throws RangeError "no CPU -1" out of runScenario.
     let r: RunReport | null = null;
     assert.doesNotThrow(() => {
       r = run(sc('process p cpu=-1', '  load 0'));
@@ -947,7 +893,7 @@ describe('runner: concurrent blocks', () => {
 
   it('a schedule naming a thread not in the block is MMS3001 at the name', () => {
     const r = run(sc(...RACE, 'schedule p q'));
-    assert.deepEqual(r.diagnostics.map((d) => `${d.span.line}:${d.span.column} ${d.code}`), ['10:12 MMS3001']);
+    assert.deepEqual(spanCodes(r.diagnostics), ['10:12 MMS3001']);
     assert.match(r.diagnostics[0].message, /'q' is not one of this concurrent block's threads \(p, p\.t1\)/);
     assert.deepEqual(diags(sc(...RACE, 'schedule p p.t2')), ['10:12 MMS3001']);
   });
@@ -968,14 +914,6 @@ describe('runner: concurrent blocks', () => {
   });
 
   it('operations without a kernel path wait for locks instead of throwing', () => {
-    // BUG: in a concurrent block, an operation whose CompiledOp has no `path` (ops.ts:
-    // mmap, load/store with size=, msync, fork, exec, open, …) is run whole by
-    // runner.ts threadPath() via op.run(). When another thread of the block holds
-    // mmap_lock (here munmap, which took it on its first step), that sequential path blocks
-    // and the model throws DeadlockError "mmsim bug: sequential kernel path blocked on
-    // mmap_lock of mm 1" out of runScenario (with a PTE lock held: "… blocked on ptl of
-    // table N"). mmap has ThreadPaths.mmap, but ops.ts does not use it. Expected: the
-    // operation waits its turn, like munmap and store do.
     for (const op of ['mmap 4K rw', 'load a size=1', 'fork', 'msync a 4K sync']) {
       assert.doesNotThrow(
         () => run(sc('machine x86_64 cpus=2', 'process p', '  a = mmap 4K rw', '  b = mmap 4K rw', 'thread p.t1 cpu=1', 'concurrent', '  thread p', '    munmap b 4K', '  thread p.t1', `    ${op}`, 'schedule p p.t1')),
@@ -985,19 +923,13 @@ describe('runner: concurrent blocks', () => {
   });
 
   it('exec while another thread is inside munmap does not corrupt the address space', () => {
-    // BUG: exec (no kernel path, see above) tears the address space down in the middle of
-    // the other thread's munmap without taking mmap_lock; munmap then resumes on the new
-    // tree and throws Error "SpanTree.remove: [0x7ffff7ffd000, 0x7ffff7ffe000) is not in
-    // this tree" out of runScenario.
     assert.doesNotThrow(() =>
       run(sc('machine x86_64 cpus=2', 'process p', '  a = mmap 4K rw', '  b = mmap 4K rw', 'thread p.t1 cpu=1', 'concurrent', '  thread p', '    munmap b 4K', '  thread p.t1', '    exec', 'schedule p p p.t1')),
     );
   });
 
   it('the same thread twice in one block is a diagnostic, not an exception', () => {
-    // BUG: nothing checks that the threads of a concurrent block differ, so `thread p` twice
-    // reaches Scheduler.spawn, which throws Error "mmsim bug: thread 1 already has a
-    // scheduled path" out of runScenario. Expected: a diagnostic at the second header.
+    // Fixed: one diagnostic, at the second header.
     let r: RunReport | null = null;
     assert.doesNotThrow(() => {
       r = run(sc('machine x86_64 cpus=2', 'process p', '  a = mmap 4K rw', 'concurrent', '  thread p', '    store a 1', '  thread p.main', '    store a 2'));
@@ -1030,9 +962,7 @@ describe('runner: stopAfterLine', () => {
   });
 
   it('stops top-level operations too', () => {
-    // BUG: runner.ts execute() runs a 'top-op' without asking shouldStop(), so `reclaim`,
-    // `check`, `swapout p` and `file` after stopAfterLine still run (and change the state
-    // `mmsim show --at` displays).
+    // Fixed: `reclaim`, `check`, `swapout p` and `file` after stopAfterLine do not run.
     const r = runOk(sc('process p', '  a = mmap 4K rw', '  store a 1', 'swapout p', 'check', 'file /x size=4K'), { stopAfterLine: 3 });
     assert.deepEqual(r.lines.map((l) => l.line), [2, 3]);
   });

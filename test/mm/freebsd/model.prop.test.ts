@@ -45,8 +45,8 @@ import {
   type SysResult,
   type ThreadHandle,
 } from '../../../src/index.js';
+import { PAGE } from '../_helpers.js';
 
-const PAGE = 4096;
 const ARENA = 0x10000000;
 const ARENA_PAGES = 32;
 const MAX_CHILDREN = 2;
