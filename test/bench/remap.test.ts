@@ -8,8 +8,10 @@
  * figures themselves are for `npm run bench`.
  */
 import { describe, it } from 'node:test';
+import { RW } from '../mm/_helpers.js';
+import { parseMaps } from '../mm/_model.js';
 import assert from 'node:assert/strict';
-import { isSignal, MAP_SHARED, PROT_NONE, PROT_READ, PROT_WRITE } from '../../src/index.js';
+import { isSignal, MAP_SHARED, PROT_NONE, PROT_READ } from '../../src/index.js';
 import { PAGE_SIZE } from '../../src/hw/pte.js';
 import { QUICK_SIZES, buildRows, formatReport, runBench, type CaseResult } from '../../bench/main.js';
 import { runNative, type NativeResult } from '../../bench/native.js';
@@ -28,21 +30,8 @@ import {
   type RemapPlan,
 } from '../../bench/remap.js';
 
-const RW = PROT_READ | PROT_WRITE;
 const PERMS: Record<number, string> = { [PROT_NONE]: '---s', [PROT_READ]: 'r--s', [RW]: 'rw-s' };
 
-/** /proc/pid/maps lines as { start, end, perms, offset }. */
-function parseMaps(text: string): { start: number; end: number; perms: string; offset: number; path: string }[] {
-  return text
-    .trimEnd()
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => {
-      const [range, perms, offset, , , path] = l.trim().split(/\s+/);
-      const [start, end] = range.split('-').map((h) => parseInt(h, 16));
-      return { start, end, perms, offset: parseInt(offset, 16), path: path ?? '' };
-    });
-}
 
 function readable(plan: RemapPlan): number {
   let n = 0;
@@ -114,7 +103,7 @@ describe('bench/remap.ts (case i) in quick mode', () => {
       remapPages(rig, w, half);
 
       const maps = parseMaps(p.maps()).filter((l) => l.start >= w && l.end <= w + n * PAGE_SIZE);
-      for (const l of maps) assert.equal(l.path, REMAP_FILE);
+      for (const l of maps) assert.equal(l.name, REMAP_FILE);
       if (design === 'manyprots') {
         assert.equal(p.mapCount, 1);
         assert.deepEqual(

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { compareRuns, formatComparison, runDesigns } from '../../src/cli/compare.js';
 import { formatReport, styleFor } from '../../src/cli/format.js';
 import { runScenario } from '../../src/scenario/runner.js';
+import { exampleFiles } from '../scenario/_helpers.js';
 
 /**
  * Golden files: each example's report is checked in beside it as NAME.out. Regenerate
@@ -16,14 +17,6 @@ const examples = join(root, 'examples');
 const update = process.env.UPDATE_GOLDEN === '1';
 const plain = styleFor(process.stdout, true);
 
-function scenarios(dir: string): string[] {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((e) => {
-      const full = join(dir, e);
-      return statSync(full).isDirectory() ? scenarios(full) : e.endsWith('.mms') ? [full] : [];
-    });
-}
 
 /** `text` equals the checked-in golden file (written instead under UPDATE_GOLDEN=1). */
 function matchesGolden(golden: string, text: string): void {
@@ -35,7 +28,7 @@ function matchesGolden(golden: string, text: string): void {
 }
 
 describe('examples: golden outputs', () => {
-  const files = scenarios(examples);
+  const files = exampleFiles(examples);
   it('there are examples to check', () => {
     assert.ok(files.length >= 7);
   });
@@ -56,7 +49,7 @@ describe('examples: golden outputs', () => {
  * is checked in as NAME.compare.out.
  */
 describe('examples: golden comparisons', () => {
-  const files = scenarios(examples).filter((f) => existsSync(f.replace(/\.mms$/, '.compare')));
+  const files = exampleFiles(examples).filter((f) => existsSync(f.replace(/\.mms$/, '.compare')));
   it('there are comparisons to check', () => {
     assert.ok(files.length >= 2);
   });

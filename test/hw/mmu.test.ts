@@ -183,7 +183,7 @@ describe('mmu: CR0.WP', () => {
     assertFault(r.access(VA, ACCESS_WRITE, true), PF_P | PF_W | PF_U);
   });
 
-  // BUG (src/hw/mmu.ts translateSlow): a write through a cached entry with D clear must walk
+  // Fixed: a write through a cached entry with D clear must walk
   // to set D (SDM §4.8), but the re-walk is only taken when the entry is writable; a
   // supervisor write with WP=0 through a clean read-only entry is allowed without setting D.
   it('WP=0: a supervisor write through a clean, read-only cached entry sets D', () => {
@@ -242,7 +242,7 @@ describe('mmu: SMAP', () => {
     assertFault(r.access(VA, ACCESS_WRITE, false), PF_P | PF_W, 'through the cached entry');
   });
 
-  // BUG (src/hw/mmu.ts, Mmu.check, lines 238-239): a denied access whose error code has
+  // Fixed: a denied access whose error code has
   // none of W, U, I, PK -- a supervisor data *read* -- makes check() return 0, which both
   // callers (translateSlow line 128, walk line 193) take for "allowed". So SMAP never
   // stops a supervisor read of a user page, neither on a walk nor through the TLB.
@@ -744,7 +744,7 @@ describe('mmu: walking into freed page tables', () => {
     assert.equal(r.mmu.violations.length, 1);
   });
 
-  // BUG (src/hw/mmu.ts walk, src/hw/pageTables.ts free): the walker decides "still a page
+  // Fixed: the walker decided "still a page
   // table" from mem.kind alone, and PhysMem hands back the most recently freed frame
   // first, so the stale upper entry now leads into the *new* table and the walk
   // translates through it silently. PageTables' doc promises a `freedAt` stamp that
@@ -763,7 +763,7 @@ describe('mmu: walking into freed page tables', () => {
     );
   });
 
-  // BUG (src/hw/mmu.ts walk, line 148): the walk starts at cpu.cr3Table without checking
+  // Fixed: the walk started at cpu.cr3Table without checking
   // that the PML4 is still live, so a CPU that still has a freed PML4 loaded (lazy TLB
   // after exit) walks its stale entries -- PageTables.free keeps them -- and translates.
   it('a walk from a CR3 whose PML4 was freed records no-pt-use-after-free', () => {
