@@ -1,5 +1,5 @@
 import { PkruRangeSet } from '../pmap/pkruRangeSet.js';
-import { mmCounters, type PkruRangeSnapshot } from './snapshot.js';
+import { mmCounters, type PkruRangeSnapshot, vmaSnapshot } from './snapshot.js';
 import { sysExit } from '../mm/fork.js';
 import { type ExitReason, type Process } from '../mm/process.js';
 import { formatMaps } from './maps.js';
@@ -94,7 +94,8 @@ export class ProcessHandle {
 
   /** The VMA containing `va`, or undefined. */
   vma(va: number): VmaSnapshot | undefined {
-    return this.snapshot().vmas.find((v) => va >= v.start && va < v.end);
+    const v = this.process.mm.vmaAt(va);
+    return v && vmaSnapshot(v);
   }
 
   /** The byte at `va` without faulting anything in; undefined when nothing is mapped there. */

@@ -4,6 +4,7 @@ import { FRAME_KIND_NAMES } from '../hw/physMem.js';
 import { type Kernel } from '../mm/kernel.js';
 import { type Mm } from '../mm/mm.js';
 import { type Process } from '../mm/process.js';
+import { type Vma } from '../mm/vma.js';
 import { forEachLeaf } from '../invariants/walkAll.js';
 import { PkruRangeSet } from '../pmap/pkruRangeSet.js';
 import { type Pmap } from '../pmap/pmap.js';
@@ -66,6 +67,11 @@ export function pkruRangesOf(pmap: Pmap): PkruRangeSnapshot[] {
   return set ? [...set.entries()].map((r) => ({ start: r.start, end: r.end, key: r.key, persist: r.persist })) : [];
 }
 
+/** One VMA as a snapshot shows it. */
+export function vmaSnapshot(v: Vma): VmaSnapshot {
+  return { start: v.start, end: v.end, perms: v.permString(), pkey: v.pkey, file: v.file ? v.file.name : null, offset: v.file ? v.pgoff * 4096 : 0, flags: v.smapsFlags() };
+}
+
 /** Options of {@link snapshotProcess}. */
 export interface SnapshotRange {
   readonly start?: number;
@@ -79,7 +85,7 @@ export function snapshotProcess(k: Kernel, p: Process, range: SnapshotRange = {}
   const end = range.end ?? Number.MAX_SAFE_INTEGER;
   const vmas: VmaSnapshot[] = [];
   for (let v = mm.vmas.first(); v; v = v.nextSpan) {
-    vmas.push({ start: v.start, end: v.end, perms: v.permString(), pkey: v.pkey, file: v.file ? v.file.name : null, offset: v.file ? v.pgoff * 4096 : 0, flags: v.smapsFlags() });
+    vmas.push(vmaSnapshot(v));
   }
   const mem = k.hw.mem;
   const pageTable: PteSnapshot[] = [];

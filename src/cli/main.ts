@@ -8,7 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatDiagnostic } from '../scenario/diagnostics.js';
-import { checkScenario, runScenario, type RunReport } from '../scenario/runner.js';
+import { checkScenario, runScenario } from '../scenario/runner.js';
 import { formatReport, reportJson, styleFor, tally } from './format.js';
 import { formatState, stateJson } from './show.js';
 import { compareRuns, formatComparison, runDesigns } from './compare.js';
@@ -85,20 +85,32 @@ export function buildProgram(): Command {
     .option('--no-color', 'never colour the output')
     .action((paths: string[], opts: { json?: boolean; trace?: boolean; color: boolean }) => {
       const files = collect(paths);
-      const reports: RunReport[] = files.map((f) => runScenario(read(f), f, { trace: opts.trace === true }));
       const style = styleFor(process.stdout, !opts.color);
+      const trace = opts.trace === true;
+      // Each report is printed (or turned into JSON) as soon as its scenario ran, so only one
+      // machine is alive at a time: a directory of large scenarios stays within memory.
+      const json: unknown[] = [];
+      let bad = 0;
+      let failed = 0;
+      let expectations = 0;
+      let unmet = 0;
+      for (const f of files) {
+        const r = runScenario(read(f), f, { trace });
+        if (r.diagnostics.length > 0) bad++;
+        else if (!r.passed) failed++;
+        const t = tally(r);
+        expectations += t.checked;
+        unmet += t.failed;
+        if (opts.json) json.push(reportJson(r, trace));
+        else write(`${formatReport(r, style, trace)}\n`);
+      }
       if (opts.json) {
-        write(JSON.stringify(reports.map((r) => reportJson(r, opts.trace === true)), null, 2));
+        write(JSON.stringify(json, null, 2));
       } else {
-        for (const r of reports) write(`${formatReport(r, style, opts.trace === true)}\n`);
-        const bad = reports.filter((r) => r.diagnostics.length > 0).length;
-        const failed = reports.filter((r) => !r.passed && r.diagnostics.length === 0).length;
-        const expectations = reports.reduce((n, r) => n + tally(r).checked, 0);
-        const unmet = reports.reduce((n, r) => n + tally(r).failed, 0);
-        const summary = `${reports.length} scenario${reports.length === 1 ? '' : 's'}: ${reports.length - failed - bad} passed, ${failed} failed, ${bad} malformed; ${expectations - unmet} of ${expectations} expectations met`;
+        const summary = `${files.length} scenario${files.length === 1 ? '' : 's'}: ${files.length - failed - bad} passed, ${failed} failed, ${bad} malformed; ${expectations - unmet} of ${expectations} expectations met`;
         write(failed + bad === 0 ? style.ok(summary) : style.bad(summary));
       }
-      process.exitCode = reports.some((r) => r.diagnostics.length > 0) ? EXIT_BAD_INPUT : reports.every((r) => r.passed) ? 0 : 1;
+      process.exitCode = bad > 0 ? EXIT_BAD_INPUT : failed > 0 ? 1 : 0;
     });
 
   program

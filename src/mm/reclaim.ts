@@ -128,13 +128,14 @@ function evictPageCache(k: Kernel, file: File, index: number, pfn: number): bool
  */
 export function swapOutProcess(k: Kernel, mm: Mm, start: number, end: number): number {
   const result: ReclaimResult = { freed: 0, unmapped: 0 };
-  for (let v = mm.vmas.first(); v; v = v.nextSpan) {
-    if (v.end <= start || v.start >= end) continue;
+  const everything: ReclaimMode = { respectAccessed: false, target: Number.MAX_SAFE_INTEGER };
+  for (const v of mm.vmas.overlapping(start, end)) {
     const a = Math.max(start, v.start);
     const b = Math.min(end, v.end);
-    reclaimRange(k, mm, v, a, b, { respectAccessed: false, target: Number.MAX_SAFE_INTEGER }, null, result);
+    reclaimRange(k, mm, v, a, b, everything, null, result);
     if (k.freebsd) result.unmapped += mm.pmap.evict(null, a, b);
   }
+  // The pmap_remove() covers the holes too: keys there see it (evict() told the VMAs' parts already).
   if (k.freebsd) mm.pmap.removedByVm(start, end);
   return result.unmapped;
 }
