@@ -1,3 +1,4 @@
+import { type PhysMem } from '../hw/physMem.js';
 import { type Vma } from './vma.js';
 
 let nextInode = 2;
@@ -42,6 +43,23 @@ export class File {
     this.noexec = false;
     this.onLastUnmap = null;
     this.holds = 0;
+  }
+
+  /**
+   * Drops the file's pages from page `firstIndex` on: page-cache frames lose the cache's
+   * reference, blocks on "disk" are freed (truncation, and a shmem object's end).
+   */
+  dropPages(mem: PhysMem, firstIndex: number): void {
+    for (const [index, pfn] of this.cache) {
+      if (index < firstIndex) continue;
+      this.cache.delete(index);
+      mem.put(pfn);
+    }
+    for (const [index, content] of this.disk) {
+      if (index < firstIndex) continue;
+      this.disk.delete(index);
+      mem.content.free(content);
+    }
   }
 
   /** Drops the last reference if no mapping and no hold remains. */

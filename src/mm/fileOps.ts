@@ -141,16 +141,7 @@ export function truncateFile(k: Kernel, file: File, size: number): SysResult {
       if (!mm) continue;
       drain(zapVmaRange(k, k.kernelCtx, null, mm, start, vma.end, false));
     }
-    for (const [index, pfn] of [...file.cache]) {
-      if (index < newPages) continue;
-      file.cache.delete(index);
-      mem.put(pfn);
-    }
-    for (const [index, content] of [...file.disk]) {
-      if (index < newPages) continue;
-      file.disk.delete(index);
-      mem.content.free(content);
-    }
+    file.dropPages(mem, newPages);
   }
   // The bytes past the new size in its last page read as zeros from now on.
   const tail = size % PAGE_SIZE;

@@ -290,11 +290,7 @@ export class Kernel {
   addShmem(file: File): void {
     this.shmemFiles.add(file);
     file.onLastUnmap = () => {
-      const mem = this.hw.mem;
-      for (const pfn of file.cache.values()) mem.put(pfn);
-      file.cache.clear();
-      for (const c of file.disk.values()) mem.content.free(c);
-      file.disk.clear();
+      file.dropPages(this.hw.mem, 0);
       this.shmemFiles.delete(file);
     };
   }

@@ -52,12 +52,7 @@ export function* sysPkeyFree(k: Kernel, t: Thread, pkey: number): KernelPath<Sys
 }
 
 /** pkey_mprotect(2): mprotect(2) that also sets the VMAs' key; -1 keeps each VMA's key. */
-export function sysPkeyMprotect(k: Kernel, t: Thread, start: number, len: number, prot: number, pkey: number): KernelPath<SysResult> {
-  if (k.freebsd) return noSyscall();
-  return sysMprotect(k, t, start, len, prot, pkey);
-}
-
-// eslint-disable-next-line require-yield
-function* noSyscall(): KernelPath<SysResult> {
-  return ENOSYS;
+export function* sysPkeyMprotect(k: Kernel, t: Thread, start: number, len: number, prot: number, pkey: number): KernelPath<SysResult> {
+  if (k.freebsd) return ENOSYS;
+  return yield* sysMprotect(k, t, start, len, prot, pkey);
 }

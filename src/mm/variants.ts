@@ -33,13 +33,13 @@ export const VARIANTS: readonly VariantInfo[] = [
     name: 'manyprots-mprotect-resets',
     os: 'linux',
     description: "Hugh Dickins' alternative in seed 001: mprotect on a VM_MANYPROTS mapping clears VM_MANYPROTS and gives every entry, present or not, the new protection",
-    implies: ['rfp-manyprots', 'rfp-nonlinear'],
+    implies: ['rfp-manyprots'],
   },
   {
     name: 'manyprots-fault-race-bug',
     os: 'linux',
     description: 'the posted VM_MANYPROTS fault handler: any fault on an installed entry of a VM_MANYPROTS mapping is SIGSEGV, so a thread that lost a fault race to another dies (the flaw Hugh Dickins found)',
-    implies: ['rfp-manyprots', 'rfp-nonlinear'],
+    implies: ['rfp-manyprots'],
   },
 ];
 
