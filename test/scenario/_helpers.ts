@@ -39,3 +39,24 @@ export function exampleFiles(dir = EXAMPLES_DIR): string[] {
   }
   return out;
 }
+
+/** The language guide's first example (copy-on-write after fork), a well-formed scenario several tests parse. */
+export const COW_EXAMPLE = `# Copy-on-write after fork: each side keeps its own data.
+machine x86_64 os=linux cpus=2 memory=64M swap=64M
+
+process p cpu=0
+  a = mmap 16K rw private anon
+  store a 0x11
+  q = fork cpu=1
+
+process q
+  load a            => 0x11
+  store a 0x22
+  load a            => 0x22
+
+process p
+  load a            => 0x11
+
+require counter q cowCopies == 1
+forbid pte p a writable
+`;

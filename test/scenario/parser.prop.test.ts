@@ -10,6 +10,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { COW_EXAMPLE } from './_helpers.js';
 import { DIAGNOSTIC_CODES, type Diagnostic } from '../../src/scenario/diagnostics.js';
 import { parseScenario } from '../../src/scenario/parser.js';
 import { splitLines } from '../../src/scenario/scanner.js';
@@ -22,25 +23,7 @@ const SCALE = Number(process.env['PARSER_SCALE'] ?? 1);
 const LIMIT_MS = 25;
 
 const VALID = [
-  `# Copy-on-write after fork: each side keeps its own data.
-machine x86_64 os=linux cpus=2 memory=64M swap=64M
-
-process p cpu=0
-  a = mmap 16K rw private anon
-  store a 0x11
-  q = fork cpu=1
-
-process q
-  load a            => 0x11
-  store a 0x22
-  load a            => 0x22
-
-process p
-  load a            => 0x11
-
-require counter q cowCopies == 1
-forbid pte p a writable
-`,
+  COW_EXAMPLE,
   `machine x86_64 cpus=2 pku=on
 file /data size=8K
 file /etc/motd "hi\\n\\x00" mode=ro

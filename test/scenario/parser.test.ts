@@ -11,7 +11,7 @@ import {
   protectionBits,
   TOP_LEVEL_STATEMENTS,
 } from '../../src/scenario/parser.js';
-import { spanCodes } from './_helpers.js';
+import { spanCodes, COW_EXAMPLE } from './_helpers.js';
 
 // ---- A compact rendering of the tree, so tests read like the language -----------------
 
@@ -142,29 +142,10 @@ function sp(line: number, column: number, length: number): Span {
 
 // ---- The example at the top of the doc ------------------------------------------------
 
-const EXAMPLE = `# Copy-on-write after fork: each side keeps its own data.
-machine x86_64 os=linux cpus=2 memory=64M swap=64M
-
-process p cpu=0
-  a = mmap 16K rw private anon
-  store a 0x11
-  q = fork cpu=1
-
-process q
-  load a            => 0x11
-  store a 0x22
-  load a            => 0x22
-
-process p
-  load a            => 0x11
-
-require counter q cowCopies == 1
-forbid pte p a writable
-`;
 
 describe('parser: the example of the doc', () => {
   it('parses without diagnostics into the expected tree', () => {
-    assert.deepEqual(ok(EXAMPLE), [
+    assert.deepEqual(ok(COW_EXAMPLE), [
       'machine x86_64 os=linux cpus=2 memory=67108864 swap=67108864',
       'process p cpu=0 { a = mmap 16384 rw private anon; store a 17; q = fork cpu=1 }',
       'process q { load a => 17; store a 34; load a => 34 }',
@@ -175,7 +156,7 @@ describe('parser: the example of the doc', () => {
   });
 
   it('gives every node its exact span', () => {
-    const { scenario } = parse(EXAMPLE);
+    const { scenario } = parse(COW_EXAMPLE);
     assert.equal(scenario.file, 't.mms');
     const m = scenario.machine;
     assert.ok(m !== null);
@@ -215,8 +196,8 @@ describe('parser: the example of the doc', () => {
   });
 
   it('parses the same with CRLF line ends', () => {
-    assert.deepEqual(ok(EXAMPLE.replace(/\n/g, '\r\n')), ok(EXAMPLE));
-    assert.deepEqual(parse(EXAMPLE.replace(/\n/g, '\r\n')).scenario, parse(EXAMPLE).scenario);
+    assert.deepEqual(ok(COW_EXAMPLE.replace(/\n/g, '\r\n')), ok(COW_EXAMPLE));
+    assert.deepEqual(parse(COW_EXAMPLE.replace(/\n/g, '\r\n')).scenario, parse(COW_EXAMPLE).scenario);
   });
 });
 
