@@ -8,6 +8,7 @@ import { Kernel } from '../mm/kernel.js';
 import { type Process, type Thread } from '../mm/process.js';
 import { reclaim, swapOutProcess } from '../mm/reclaim.js';
 import { variantProblem, withImpliedVariants } from '../mm/variants.js';
+import { onItsCpu } from '../mm/onCpu.js';
 import { Scheduler, type ScheduledStep } from '../step/scheduler.js';
 import { type KernelPath } from '../step/step.js';
 import { machineCounters } from './snapshot.js';
@@ -200,7 +201,7 @@ export class Machine {
     }
     for (const [t, path] of paths) {
       t.thread.ctx.preemptible = true;
-      s.spawn(t.tid, path);
+      s.spawn(t.tid, onItsCpu(this.kernel, t.thread, path));
     }
     try {
       s.run(schedule);

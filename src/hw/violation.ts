@@ -5,6 +5,7 @@ export type InvariantId =
   | 'no-pt-use-after-free'
   | 'no-wx'
   | 'keys-enforced'
+  | 'own-context'
   | 'data-preserved'
   | 'accounting';
 

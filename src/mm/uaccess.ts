@@ -1,3 +1,4 @@
+import { type Cpu } from '../hw/cpu.js';
 import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE, type AccessKind, faultErrorCode } from '../hw/mmu.js';
 import { PAGE_SIZE, pageOffset } from '../hw/pte.js';
 import { drain, type KernelPath } from '../step/step.js';
@@ -22,6 +23,16 @@ function generalProtection(t: Thread): SignalInfo {
   const info: SignalInfo = { signal: 'SIGSEGV', code: 'SI_KERNEL', addr: 0, pkey: -1, errorCode: 0, tid: t.tid };
   t.signals.push(info);
   return info;
+}
+
+/**
+ * own-context: an access translates through the address space and PKRU of the thread
+ * that makes it. The CPU's owner is reset by every CR3 write, so owner === t proves both.
+ * A violation here means a scheduler resumed `t` without switching to it.
+ */
+function checkOwnContext(k: Kernel, t: Thread, cpu: Cpu, va: number): void {
+  if (cpu.owner === t && cpu.cr3Table === t.process.mm.pmap.root) return;
+  k.hw.mmu.violations.push({ id: 'own-context', message: `thread ${t.tid} accessed 0x${va.toString(16)} on CPU ${cpu.id} while another context was loaded there` });
 }
 
 /** The signal an access on a dead thread reports. */
@@ -53,6 +64,7 @@ function userTranslateSlow(k: Kernel, t: Thread, va: number, kind: AccessKind): 
   const cpu = k.switchTo(t);
   for (let attempt = 0; attempt < MAX_FAULT_RETRIES; attempt++) {
     const r = k.hw.mmu.translate(cpu, va, kind, true);
+    checkOwnContext(k, t, cpu, va);
     if (r >= 0) return r;
     if (!t.alive) return deadThread(t, va);
     const out = drain(handleUserFault(k, t, va, faultErrorCode(r)));
@@ -67,9 +79,13 @@ export function* userTranslatePath(k: Kernel, t: Thread, va: number, kind: Acces
   if (!t.alive) return deadThread(t, va);
   if (va >= USER_ADDRESS_LIMIT) return generalProtection(t);
   for (let attempt = 0; attempt < MAX_FAULT_RETRIES; attempt++) {
-    const cpu = k.switchTo(t);
     yield t.ctx.at('access', `${kind === ACCESS_WRITE ? 'store' : kind === ACCESS_FETCH ? 'fetch' : 'load'} 0x${va.toString(16)}`, va);
+    // The switch comes after the yield and nothing yields before the translation: another
+    // thread on this CPU may have run in between and left its CR3 and PKRU loaded.
+    if (!t.alive) return deadThread(t, va);
+    const cpu = k.switchTo(t);
     const r = k.hw.mmu.translate(cpu, va, kind, true);
+    checkOwnContext(k, t, cpu, va);
     if (r >= 0) return r;
     if (!t.alive) return deadThread(t, va);
     const out = yield* handleUserFault(k, t, va, faultErrorCode(r));
@@ -171,6 +187,7 @@ export function copyUser(k: Kernel, t: Thread, va: number, bytes: Uint8Array, to
     cpu.ac = true;
     const r = k.hw.mmu.translate(cpu, a, kind, false);
     cpu.ac = false;
+    checkOwnContext(k, t, cpu, a);
     if (r < 0) {
       const out = drain(handleUserFault(k, t, a, faultErrorCode(r)));
       // A kernel access never raises a signal: take back the one the fault path recorded.

@@ -42,7 +42,7 @@ const PTE_FIELDS = ['key', 'pfn', 'pgoff'] as const;
 const TLB_FLAGS = ['present', 'writable', 'user', 'executable', 'dirty'] as const;
 // data-preserved needs a record of what was written, which a machine does not keep: a
 // scenario states it with `value` conditions and load expectations instead.
-const INVARIANTS: readonly InvariantId[] = ['no-excess-rights', 'no-stale-tlb', 'no-pt-use-after-free', 'no-wx', 'keys-enforced', 'accounting'];
+const INVARIANTS: readonly InvariantId[] = ['no-excess-rights', 'no-stale-tlb', 'no-pt-use-after-free', 'no-wx', 'keys-enforced', 'own-context', 'accounting'];
 const SUBJECTS = ['pte', 'vma', 'pkru_range', 'tlb', 'counter', 'value', 'signal', 'alive', 'invariant'];
 
 const hex = formatNumber;
