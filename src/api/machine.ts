@@ -8,7 +8,7 @@ import { Kernel } from '../mm/kernel.js';
 import { type Process, type Thread } from '../mm/process.js';
 import { reclaim, swapOutProcess } from '../mm/reclaim.js';
 import { variantProblem, withImpliedVariants } from '../mm/variants.js';
-import { onItsCpu } from '../mm/onCpu.js';
+import { PathOnCpu } from '../mm/onCpu.js';
 import { Scheduler, type ScheduledStep } from '../step/scheduler.js';
 import { type KernelPath } from '../step/step.js';
 import { machineCounters } from './snapshot.js';
@@ -199,14 +199,16 @@ export class Machine {
       if (tids.has(t.tid)) throw new RangeError(`interleave: thread ${t.tid} is given two paths; a thread runs one at a time`);
       tids.add(t.tid);
     }
-    for (const [t, path] of paths) {
+    const onCpu = paths.map(([t, path]) => new PathOnCpu(this.kernel, t.thread, path));
+    paths.forEach(([t], i) => {
       t.thread.ctx.preemptible = true;
-      s.spawn(t.tid, onItsCpu(this.kernel, t.thread, path));
-    }
+      s.spawn(t.tid, onCpu[i].steps);
+    });
     try {
       s.run(schedule);
     } finally {
       for (const [t] of paths) t.thread.ctx.preemptible = false;
+      for (const p of onCpu) p.release();
     }
     this.afterOperation();
     return { results: paths.map(([t]) => s.resultOf(t.tid)), steps: s.history };

@@ -13,7 +13,8 @@ import { type Kernel } from '../mm/kernel.js';
 import { type Thread } from '../mm/process.js';
 import { type SignalInfo } from '../mm/signal.js';
 import { userFetch, userLoad, userStore, userTranslatePath } from '../mm/uaccess.js';
-import { drain, type KernelPath } from '../step/step.js';
+import { runToCompletion } from '../mm/onCpu.js';
+import { type KernelPath } from '../step/step.js';
 import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE } from '../hw/mmu.js';
 import { pageOffset } from '../hw/pte.js';
 import { type Machine } from './machine.js';
@@ -69,7 +70,7 @@ export class ThreadHandle {
 
   private run<R>(path: KernelPath<R>): R {
     this.live();
-    const r = drain(path);
+    const r = runToCompletion(this.machine.kernel, this.thread, path);
     this.machine.afterOperation();
     return r;
   }

@@ -9,11 +9,12 @@ import { forEachLeaf } from './walkAll.js';
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
 
-/** Live address spaces, each once. */
+/**
+ * Address spaces not yet torn down, each once: a dead process's still counts while a
+ * path in flight pins it, since its page tables still map what they map.
+ */
 function livePmaps(k: Kernel): Pmap[] {
-  const seen = new Set<Pmap>();
-  for (const p of k.processes.values()) if (p.alive) seen.add(p.mm.pmap);
-  return [...seen];
+  return [...k.mms].map((mm) => mm.pmap);
 }
 
 /**

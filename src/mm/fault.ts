@@ -237,8 +237,11 @@ function releasePrepared(k: Kernel, t: Thread): void {
 
 function oom(k: Kernel, t: Thread, _page: number, _ec: number): FaultOutcome {
   // Linux pagefault_out_of_memory(): the OOM killer already ran inside the allocator.
-  if (t.process.alive) {
-    k.killProcess(t.process, 'out of memory in a page fault');
+  const p = t.process;
+  if (p.alive) {
+    // Every OOM kill is reported, like the kernel's "Out of memory: Killed process" line.
+    k.events.push({ kind: 'oom-kill', message: `Out of memory: killed process ${p.pid} (${p.name}): its page fault found no memory` });
+    k.killProcess(p, 'out of memory in a page fault');
   }
   return t.signals[t.signals.length - 1] ?? null;
 }

@@ -2,7 +2,7 @@ import { type Cpu } from '../hw/cpu.js';
 import { pteIsSwap, swapPteOffset } from '../hw/pte.js';
 import { type KernelPath } from '../step/step.js';
 import { ENOMEM, type SysResult } from './errno.js';
-import { type Kernel, teardownMm } from './kernel.js';
+import { type Kernel } from './kernel.js';
 import { Mm } from './mm.js';
 import { type Process, type Thread } from './process.js';
 import { Vma, VM_NONLINEAR } from './vma.js';
@@ -24,7 +24,7 @@ export function* sysFork(k: Kernel, t: Thread, childCpu: Cpu = t.cpu): KernelPat
   try {
     const pmap = k.newPmap();
     if (!pmap) return ENOMEM;
-    const childMm = new Mm(pmap);
+    const childMm = k.newMm(pmap);
     childMm.pkeyAllocationMap = mm.pkeyAllocationMap;
     childMm.executeOnlyPkey = mm.executeOnlyPkey;
     // FreeBSD pmap_vmspace_copy(): the child gets the parent's PKRU range set.
@@ -45,7 +45,10 @@ export function* sysFork(k: Kernel, t: Thread, childCpu: Cpu = t.cpu): KernelPat
       if (!v.anonVma && !(v.flags & VM_NONLINEAR)) continue;
       const ok = copyPageRange(k, mm, childMm, v);
       if (ok < 0) {
-        teardownMm(k, childMm);
+        // dup_mmap()'s error path still ends with flush_tlb_mm(oldmm): the VMAs copied so
+        // far were write-protected in the parent, and its TLBs may hold writable entries.
+        if (wrprotected) mm.pmap.flushAll(t.cpu);
+        k.mmput(childMm);
         return ENOMEM;
       }
       if (ok > 0) wrprotected = true;
@@ -55,7 +58,9 @@ export function* sysFork(k: Kernel, t: Thread, childCpu: Cpu = t.cpu): KernelPat
     if (wrprotected) mm.pmap.flushAll(t.cpu);
     const child = k.createProcessWithMm(parent.name, childMm, parent, childCpu, t.pkru);
     // A fork inside a signal handler: the child returns through the same signal frames.
-    child.threads[0].signalFrames.push(...t.signalFrames);
+    // (A loop, not push(...frames): a deep handler nesting would overflow the call stack.)
+    const frames = child.threads[0].signalFrames;
+    for (const f of t.signalFrames) frames.push(f);
     for (const [fd, open] of parent.fds) child.fds.set(fd, open);
     return child.pid;
   } finally {
@@ -82,8 +87,8 @@ export function sysExec(k: Kernel, t: Thread): SysResult {
   for (const other of p.threads) {
     if (other !== t) other.alive = false;
   }
-  p.mm = new Mm(pmap);
-  if (--old.users === 0) teardownMm(k, old);
+  p.mm = k.newMm(pmap);
+  k.mmput(old);
   t.pkru = k.initPkru;
   // The new image runs no handler: the old signal frames are gone with the old stack.
   t.signalFrames.length = 0;

@@ -10,6 +10,7 @@ import { type Personality } from './errno.js';
 import type { File } from './file.js';
 import { Mm } from './mm.js';
 import { Process, Thread } from './process.js';
+import { oomReap } from './oomReaper.js';
 import { reclaim } from './reclaim.js';
 import { type SignalInfo } from './signal.js';
 import { SwapSpace } from './swap.js';
@@ -48,6 +49,8 @@ export class Kernel {
   readonly processes = new Map<number, Process>();
   readonly threads = new Map<number, Thread>();
   readonly files = new Map<string, File>();
+  /** Every address space not yet torn down, a dead process's included while a path pins it. */
+  readonly mms = new Set<Mm>();
   readonly swap: SwapSpace;
   /** The shared zero page that read faults on anonymous memory map (Linux ZERO_PAGE). */
   readonly zeroPfn: number;
@@ -98,7 +101,7 @@ export class Kernel {
   createProcess(name: string, cpu: Cpu, parent: Process | null = null): Process | null {
     const pmap = this.newPmap();
     if (!pmap) return null;
-    const p = new Process(this.nextPid++, new Mm(pmap), parent, name);
+    const p = new Process(this.nextPid++, this.newMm(pmap), parent, name);
     this.processes.set(p.pid, p);
     this.addThread(p, cpu, this.initPkru);
     return p;
@@ -221,14 +224,38 @@ export class Kernel {
       if (t.alive) t.signals.push(killSignal(t.tid));
       t.alive = false;
     }
+    const mm = p.mm;
     this.dropMm(p);
+    // A path of the victim still pins its address space: reap what can be reaped now.
+    if (mm.users > 0 && this.mms.has(mm)) oomReap(this, mm);
+  }
+
+  /** A new address space around `pmap`, registered until it is torn down. */
+  newMm(pmap: Pmap): Mm {
+    const mm = new Mm(pmap);
+    this.mms.add(mm);
+    return mm;
+  }
+
+  /**
+   * mmget(): a kernel path in flight pins the address space it works on. A process that
+   * dies meanwhile (an OOM kill, a sibling's exit or exec) keeps the page tables the path
+   * may still write until the path ends, as Linux's exit_mmap() runs only at the last mmput().
+   */
+  mmget(mm: Mm): void {
+    mm.users++;
+  }
+
+  /** mmput(): drops a reference; the last one tears the address space down (exit_mmap()). */
+  mmput(mm: Mm): void {
+    if (--mm.users > 0) return;
+    teardownMm(this, mm);
+    this.mms.delete(mm);
   }
 
   /** Detaches `p` from its address space, tearing the space down when it was the last user. */
   dropMm(p: Process): void {
-    const mm = p.mm;
-    if (--mm.users > 0) return;
-    teardownMm(this, mm);
+    this.mmput(p.mm);
   }
 
   /**

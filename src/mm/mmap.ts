@@ -178,6 +178,8 @@ function* populate(k: Kernel, t: Thread, vma: Vma, start: number, end: number): 
   // Linux populate_vma_page_range(): write faults only to break COW in private writable mappings.
   const write = (vma.prot & PROT_WRITE) !== 0 && !vma.shared;
   for (let a = start; a < end; a += PAGE) {
+    // __get_user_pages() stops at a fatal signal: a killed process populates no further.
+    if (!t.alive) return;
     const out = yield* handleMmFault(k, t, vma, a, write, write ? 2 : 0);
     // A SIGBUS past the end of a file stops population silently, as in Linux.
     if (out !== null) {

@@ -126,7 +126,13 @@ function evictPageCache(k: Kernel, file: File, index: number, pfn: number): bool
  * entries left (pages swap could not take) stop translating, and per-range metadata sees
  * a removal. Returns the number of entries unmapped.
  */
+/** The end of the user half (2^47): no VMA lies above it. */
+const USER_SPACE_END = 2 ** 47;
+
 export function swapOutProcess(k: Kernel, mm: Mm, start: number, end: number): number {
+  // Whole pages: every page [start, end) touches goes, however the range was written.
+  start -= start % PAGE_SIZE;
+  end = Math.ceil(Math.min(end, USER_SPACE_END) / PAGE_SIZE) * PAGE_SIZE;
   const result: ReclaimResult = { freed: 0, unmapped: 0 };
   const everything: ReclaimMode = { respectAccessed: false, target: Number.MAX_SAFE_INTEGER };
   for (const v of mm.vmas.overlapping(start, end)) {

@@ -112,19 +112,44 @@ function loadWide(k: Kernel, t: Thread, va: number, pfn: number, size: 2 | 4): n
     for (let i = size - 1; i >= 0; i--) v = v * 256 + mem.read8(pfn, off + i);
     return v;
   }
-  // A split access: both pages are translated before any byte is read. Resolving the second
-  // page may have changed the first (reclaim took it): translate it again, as a store does.
-  const pfn2 = userTranslate(k, t, va - off + PAGE_SIZE, ACCESS_READ);
-  if (typeof pfn2 !== 'number') return pfn2;
-  const again = userTranslate(k, t, va, ACCESS_READ);
-  if (typeof again !== 'number') return again;
-  pfn = again;
+  const pair = translateSplit(k, t, va, ACCESS_READ);
+  if (!Array.isArray(pair)) return pair;
+  const [pfn0, pfn1] = pair;
   let v = 0;
   for (let i = size - 1; i >= 0; i--) {
     const o = off + i;
-    v = v * 256 + (o < PAGE_SIZE ? mem.read8(pfn, o) : mem.read8(pfn2, o - PAGE_SIZE));
+    v = v * 256 + (o < PAGE_SIZE ? mem.read8(pfn0, o) : mem.read8(pfn1, o - PAGE_SIZE));
   }
   return v;
+}
+
+/**
+ * Both frames of an access that straddles a page boundary, translated together, as x86
+ * checks both pages before it moves a byte. Resolving one page's fault may take the other
+ * page away (reclaim, a COW break elsewhere), so the pair counts only once two
+ * back-to-back MMU lookups succeed with no fault handling between them; until then each
+ * fault is resolved and the pair is looked up again — the instruction restarts.
+ */
+function translateSplit(k: Kernel, t: Thread, va: number, kind: AccessKind): [number, number] | SignalInfo {
+  const first = va - pageOffset(va);
+  const second = first + PAGE_SIZE;
+  for (let attempt = 0; attempt < MAX_FAULT_RETRIES; attempt++) {
+    const a = userTranslate(k, t, first, kind);
+    if (typeof a !== 'number') return a;
+    const b = userTranslate(k, t, second, kind);
+    if (typeof b !== 'number') return b;
+    const cpu = t.cpu;
+    const a2 = k.hw.mmu.translate(cpu, first, kind, true);
+    const b2 = a2 >= 0 ? k.hw.mmu.translate(cpu, second, kind, true) : -1;
+    if (a2 >= 0 && b2 >= 0) return [a2, b2];
+  }
+  // Memory is so short that bringing either page in evicts the other: the instruction can
+  // never complete. Linux would find reclaim making no progress for this task and end in
+  // the OOM killer; mmsim kills the faulting process (pagefault_out_of_memory()).
+  const p = t.process;
+  k.events.push({ kind: 'oom-kill', message: `Out of memory: killed process ${p.pid} (${p.name}): the two pages of a split access at 0x${va.toString(16)} cannot be resident together` });
+  k.killProcess(p, 'out of memory in a split access');
+  return deadThread(t, va);
 }
 
 /** Writes `size` little-endian bytes of `value` at `va`; returns null or the signal the access raised. */
@@ -137,18 +162,10 @@ export function userStore(k: Kernel, t: Thread, va: number, value: number, size:
     mem.write8(pfn, off, value);
     return null;
   }
-  let pfn2 = pfn;
-  if (off + size > PAGE_SIZE) {
-    // x86 checks both pages of a split store before it writes either.
-    const r = userTranslate(k, t, va - off + PAGE_SIZE, ACCESS_WRITE);
-    if (typeof r !== 'number') return r;
-    pfn2 = r;
-    // Resolving the second page may have changed the first (COW, reclaim): re-translate.
-    const again = userTranslate(k, t, va, ACCESS_WRITE);
-    if (typeof again !== 'number') return again;
-    return writeSplit(k, again, pfn2, off, value, size);
-  }
-  return writeSplit(k, pfn, pfn2, off, value, size);
+  if (off + size <= PAGE_SIZE) return writeSplit(k, pfn, pfn, off, value, size);
+  const pair = translateSplit(k, t, va, ACCESS_WRITE);
+  if (!Array.isArray(pair)) return pair;
+  return writeSplit(k, pair[0], pair[1], off, value, size);
 }
 
 function writeSplit(k: Kernel, pfn: number, pfn2: number, off: number, value: number, size: number): null {

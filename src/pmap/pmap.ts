@@ -243,6 +243,7 @@ export class Pmap {
    * [start, end): entries `first .. first+count-1` of `table`, the first of which maps `va`.
    */
   forEachPt(start: number, end: number, fn: (table: number, first: number, count: number, va: number) => void): void {
+    if (start % PAGE_SIZE !== 0 || end % PAGE_SIZE !== 0) throw new Error(`mmsim bug: forEachPt over an unaligned range 0x${start.toString(16)}-0x${end.toString(16)}`);
     for (let va = start; va < end; ) {
       const ptEnd = Math.min(end, (Math.floor(va / PT_SPAN) + 1) * PT_SPAN);
       const base = this.pteSlot(va);
