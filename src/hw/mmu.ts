@@ -214,10 +214,10 @@ export class Mmu {
     }
     const basePfn = ptePfn(leafLo, leafHi);
     if (huge) {
-      cpu.tlb.fillHuge(Math.floor(vpn / 512), cpu.pcid, basePfn, attr);
+      cpu.tlb.fillHuge(Math.floor(vpn / 512), cpu.pcid, basePfn, attr, cpu.cr3Table);
       return basePfn + ((vpn >>> 0) & 511);
     }
-    cpu.tlb.fill(vpn, cpu.pcid, basePfn, attr);
+    cpu.tlb.fill(vpn, cpu.pcid, basePfn, attr, cpu.cr3Table);
     return basePfn;
   }
 

@@ -53,6 +53,8 @@ export class PhysMem {
   // The free list is threaded through `index` of free frames: no extra memory per frame.
   private freeHead: number;
   private freeCount: number;
+  /** One past the highest frame ever allocated: every frame from here up is free and untouched. */
+  highWater: number;
 
   constructor(bytes: number) {
     const frames = Math.floor(bytes / PAGE_SIZE);
@@ -66,11 +68,12 @@ export class PhysMem {
     this.owner = new Int32Array(frames).fill(-1);
     this.index = new Int32Array(frames);
     this.content = new ContentPool();
-    // Low frames are handed out first, which keeps dumps readable.
-    for (let pfn = 1; pfn < frames - 1; pfn++) this.index[pfn] = pfn + 1;
-    this.index[frames - 1] = NO_FRAME;
-    this.freeHead = 1;
+    // Frames never used are not on the list: they are handed out in increasing order after
+    // the freed ones (low frames first keeps dumps readable), so making a machine and
+    // checking one cost what was used, not what was configured.
+    this.freeHead = NO_FRAME;
     this.freeCount = frames - 1;
+    this.highWater = 1;
   }
 
   /** Frames on the free list. */
@@ -80,9 +83,10 @@ export class PhysMem {
 
   /** Takes a free frame with refcount 1, or returns NO_FRAME: running out is the caller's condition to handle. */
   alloc(kind: number): number {
-    const pfn = this.freeHead;
-    if (pfn === NO_FRAME) return NO_FRAME;
-    this.freeHead = this.index[pfn]!;
+    let pfn = this.freeHead;
+    if (pfn !== NO_FRAME) this.freeHead = this.index[pfn]!;
+    else if (this.highWater < this.frameCount) pfn = this.highWater++;
+    else return NO_FRAME;
     this.freeCount--;
     // free() and the constructor left mapcount, flags, data and owner at their defaults.
     this.kind[pfn] = kind;

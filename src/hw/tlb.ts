@@ -34,6 +34,12 @@ export interface TlbEntryView {
   readonly dirty: boolean;
   readonly huge: boolean;
   readonly key: number;
+  /**
+   * The PML4 table loaded in CR3 when the entry was filled: a record of the model, not of
+   * the hardware, so the invariants can tell an entry of another address space that
+   * reached this PCID without a flush; -1 when the filler did not say.
+   */
+  readonly cr3Table: number;
 }
 
 /**
@@ -56,6 +62,16 @@ export class Tlb {
   readonly hugePfn: Int32Array;
   readonly hugeAttr: Int32Array;
   readonly hugeMask: number;
+  /** CR3's PML4 table at the fill of each 4 KiB / 2 MiB entry (see {@link TlbEntryView.cr3Table}). */
+  readonly filledUnder: Int32Array;
+  readonly hugeFilledUnder: Int32Array;
+  /**
+   * Slots of the 4 KiB array that may be valid, so flushes and snapshots cost the entries
+   * filled, not the TLB's size; compacted as they are walked.
+   */
+  private readonly used: Int32Array;
+  private readonly inUsed: Uint8Array;
+  private usedCount = 0;
 
   constructor(entries = 1024, hugeEntries = 32) {
     if ((entries & (entries - 1)) !== 0 || (hugeEntries & (hugeEntries - 1)) !== 0) {
@@ -69,22 +85,48 @@ export class Tlb {
     this.hugePfn = new Int32Array(hugeEntries);
     this.hugeAttr = new Int32Array(hugeEntries);
     this.hugeMask = hugeEntries - 1;
+    this.filledUnder = new Int32Array(entries);
+    this.hugeFilledUnder = new Int32Array(hugeEntries);
+    this.used = new Int32Array(entries);
+    this.inUsed = new Uint8Array(entries);
   }
 
   /** Caches a 4 KiB translation, evicting whatever shared its slot. */
-  fill(vpn: number, pcid: number, pfn: number, attr: number): void {
+  fill(vpn: number, pcid: number, pfn: number, attr: number, cr3Table = -1): void {
     const slot = (vpn >>> 0) & this.mask;
     this.tag[slot] = vpn * TAG_SCALE + (attr & TLB_G ? GLOBAL_TAG : pcid);
     this.pfn[slot] = pfn;
     this.attr[slot] = attr;
+    this.filledUnder[slot] = cr3Table;
+    if (this.inUsed[slot] === 0) {
+      this.inUsed[slot] = 1;
+      this.used[this.usedCount++] = slot;
+    }
   }
 
   /** Caches a 2 MiB translation; `hpn` is the 2 MiB page number. */
-  fillHuge(hpn: number, pcid: number, pfn: number, attr: number): void {
+  fillHuge(hpn: number, pcid: number, pfn: number, attr: number, cr3Table = -1): void {
     const slot = (hpn >>> 0) & this.hugeMask;
     this.hugeTag[slot] = hpn * TAG_SCALE + (attr & TLB_G ? GLOBAL_TAG : pcid);
     this.hugePfn[slot] = pfn;
     this.hugeAttr[slot] = attr | TLB_HUGE;
+    this.hugeFilledUnder[slot] = cr3Table;
+  }
+
+  /**
+   * Calls `fn` for each slot of the 4 KiB array that holds a valid entry, dropping from
+   * the used list the slots found invalid. `fn` may invalidate the slot it is given.
+   */
+  private forEachUsed(fn: (slot: number) => void): void {
+    const used = this.used;
+    let kept = 0;
+    for (let i = 0; i < this.usedCount; i++) {
+      const slot = used[i];
+      if (this.tag[slot] !== INVALID) fn(slot);
+      if (this.tag[slot] !== INVALID) used[kept++] = slot;
+      else this.inUsed[slot] = 0;
+    }
+    this.usedCount = kept;
   }
 
   /** INVLPG / INVPCID type 0: drops the translation of `vpn` for `pcid` and any global one. */
@@ -100,26 +142,31 @@ export class Tlb {
 
   /** CR3 write without NOFLUSH / INVPCID type 1: drops every non-global entry of `pcid`. */
   invalidatePcid(pcid: number): void {
-    dropMatching(this.tag, pcid);
+    const tag = this.tag;
+    this.forEachUsed((slot) => {
+      if (tagPcid(tag[slot]) === pcid) tag[slot] = INVALID;
+    });
     dropMatching(this.hugeTag, pcid);
   }
 
   /** INVPCID type 2 (with globals) or 3 (without). */
   invalidateAll(includeGlobal: boolean): void {
-    if (includeGlobal) {
-      this.tag.fill(INVALID);
-      this.hugeTag.fill(INVALID);
-      return;
-    }
-    dropNonGlobal(this.tag);
-    dropNonGlobal(this.hugeTag);
+    const tag = this.tag;
+    this.forEachUsed((slot) => {
+      if (includeGlobal || tagPcid(tag[slot]) !== GLOBAL_TAG) tag[slot] = INVALID;
+    });
+    if (includeGlobal) this.hugeTag.fill(INVALID);
+    else dropNonGlobal(this.hugeTag);
   }
 
   /** Every valid entry, decoded. */
   entries(): TlbEntryView[] {
     const out: TlbEntryView[] = [];
-    collect(out, this.tag, this.pfn, this.attr, 4096);
-    collect(out, this.hugeTag, this.hugePfn, this.hugeAttr, 2 * 1024 * 1024);
+    this.forEachUsed((slot) => out.push(decode(this.tag[slot], this.pfn[slot], this.attr[slot], this.filledUnder[slot], 4096)));
+    const huge = this.hugeTag;
+    for (let i = 0; i < huge.length; i++) {
+      if (huge[i] !== INVALID) out.push(decode(huge[i], this.hugePfn[i], this.hugeAttr[i], this.hugeFilledUnder[i], 2 * 1024 * 1024));
+    }
     return out.sort((a, b) => a.va - b.va);
   }
 }
@@ -143,22 +190,18 @@ function dropNonGlobal(tags: Float64Array): void {
   }
 }
 
-function collect(out: TlbEntryView[], tags: Float64Array, pfns: Int32Array, attrs: Int32Array, pageBytes: number): void {
-  for (let i = 0; i < tags.length; i++) {
-    const t = tags[i];
-    if (t === INVALID) continue;
-    const pcidOfTag = tagPcid(t);
-    const a = attrs[i];
-    out.push({
-      va: ((t - pcidOfTag) / TAG_SCALE) * pageBytes,
-      pcid: pcidOfTag === GLOBAL_TAG ? undefined : pcidOfTag,
-      pfn: pfns[i],
-      writable: (a & TLB_W) !== 0,
-      user: (a & TLB_U) !== 0,
-      executeDisable: (a & TLB_XD) !== 0,
-      dirty: (a & TLB_D) !== 0,
-      huge: (a & TLB_HUGE) !== 0,
-      key: (a >>> TLB_KEY_SHIFT) & 0xf,
-    });
-  }
+function decode(t: number, pfn: number, a: number, cr3Table: number, pageBytes: number): TlbEntryView {
+  const pcidOfTag = tagPcid(t);
+  return {
+    va: ((t - pcidOfTag) / TAG_SCALE) * pageBytes,
+    pcid: pcidOfTag === GLOBAL_TAG ? undefined : pcidOfTag,
+    pfn,
+    writable: (a & TLB_W) !== 0,
+    user: (a & TLB_U) !== 0,
+    executeDisable: (a & TLB_XD) !== 0,
+    dirty: (a & TLB_D) !== 0,
+    huge: (a & TLB_HUGE) !== 0,
+    key: (a >>> TLB_KEY_SHIFT) & 0xf,
+    cr3Table,
+  };
 }

@@ -92,6 +92,13 @@ export function checkNoStaleTlb(k: Kernel): Violation[] {
       const pm = byId.get(Pmap.pcidOwner(k.hw, cpu, e.pcid));
       // An entry of a dead address space is harmless once its PCID was flushed; its frame was checked above.
       if (!pm) continue;
+      // The PCID now names another address space than the one the entry was filled for:
+      // a CR3 switch reused the PCID without flushing it, and this CPU translates the new
+      // owner's addresses with the old one's frames.
+      if (e.cr3Table >= 0 && e.cr3Table !== pm.root) {
+        out.push({ id: 'no-stale-tlb', message: `${where} was filled for the address space of table ${e.cr3Table}, but pcid ${e.pcid} now belongs to the one of table ${pm.root}` });
+        continue;
+      }
       const w = k.hw.mmu.peek(pm.root, e.va, scratch);
       if (!w.present) {
         out.push({ id: 'no-stale-tlb', message: `${where} maps frame ${e.pfn} but the page table has no present entry` });
@@ -136,7 +143,9 @@ export function checkNoWx(k: Kernel): Violation[] {
 export function checkAccounting(k: Kernel): Violation[] {
   const out: Violation[] = [];
   const mem = k.hw.mem;
-  const maps = new Int32Array(mem.frameCount);
+  // Frames above the high-water mark were never used: the check costs what the run used.
+  const frames = mem.highWater;
+  const maps = new Int32Array(frames);
   const swapRefs = new Int32Array(k.hw.swap.slots);
   for (const pm of livePmaps(k)) {
     forEachLeaf(pm, (_va, slot) => {
@@ -146,9 +155,9 @@ export function checkAccounting(k: Kernel): Violation[] {
       else if (pteMapsFrame(lo)) maps[ptePfn(lo, hi)]++;
     });
   }
-  const inPageCache = new Uint8Array(mem.frameCount);
+  const inPageCache = new Uint8Array(frames);
   for (const f of k.allFiles()) for (const pfn of f.cache.values()) inPageCache[pfn] = 1;
-  for (let pfn = 1; pfn < mem.frameCount; pfn++) {
+  for (let pfn = 1; pfn < frames; pfn++) {
     const kind = mem.kind[pfn];
     if (kind === FRAME_FREE || kind === FRAME_PAGETABLE || kind === FRAME_KERNEL) {
       if (maps[pfn] > 0 && pfn !== k.zeroPfn) out.push({ id: 'accounting', message: `frame ${pfn} (${kind === FRAME_FREE ? 'free' : 'page table'}) is mapped by ${maps[pfn]} entries` });

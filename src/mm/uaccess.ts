@@ -29,8 +29,9 @@ function generalProtection(t: Thread): SignalInfo {
  * own-context: an access translates through the address space and PKRU of the thread
  * that makes it. The CPU's owner is reset by every CR3 write, so owner === t proves both.
  * A violation here means a scheduler resumed `t` without switching to it.
+ * @internal
  */
-function checkOwnContext(k: Kernel, t: Thread, cpu: Cpu, va: number): void {
+export function checkOwnContext(k: Kernel, t: Thread, cpu: Cpu, va: number): void {
   if (cpu.owner === t && cpu.cr3Table === t.process.mm.pmap.root) return;
   k.hw.mmu.violations.push({ id: 'own-context', message: `thread ${t.tid} accessed 0x${va.toString(16)} on CPU ${cpu.id} while another context was loaded there` });
 }

@@ -26,9 +26,9 @@ describe('Tlb: construction', () => {
 describe('Tlb: fill and entries()', () => {
   it('decodes a 4 KiB entry', () => {
     const t = new Tlb(16, 4);
-    t.fill(0x12345, 7, 99, TLB_W | TLB_U | TLB_XD | TLB_D | (11 << TLB_KEY_SHIFT));
+    t.fill(0x12345, 7, 99, TLB_W | TLB_U | TLB_XD | TLB_D | (11 << TLB_KEY_SHIFT), 42);
     assert.deepEqual(t.entries(), [
-      { va: 0x12345 * 4096, pcid: 7, pfn: 99, writable: true, user: true, executeDisable: true, dirty: true, huge: false, key: 11 },
+      { va: 0x12345 * 4096, pcid: 7, pfn: 99, writable: true, user: true, executeDisable: true, dirty: true, huge: false, key: 11, cr3Table: 42 },
     ]);
   });
 
@@ -184,7 +184,7 @@ describe('Tlb through the MMU', () => {
     r.map(0x1000, data, PTE_P | PTE_RW | PTE_US);
     assertFrame(r.access(0x1000, ACCESS_READ, true), data);
     const [e] = r.cpu.tlb.entries();
-    assert.deepEqual(e, { va: 0x1000, pcid: 0, pfn: data, writable: true, user: true, executeDisable: false, dirty: false, huge: false, key: 0 });
+    assert.deepEqual(e, { va: 0x1000, pcid: 0, pfn: data, writable: true, user: true, executeDisable: false, dirty: false, huge: false, key: 0, cr3Table: r.cpu.cr3Table });
     const walks = r.cpu.counters.walks;
     assertFrame(r.access(0x1abc, ACCESS_READ, true), data);
     assert.equal(r.cpu.counters.walks, walks);

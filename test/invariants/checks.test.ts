@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PTE_HI_XD, PTE_RW, PTE_US, pteLo, pteHi, PTE_P } from '../../src/hw/pte.js';
+import { checkOwnContext } from '../../src/mm/uaccess.js';
 import { InvariantError, Machine, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, type InvariantId } from '../../src/index.js';
 
 const PAGE = 4096;
@@ -39,6 +40,31 @@ describe('invariant checkers', () => {
     m.hw.tables.lo[slot] = 0;
     m.hw.tables.hi[slot] = 0;
     assert.ok(ids(m).includes('no-stale-tlb'));
+  });
+
+  it('no-stale-tlb: an entry filled for one address space under a PCID that now names another', () => {
+    const { m, a } = quiet();
+    const pPmap = m.processes[0].process.mm.pmap;
+    const q = m.spawn('q');
+    const cpu = m.hw.cpus[0];
+    const [e] = cpu.tlb.entries().filter((x) => x.va === a);
+    assert.ok(e, "p's entry is cached");
+    assert.equal(e.cr3Table, pPmap.root, 'the entry records the address space it was filled for');
+    // The same translation, as if q's address space had filled it under p's PCID (no flush at the switch).
+    cpu.tlb.fill(a / PAGE, e.pcid!, e.pfn, 0, q.process.mm.pmap.root);
+    assert.deepEqual(ids(m), ['no-stale-tlb']);
+  });
+
+  it('own-context: an access made while another context is loaded on the CPU', () => {
+    const { m, a } = quiet();
+    const p = m.processes[0];
+    const q = m.spawn('q');
+    const b = q.main.mmap(0, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS) as number;
+    assert.equal(q.main.load(b), 0);
+    const cpu = m.hw.cpus[0];
+    assert.equal(cpu.cr3Table, q.process.mm.pmap.root, 'q is loaded on CPU 0');
+    checkOwnContext(m.kernel, p.main.thread, cpu, a);
+    assert.deepEqual(ids(m), ['own-context']);
   });
 
   it('accounting: a frame reference nobody holds', () => {
