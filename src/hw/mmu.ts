@@ -2,7 +2,7 @@ import { type Cpu } from './cpu.js';
 import { FRAME_PAGETABLE, type PhysMem } from './physMem.js';
 import { type PageTables } from './pageTables.js';
 import { PTE_A, PTE_D, PTE_HI_XD, PTE_P, PTE_PS, PTE_RW, PTE_US, pteKey, ptePfn, PAGE_SIZE } from './pte.js';
-import { TLB_D, TLB_G, TLB_KEY_SHIFT, TLB_U, TLB_W, TLB_XD, TAG_SCALE, GLOBAL_TAG } from './tlb.js';
+import { TLB_D, TLB_G, TLB_KEY_SHIFT, TLB_U, TLB_W, TLB_XD, TAG_BIAS, TAG_SCALE, GLOBAL_TAG } from './tlb.js';
 import { type Tracer } from './trace.js';
 import { type Violation } from './violation.js';
 
@@ -92,7 +92,7 @@ export class Mmu {
     const tlb = cpu.tlb;
     const slot = (vpn >>> 0) & tlb.mask;
     const t = tlb.tag[slot];
-    const tagBase = vpn * TAG_SCALE;
+    const tagBase = vpn * TAG_SCALE + TAG_BIAS;
     if ((t === tagBase + cpu.pcid || t === tagBase + GLOBAL_TAG) && user && access !== ACCESS_FETCH) {
       // The hot path: a user data access through a cached translation.
       const a = tlb.attr[slot];
@@ -114,7 +114,7 @@ export class Mmu {
     let attr = -1;
     let pfn = -1;
     const slot = (vpn >>> 0) & tlb.mask;
-    const tagBase = vpn * TAG_SCALE;
+    const tagBase = vpn * TAG_SCALE + TAG_BIAS;
     const t = tlb.tag[slot];
     const hpn = Math.floor(vpn / 512);
     const hslot = (hpn >>> 0) & tlb.hugeMask;
@@ -122,7 +122,7 @@ export class Mmu {
     if (t === tagBase + cpu.pcid || t === tagBase + GLOBAL_TAG) {
       attr = tlb.attr[slot]!;
       pfn = tlb.pfn[slot]!;
-    } else if (ht === hpn * TAG_SCALE + cpu.pcid || ht === hpn * TAG_SCALE + GLOBAL_TAG) {
+    } else if (ht === hpn * TAG_SCALE + TAG_BIAS + cpu.pcid || ht === hpn * TAG_SCALE + TAG_BIAS + GLOBAL_TAG) {
       attr = tlb.hugeAttr[hslot]!;
       pfn = tlb.hugePfn[hslot] + ((vpn >>> 0) & 511);
     }

@@ -18,7 +18,12 @@ export const GLOBAL_TAG = 4096;
 /** Multiplier that makes room for the PCID below a VPN in a tag. */
 export const TAG_SCALE = 8192;
 
-const INVALID = -1;
+/**
+ * Tags are `vpn * TAG_SCALE + TAG_BIAS + pcid`, so that 0 can mean empty: a TLB's arrays
+ * start as the zero pages the OS hands out and cost memory only where entries were filled.
+ */
+export const TAG_BIAS = 1;
+const INVALID = 0;
 
 /** One cached translation, decoded for snapshots. */
 export interface TlbEntryView {
@@ -44,7 +49,7 @@ export interface TlbEntryView {
 
 /**
  * One CPU's TLB: a direct-mapped array of 4 KiB translations and a small one of 2 MiB
- * translations, each entry tagged `vpn * 8192 + pcid` (or `+ GLOBAL_TAG`) so a hit is one
+ * translations, each entry tagged `vpn * 8192 + 1 + pcid` (or `+ GLOBAL_TAG`) so a hit is one
  * compare. An entry stays until it is invalidated or evicted by a conflicting fill —
  * stale on purpose: whether the kernel flushed is what users check.
  */
@@ -77,11 +82,11 @@ export class Tlb {
     if ((entries & (entries - 1)) !== 0 || (hugeEntries & (hugeEntries - 1)) !== 0) {
       throw new RangeError('TLB sizes must be powers of two');
     }
-    this.tag = new Float64Array(entries).fill(INVALID);
+    this.tag = new Float64Array(entries);
     this.pfn = new Int32Array(entries);
     this.attr = new Int32Array(entries);
     this.mask = entries - 1;
-    this.hugeTag = new Float64Array(hugeEntries).fill(INVALID);
+    this.hugeTag = new Float64Array(hugeEntries);
     this.hugePfn = new Int32Array(hugeEntries);
     this.hugeAttr = new Int32Array(hugeEntries);
     this.hugeMask = hugeEntries - 1;
@@ -94,7 +99,7 @@ export class Tlb {
   /** Caches a 4 KiB translation, evicting whatever shared its slot. */
   fill(vpn: number, pcid: number, pfn: number, attr: number, cr3Table = -1): void {
     const slot = (vpn >>> 0) & this.mask;
-    this.tag[slot] = vpn * TAG_SCALE + (attr & TLB_G ? GLOBAL_TAG : pcid);
+    this.tag[slot] = vpn * TAG_SCALE + TAG_BIAS + (attr & TLB_G ? GLOBAL_TAG : pcid);
     this.pfn[slot] = pfn;
     this.attr[slot] = attr;
     this.filledUnder[slot] = cr3Table;
@@ -107,7 +112,7 @@ export class Tlb {
   /** Caches a 2 MiB translation; `hpn` is the 2 MiB page number. */
   fillHuge(hpn: number, pcid: number, pfn: number, attr: number, cr3Table = -1): void {
     const slot = (hpn >>> 0) & this.hugeMask;
-    this.hugeTag[slot] = hpn * TAG_SCALE + (attr & TLB_G ? GLOBAL_TAG : pcid);
+    this.hugeTag[slot] = hpn * TAG_SCALE + TAG_BIAS + (attr & TLB_G ? GLOBAL_TAG : pcid);
     this.hugePfn[slot] = pfn;
     this.hugeAttr[slot] = attr | TLB_HUGE;
     this.hugeFilledUnder[slot] = cr3Table;
@@ -133,11 +138,13 @@ export class Tlb {
   invalidatePage(vpn: number, pcid: number): void {
     const slot = (vpn >>> 0) & this.mask;
     const t = this.tag[slot];
-    if (t === vpn * TAG_SCALE + pcid || t === vpn * TAG_SCALE + GLOBAL_TAG) this.tag[slot] = INVALID;
+    const base = vpn * TAG_SCALE + TAG_BIAS;
+    if (t === base + pcid || t === base + GLOBAL_TAG) this.tag[slot] = INVALID;
     const hpn = Math.floor(vpn / 512);
     const hslot = (hpn >>> 0) & this.hugeMask;
     const ht = this.hugeTag[hslot];
-    if (ht === hpn * TAG_SCALE + pcid || ht === hpn * TAG_SCALE + GLOBAL_TAG) this.hugeTag[hslot] = INVALID;
+    const hbase = hpn * TAG_SCALE + TAG_BIAS;
+    if (ht === hbase + pcid || ht === hbase + GLOBAL_TAG) this.hugeTag[hslot] = INVALID;
   }
 
   /** CR3 write without NOFLUSH / INVPCID type 1: drops every non-global entry of `pcid`. */
@@ -173,7 +180,8 @@ export class Tlb {
 
 /** The PCID part of a tag (`%` on doubles is slow in V8; this is not). */
 function tagPcid(t: number): number {
-  return t - Math.floor(t / TAG_SCALE) * TAG_SCALE;
+  const u = t - TAG_BIAS;
+  return u - Math.floor(u / TAG_SCALE) * TAG_SCALE;
 }
 
 function dropMatching(tags: Float64Array, pcid: number): void {
@@ -193,7 +201,7 @@ function dropNonGlobal(tags: Float64Array): void {
 function decode(t: number, pfn: number, a: number, cr3Table: number, pageBytes: number): TlbEntryView {
   const pcidOfTag = tagPcid(t);
   return {
-    va: ((t - pcidOfTag) / TAG_SCALE) * pageBytes,
+    va: ((t - TAG_BIAS - pcidOfTag) / TAG_SCALE) * pageBytes,
     pcid: pcidOfTag === GLOBAL_TAG ? undefined : pcidOfTag,
     pfn,
     writable: (a & TLB_W) !== 0,

@@ -146,12 +146,16 @@ export function checkAccounting(k: Kernel): Violation[] {
   // Frames above the high-water mark were never used: the check costs what the run used.
   const frames = mem.highWater;
   const maps = new Int32Array(frames);
-  const swapRefs = new Int32Array(k.hw.swap.slots);
+  const swapRefs = new Int32Array(k.swap.highWater);
   for (const pm of livePmaps(k)) {
     forEachLeaf(pm, (_va, slot) => {
       const lo = pm.lo(slot);
       const hi = pm.hi(slot);
-      if (pteIsSwap(lo)) swapRefs[swapPteOffset(lo, hi)]++;
+      if (pteIsSwap(lo)) {
+        const slot = swapPteOffset(lo, hi);
+        if (slot < swapRefs.length) swapRefs[slot]++;
+        else out.push({ id: 'accounting', message: `a swap entry names slot ${slot}, which was never allocated` });
+      }
       else if (pteMapsFrame(lo)) maps[ptePfn(lo, hi)]++;
     });
   }
@@ -171,7 +175,7 @@ export function checkAccounting(k: Kernel): Violation[] {
     if (kind === FRAME_FILE && !inPageCache[pfn]) out.push({ id: 'accounting', message: `file frame ${pfn} is not in any page cache` });
   }
   const sw = k.swap;
-  for (let s = 1; s < k.hw.swap.slots; s++) {
+  for (let s = 1; s < sw.highWater; s++) {
     if (sw.refs[s] !== swapRefs[s]) out.push({ id: 'accounting', message: `swap slot ${s}: count ${sw.refs[s]} but ${swapRefs[s]} swap entries name it` });
     if (sw.isUsed(s) && swapRefs[s] === 0 && sw.cache[s] === -1) out.push({ id: 'accounting', message: `swap slot ${s} is in use but nothing names it (leaked)` });
     if (!sw.isUsed(s) && swapRefs[s] > 0) out.push({ id: 'accounting', message: `swap slot ${s} is free but ${swapRefs[s]} entries name it` });

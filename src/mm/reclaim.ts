@@ -161,7 +161,7 @@ export function reclaim(k: Kernel, target: number): number {
       if (evictPageCache(k, file, index, pfn)) result.freed++;
     }
   }
-  for (let slot = 0; slot < k.swap.cache.length && result.freed < target; slot++) {
+  for (let slot = 0; slot < k.swap.highWater && result.freed < target; slot++) {
     const pfn = k.swap.cache[slot];
     if (pfn >= 0 && writeBackIfUnmapped(k, pfn)) result.freed++;
   }

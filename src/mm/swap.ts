@@ -13,6 +13,12 @@ export class SwapSpace {
   private readonly inUse: Uint8Array;
   private readonly freeSlots: Int32Array;
   private freeTop: number;
+  /**
+   * One past the highest slot ever handed out: every slot from here up is free and
+   * untouched. Slots never used are on no list — freed slots go first, then fresh ones in
+   * increasing order — so a big swap device costs nothing until it is used.
+   */
+  highWater: number;
 
   constructor(readonly device: SwapDevice) {
     const n = device.slots;
@@ -22,17 +28,17 @@ export class SwapSpace {
     this.freeSlots = new Int32Array(n);
     this.freeTop = 0;
     // Slot 0 is the swap header on Linux and is never handed out.
-    for (let s = n - 1; s >= 1; s--) this.freeSlots[this.freeTop++] = s;
+    this.highWater = Math.min(1, n);
   }
 
   /** Slots in use. */
   get usedSlots(): number {
-    return Math.max(0, this.device.slots - 1 - this.freeTop);
+    return this.highWater - Math.min(1, this.device.slots) - this.freeTop;
   }
 
   /** Slots left. */
   get freeSlotCount(): number {
-    return this.freeTop;
+    return this.freeTop + (this.device.slots - this.highWater);
   }
 
   /** True while `slot` is allocated. */
@@ -42,8 +48,10 @@ export class SwapSpace {
 
   /** A free slot, or -1 when swap is full. */
   alloc(): number {
-    if (this.freeTop === 0) return -1;
-    const s = this.freeSlots[--this.freeTop];
+    let s: number;
+    if (this.freeTop > 0) s = this.freeSlots[--this.freeTop];
+    else if (this.highWater < this.device.slots) s = this.highWater++;
+    else return -1;
     this.inUse[s] = 1;
     this.refs[s] = 0;
     this.cache[s] = -1;
