@@ -126,7 +126,7 @@ export class ThreadHandle {
   /** close(2). */
   close(fd: number): SysResult {
     this.live();
-    return sysClose(this.thread.process, fd);
+    return sysClose(this.machine.kernel, this.thread.process, fd);
   }
 
   /** pread(2) into user memory at `buf` (copy_to_user: a PKRU-denied buffer is EFAULT). */

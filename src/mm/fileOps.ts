@@ -18,6 +18,9 @@ export const MAX_FILE_SIZE = 2 ** 31 * PAGE_SIZE;
 /** Creates (or replaces) an in-memory file holding `contents`. */
 export function createFile(k: Kernel, name: string, contents: Uint8Array | number): File {
   const size = typeof contents === 'number' ? contents : contents.length;
+  // A file of that name is replaced as by unlink() and create: mappings and descriptors of
+  // the old one keep it (and its page cache) until they go.
+  k.unlinkFile(name);
   const file = new File(name, size);
   k.files.set(name, file);
   if (typeof contents !== 'number') writeFileBytes(k, file, 0, contents, null);
@@ -47,8 +50,8 @@ export function sysOpen(k: Kernel, p: Process, name: string, flags: number): Sys
 }
 
 /** close(2). */
-export function sysClose(p: Process, fd: number): SysResult {
-  return p.fds.delete(fd) ? 0 : EBADF;
+export function sysClose(k: Kernel, p: Process, fd: number): SysResult {
+  return p.fds.delete(fd) ? (k.releaseUnlinkedFiles(), 0) : EBADF;
 }
 
 /** Writes bytes into a file through its page cache, growing it; returns bytes written or ENOMEM. */

@@ -103,4 +103,5 @@ export function sysExit(k: Kernel, p: Process, code: number): void {
   for (const t of p.threads) t.alive = false;
   p.fds.clear();
   k.dropMm(p);
+  k.releaseUnlinkedFiles();
 }

@@ -228,6 +228,7 @@ export class Kernel {
     this.dropMm(p);
     // A path of the victim still pins its address space: reap what can be reaped now.
     if (mm.users > 0 && this.mms.has(mm)) oomReap(this, mm);
+    this.releaseUnlinkedFiles();
   }
 
   /** A new address space around `pmap`, registered until it is torn down. */
@@ -322,9 +323,39 @@ export class Kernel {
     };
   }
 
-  /** Every file with a page cache: named files and shmem objects. */
+  /**
+   * Files whose name went (a new file took it) while they were mapped or open. Like an
+   * unlinked inode in Linux (iput() frees it at the last reference), each keeps its page
+   * cache until its last mapping and descriptor are gone.
+   */
+  readonly unlinkedFiles = new Set<File>();
+
+  /** Removes `name` from the file table; the file lives on while anything still uses it. */
+  unlinkFile(name: string): void {
+    const old = this.files.get(name);
+    if (!old) return;
+    this.files.delete(name);
+    this.unlinkedFiles.add(old);
+    old.onLastUnmap = () => this.releaseUnlinkedFiles();
+    this.releaseUnlinkedFiles();
+  }
+
+  /** Frees the page cache of every unlinked file that nothing maps or has open any more. */
+  releaseUnlinkedFiles(): void {
+    if (this.unlinkedFiles.size === 0) return;
+    const open = new Set<File>();
+    for (const p of this.processes.values()) if (p.alive) for (const o of p.fds.values()) open.add(o.file);
+    for (const f of this.unlinkedFiles) {
+      if (f.mappings.size > 0 || f.holds > 0 || open.has(f)) continue;
+      f.dropPages(this.hw.mem, 0);
+      this.unlinkedFiles.delete(f);
+    }
+  }
+
+  /** Every file with a page cache: named files, unlinked ones still in use, and shmem objects. */
   *allFiles(): IterableIterator<File> {
     yield* this.files.values();
+    yield* this.unlinkedFiles;
     yield* this.shmemFiles;
   }
 
