@@ -42,7 +42,7 @@ export interface AddrSel {
 export type Who = number;
 
 /** How the threads of an interleaved step are picked. */
-export type Pairing = 'same-cpu-other-process' | 'same-cpu-same-process' | 'any';
+export type Pairing = 'same-cpu-other-process' | 'same-cpu-same-process' | 'other-cpu' | 'any';
 
 export type MapKind = 'anon' | 'shanon' | 'fpriv' | 'fshared';
 
@@ -91,6 +91,8 @@ export interface Bias {
   readonly unalignedSwap: number;
   /** Weight of forks. */
   readonly fork: number;
+  /** Every interleaved step uses this pairing (a hunting knob: STRESS_PAIRING). */
+  readonly pairing?: Pairing;
 }
 
 export const DEFAULT_BIAS: Bias = { conc: 6, sameCpu: 3, populate: 1, unalignedSwap: 1, fork: 3 };
@@ -105,7 +107,7 @@ function mmapArb(b: Bias): fc.Arbitrary<Extract<PathOp, { t: 'mmap' }>> {
       prot: protArb,
       kind: fc.constantFrom<MapKind>('anon', 'anon', 'anon', 'shanon', 'fpriv', 'fshared'),
       file: fc.nat(1),
-      fileOff: fc.nat(2),
+      fileOff: fc.nat(1),
       fixed: fc.integer({ min: 0, max: 5 }).map((x) => x > 0),
       populate: fc.integer({ min: 0, max: 9 }).map((x) => x < 2 * b.populate),
     })
@@ -127,18 +129,22 @@ function pathOpArb(b: Bias): fc.Arbitrary<PathOp> {
 }
 
 function swapArb(b: Bias): fc.Arbitrary<Extract<PathOp, { t: 'swapout' }>> {
-  const off = fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: b.unalignedSwap, arbitrary: fc.integer({ min: 1, max: PAGE - 1 }) });
+  const off = b.unalignedSwap > 0 ? fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: b.unalignedSwap, arbitrary: fc.integer({ min: 1, max: PAGE - 1 }) }) : fc.constant(0);
   return fc.record({ t: fc.constant('swapout' as const), who: whoArb, a: addrArb(70), n: nArb, startOff: off, endOff: off, whole: fc.integer({ min: 0, max: 3 }).map((x) => x === 0) });
 }
 
 export function opArb(b: Bias): fc.Arbitrary<Op> {
   const concArb = fc.record({
     t: fc.constant('conc' as const),
-    pairing: fc.oneof(
-      { weight: b.sameCpu, arbitrary: fc.constant<Pairing>('same-cpu-other-process') },
-      { weight: Math.max(1, b.sameCpu >> 1), arbitrary: fc.constant<Pairing>('same-cpu-same-process') },
-      { weight: 2, arbitrary: fc.constant<Pairing>('any') },
-    ),
+    pairing:
+      b.pairing !== undefined
+        ? fc.constant(b.pairing)
+        : fc.oneof(
+            { weight: b.sameCpu, arbitrary: fc.constant<Pairing>('same-cpu-other-process') },
+            { weight: Math.max(1, b.sameCpu >> 1), arbitrary: fc.constant<Pairing>('same-cpu-same-process') },
+            { weight: 1, arbitrary: fc.constant<Pairing>('other-cpu') },
+            { weight: 2, arbitrary: fc.constant<Pairing>('any') },
+          ),
     paths: fc.array(pathOpArb(b), { minLength: 2, maxLength: 3 }),
     schedule: fc.array(fc.nat(2), { maxLength: 24 }),
   });
@@ -157,7 +163,7 @@ export function opArb(b: Bias): fc.Arbitrary<Op> {
     { weight: b.fork, arbitrary: fc.record({ t: fc.constant('fork' as const), who: whoArb, cpu: fc.nat(2) }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('exit' as const), who: whoArb }) },
     { weight: 3, arbitrary: fc.record({ t: fc.constant('thread' as const), who: whoArb, cpu: fc.nat(2) }) },
-    { weight: b.conc, arbitrary: concArb },
+    ...(b.conc > 0 ? [{ weight: b.conc, arbitrary: concArb }] : []),
   );
 }
 

@@ -18,13 +18,24 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Mismatch } from '../mm/_model.js';
 import { Runner, stats } from './_driver.js';
-import { type Bias, type Config, configArb, DEFAULT_BIAS, type MachineSpace, MEMORY, type Op, opsArb, SWAP } from './_ops.js';
+import { type Bias, type Config, type Pairing, configArb, DEFAULT_BIAS, type MachineSpace, MEMORY, type Op, opsArb, SWAP } from './_ops.js';
 
 const KiB = 1024;
 const env = process.env;
 const BASE_SEED = Number(env.STRESS_SEED ?? 1);
 const RUNS = env.STRESS_RUNS === undefined ? undefined : Number(env.STRESS_RUNS);
 const MAX_LEN = env.STRESS_LEN === undefined ? undefined : Number(env.STRESS_LEN);
+
+/** The block's bias with the hunting knobs applied: STRESS_CONC (weight of interleaved steps, 0 for none), STRESS_UNALIGNED (weight of unaligned swap-out), STRESS_PAIRING (one pairing for every interleaved step). */
+function withKnobs(b: Bias): Bias {
+  const pairing = env.STRESS_PAIRING as Pairing | undefined;
+  return {
+    ...b,
+    conc: env.STRESS_CONC === undefined ? b.conc : Number(env.STRESS_CONC),
+    unalignedSwap: env.STRESS_UNALIGNED === undefined ? b.unalignedSwap : Number(env.STRESS_UNALIGNED),
+    ...(pairing !== undefined ? { pairing } : {}),
+  };
+}
 
 function runSequence(cfg: Config, ops: readonly Op[]): void {
   const run = new Runner(cfg);
@@ -53,13 +64,13 @@ interface Block {
 const BOTH = ['linux', 'freebsd'] as const;
 
 const BLOCKS: readonly Block[] = [
-  { name: 'linux, mixed steps', seed: 0, runs: 2000, len: [20, 40], space: { os: ['linux'], memory: MEMORY, swap: SWAP, variants: false }, bias: DEFAULT_BIAS },
-  { name: 'freebsd, mixed steps', seed: 1, runs: 2000, len: [20, 40], space: { os: ['freebsd'], memory: MEMORY, swap: SWAP, variants: false }, bias: DEFAULT_BIAS },
+  { name: 'linux, mixed steps', seed: 0, runs: 2000, len: [20, 28], space: { os: ['linux'], memory: MEMORY, swap: SWAP, variants: false }, bias: DEFAULT_BIAS },
+  { name: 'freebsd, mixed steps', seed: 1, runs: 2000, len: [20, 28], space: { os: ['freebsd'], memory: MEMORY, swap: SWAP, variants: false }, bias: DEFAULT_BIAS },
   {
     name: 'threads of different processes and of one process on one CPU, interleaved',
     seed: 2,
     runs: 2000,
-    len: [20, 30],
+    len: [20, 28],
     space: { os: BOTH, memory: MEMORY, swap: SWAP, variants: false },
     bias: { ...DEFAULT_BIAS, conc: 14, sameCpu: 8 },
   },
@@ -67,7 +78,7 @@ const BLOCKS: readonly Block[] = [
     name: 'page-crossing accesses and unaligned swap-out under memory pressure',
     seed: 3,
     runs: 1500,
-    len: [20, 40],
+    len: [20, 28],
     space: { os: BOTH, memory: [96 * KiB, 128 * KiB], swap: SWAP, variants: false },
     bias: { ...DEFAULT_BIAS, unalignedSwap: 3, populate: 2 },
   },
@@ -75,11 +86,11 @@ const BLOCKS: readonly Block[] = [
     name: 'tiny machines: OOM kills with paths in flight, fork failing half-way',
     seed: 4,
     runs: 1500,
-    len: [20, 30],
+    len: [20, 28],
     space: { os: BOTH, memory: [64 * KiB, 80 * KiB, 96 * KiB], swap: [0, 0, 256 * KiB], variants: false },
     bias: { ...DEFAULT_BIAS, populate: 4, fork: 6, conc: 10 },
   },
-  { name: 'every variant', seed: 5, runs: 1000, len: [20, 40], space: { os: BOTH, memory: MEMORY, swap: SWAP, variants: true }, bias: DEFAULT_BIAS },
+  { name: 'every variant', seed: 5, runs: 1000, len: [20, 28], space: { os: BOTH, memory: MEMORY, swap: SWAP, variants: true }, bias: DEFAULT_BIAS },
 ];
 
 describe('stress: processes, threads, interleavings and memory pressure against the reference model', () => {
@@ -90,7 +101,7 @@ describe('stress: processes, threads, interleavings and memory pressure against 
       const params: fc.Parameters<[Config, Op[]]> = { seed, numRuns: RUNS ?? b.runs, includeErrorInReport: true, endOnFailure: false };
       if (env.STRESS_PATH !== undefined) params.path = env.STRESS_PATH;
       fc.assert(
-        fc.property(configArb(b.space), opsArb(b.bias, b.len[0], MAX_LEN ?? b.len[1]), (cfg, ops) => runSequence(cfg, ops)),
+        fc.property(configArb(b.space), opsArb(withKnobs(b.bias), Math.min(b.len[0], MAX_LEN ?? b.len[0]), MAX_LEN ?? b.len[1]), (cfg, ops) => runSequence(cfg, ops)),
         params,
       );
       if (env.STRESS_STATS !== undefined) {
