@@ -38,14 +38,12 @@ import {
   ScheduleError,
   type KernelPath,
   type ProcessHandle,
-  type SignalInfo,
-  type Step,
   type ThreadHandle,
 } from '../../src/index.js';
 import { swapOutProcess } from '../../src/mm/reclaim.js';
 import { PkruRangeSet } from '../../src/pmap/pkruRangeSet.js';
 import { type Fault, hex, MemObj, Mismatch, PAGE, parseMaps, protStr, type Result } from '../mm/_model.js';
-import { ARENA, ARENA_PAGES, type AddrSel, type Config, MAX_PROCS, MAX_THREADS, OFFSETS, type Op, type PathOp, type Who } from './_ops.js';
+import { ARENA, ARENA_PAGES, type AddrSel, type Config, MAX_PROCS, MAX_THREADS, OFFSETS, type Op, type Pairing, type PathOp, type Who } from './_ops.js';
 import { type Expected, World } from './_refModel.js';
 
 /** Candidate worlds kept at most while interleavings stay ambiguous. */
@@ -89,7 +87,8 @@ function fmt(r: unknown): string {
   if (typeof r === 'number') return r >= 0x1000 ? hex(r) : String(r);
   if (isErrno(r)) return r.name;
   if (isSignal(r)) return `${r.signal} ${r.code} addr=${hex(r.addr)}${r.code === 'SEGV_PKUERR' ? ` pkey=${r.pkey}` : ''}`;
-  return JSON.stringify(r) ?? String(r);
+  if (r instanceof Error) return `${r.constructor.name}: ${r.message}`;
+  return JSON.stringify(r) ?? typeof r;
 }
 
 const fmtFault = (f: Fault): string => `${f.signal} ${f.code} addr=${hex(f.addr)}${f.pkey !== undefined ? ` pkey=${f.pkey}` : ''}`;
@@ -148,7 +147,7 @@ export class Runner {
         if (e instanceof OutOfMemoryError) break;
         throw e;
       }
-      this.log.push(`P[${h.pid}] = m.spawn('p${this.handles.size}', ${cpu}); T[${h.main.tid}] = P[${h.pid}].main;`);
+      this.log.push(`P[${h.pid}] = m.spawn('p${this.handles.size}', ${cpu}); T[${h.main.tid}] = P[${h.pid}].main; ${FILES.map((f) => `T[${h.main.tid}].open('${f.name}', ${O_RDWR});`).join(' ')}`);
       this.handles.set(h.pid, h);
       this.fds.set(
         h.pid,
@@ -342,7 +341,7 @@ export class Runner {
 
   /** A process swap-out as a kernel path of kswapd: one preemption point, then the whole swap-out (as reclaim runs inside any allocation). */
   private *swapOutPath(c: Extract<Call, { k: 'swapout' }>): KernelPath<unknown> {
-    yield this.kswapd.thread.ctx.at('vma', 'swap-out') as Step;
+    yield this.kswapd.thread.ctx.at('vma', 'swap-out');
     const h = this.handles.get(c.pid)!;
     return h.alive ? swapOutProcess(this.m.kernel, h.process.mm, c.start, c.end) : 0;
   }
@@ -557,11 +556,12 @@ export class Runner {
       const free = all.filter((x) => !used.has(x.t.tid));
       if (free.length === 0) continue;
       let pool = free;
-      if (first && op.pairing !== 'any') {
+      const pairing: Pairing = op.pairing;
+      if (first && pairing !== 'any') {
         const f = first;
         const sameCpu = free.filter((x) => x.t.cpu === f.t.cpu);
-        const want = op.pairing === 'same-cpu-other-process' ? sameCpu.filter((x) => x.pid !== f.pid) : sameCpu.filter((x) => x.pid === f.pid);
-        if (op.pairing === 'other-cpu') {
+        const want = pairing === 'same-cpu-other-process' ? sameCpu.filter((x) => x.pid !== f.pid) : sameCpu.filter((x) => x.pid === f.pid);
+        if (pairing === 'other-cpu') {
           const others = free.filter((x) => !calls.some((c) => c.t.cpu === x.t.cpu));
           pool = others;
         } else {

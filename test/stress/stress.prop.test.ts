@@ -13,6 +13,41 @@
  * On failure fast-check shrinks the sequence and the report shows the seed and path to
  * replay, which check failed ([invariant], [model: …], [accounting …]) and a straight-line
  * library script that replays the run.
+ *
+ * Not modelled: remap_file_pages (so the rfp-* variants run with their design switched on
+ * but none of their mappings made: the model applies in full, and invariants and
+ * accounting are checked); msync, mremap, pread/pwrite, exec, signal handlers. Populate is
+ * not generated for private file mappings (the early COW copy is D19's territory).
+ *
+ * Found on commit 46aee4a (defects of /work/shared/reference/reliability-review.md), each
+ * run as `STRESS_… npm run stress`; the first failure is shrunk and printed:
+ * - D4: plain `npm test` / `npm run stress` — every block (base seed 1, block seeds
+ *   1000-1005) shrinks to an unaligned swap-out, e.g. block "linux, mixed steps" (seed
+ *   1000): `T[2].load(0x7ffff7ffbfff, 2)` … `P[2].swapOut(0x7ffff7ffc001, 0x7ffff7ffd000)`
+ *   → [invariant] no-stale-tlb "CPU 0 TLB entry 0x7ffff7ffc000 (pcid 2) maps frame 1 but
+ *   the page table has no present entry".
+ * - D1: STRESS_BLOCK=threads STRESS_UNALIGNED=0 (seed 1002, 24th run): p2 and p3 on CPU 0;
+ *   T2 (key 1 open) and T3 (key 1 denied); `m.interleave([[T[2], load(a)], [T[3],
+ *   store(0x10000000)]])` on a PROT_NONE key-1 page → T2 gets SEGV_PKUERR pkey=1 (T3's PKRU,
+ *   another process's thread) → [model: interleaving]: the serial orders say SEGV_ACCERR.
+ *   (Before the test files were made smaller, base seed 1 block 1000 hit the same first.)
+ * - D3: STRESS_BLOCK=tiny STRESS_CONC=0 STRESS_UNALIGNED=0 (seed 1004, 384th run; linux,
+ *   64K, swap 0, forks of a process with a shared /f0 mapping): `T[6].load(0x7ffff7ffbffe,
+ *   4)` gave 0x51433729 → [model: load] expected bytes [0x29, 0x37, 0xa9, 0xb5]: page 0's
+ *   bytes read for page 1. STRESS_BLOCK=tiny STRESS_PAIRING=other-cpu STRESS_UNALIGNED=0
+ *   (seed 1004, 234th run; freebsd, 64K): `T[3].store(0x7ffff7ffdffe, 0x10000, 4)` into
+ *   populated shared anonymous memory → [model: state] "byte 0x7ffff7ffd000 is 0x1, the
+ *   model says 0x0": the page-1 byte went to page 0. Shortest form (3 steps, both OSes,
+ *   64K, swap 0): mmap 16K anon populate; mmap /f0 8K shared fixed at 0x10000000; mmap 4K
+ *   PROT_NONE populate; load(0x10000ffd, 4) → 0x4337291d, expected 0xa937291d, bytes
+ *   [0x1d, 0x29, 0x37, 0xa9].
+ * - D5: found with a local copy where D1/D3/D4/D7 were patched (block "threads…", seed
+ *   1002): 96K, swap 0; `m.interleave([[T[5], load(0x10001000)], [T[2], mmap(0, 16K, rw,
+ *   MAP_PRIVATE|MAP_ANONYMOUS|MAP_POPULATE)]], [2])` OOM-kills p2 while its own populate is
+ *   in flight → [invariant] accounting "frame 3: mapcount 1 but 0 entries map it … leaked".
+ *   The printed script fails the same way on 46aee4a, but there D1 and D4 are found first.
+ * - D7: not pinned to a seed here: fork ENOMEM happens in the tiny block (STRESS_STATS=1
+ *   counts it), but D3 and D4 are found first on these seeds.
  */
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
