@@ -116,7 +116,7 @@ const PKEY_DISABLE_ACCESS = 1;
 const PKEY_DISABLE_WRITE = 2;
 
 export type SigName = 'SIGSEGV' | 'SIGBUS';
-export type SigCode = 'SEGV_MAPERR' | 'SEGV_ACCERR' | 'SEGV_PKUERR' | 'BUS_ADRERR';
+export type SigCode = 'SEGV_MAPERR' | 'SEGV_ACCERR' | 'SEGV_PKUERR' | 'BUS_ADRERR' | 'BUS_OBJERR';
 
 export interface Fault {
   readonly signal: SigName;
