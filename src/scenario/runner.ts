@@ -12,6 +12,7 @@ import {
   type ConcurrentBlock,
   type Expectation,
   type Expr,
+  type FinalCondition,
   type MachineDecl,
   type OpStatement,
   type Scenario,
@@ -115,7 +116,7 @@ function failedReport(file: string, diagnostics: readonly Diagnostic[]): RunRepo
 class Run implements ConditionContext {
   private readonly diagnostics: Diagnostic[] = [];
   private readonly compiled = new Map<OpStatement, CompiledOp>();
-  private readonly finals: { line: number; quantifier: string; compiled: CompiledCondition; span: Span }[] = [];
+  private readonly finals = new Map<FinalCondition, { line: number; quantifier: string; compiled: CompiledCondition }>();
   private readonly values = new Map<string, number>();
   /** Names that only a `NAME = fork` binds. */
   private readonly forkNames = new Set<string>();
@@ -173,11 +174,13 @@ class Run implements ConditionContext {
           break;
         case 'concurrent': {
           for (const t of item.threads) checkBlock(t);
-          item.threads.forEach((t, i) => {
-            if (item.threads.slice(0, i).some((o) => sameThread(o.name, t.name))) this.diag(t.span, 'MMS3005', `thread '${t.name}' appears twice in this concurrent block`);
-          });
+          const names = new Set<string>();
+          for (const t of item.threads) {
+            if (names.has(threadKey(t.name))) this.diag(t.span, 'MMS3005', `thread '${t.name}' appears twice in this concurrent block`);
+            names.add(threadKey(t.name));
+          }
           for (const s of item.schedule ?? []) {
-            if (!item.threads.some((t) => sameThread(t.name, s.name))) {
+            if (!names.has(threadKey(s.name))) {
               this.diag(s.span, 'MMS3001', `'${s.name}' is not one of this concurrent block's threads (${item.threads.map((t) => t.name).join(', ')})`);
             }
           }
@@ -187,7 +190,7 @@ class Run implements ConditionContext {
           this.checkStatement(item.statement, 'top', bound, procs);
           break;
         case 'final':
-          this.finals.push({ line: item.span.line, quantifier: item.quantifier, compiled: compileCondition(item.condition, this.scenario.file, this.diagnostics), span: item.span });
+          this.finals.set(item, { line: item.span.line, quantifier: item.quantifier, compiled: compileCondition(item.condition, this.scenario.file, this.diagnostics) });
           break;
       }
     }
@@ -384,7 +387,7 @@ class Run implements ConditionContext {
           break;
         case 'final':
           // A condition is checked where it stands, over the state everything above it left.
-          if (!this.shouldStop(item.span.line)) this.finalOutcomes.push(this.evaluateFinal(this.finals.find((f) => f.span === item.span)!));
+          if (!this.shouldStop(item.span.line)) this.finalOutcomes.push(this.evaluateFinal(this.finals.get(item)!));
           break;
         default:
           break;
@@ -529,10 +532,9 @@ class Run implements ConditionContext {
       const path = this.threadPath(b, t);
       pairs.push([t, this.options.trace ? this.traced(path, b.name) : path]);
     }
-    const schedule = (c.schedule ?? []).map((s) => {
-      const t = [...byName.entries()].find(([n]) => sameThread(n, s.name));
-      return t ? t[1].tid : -1;
-    });
+    const tids = new Map<string, number>();
+    for (const [n, t] of byName) tids.set(threadKey(n), t.tid);
+    const schedule = (c.schedule ?? []).map((s) => tids.get(threadKey(s.name)) ?? -1);
     this.notes.push(
       c.schedule
         ? `concurrent block at line ${c.span.line}: the schedule forced the first ${schedule.length} steps; the rest ran round-robin in the order the threads are written`
@@ -718,9 +720,9 @@ function cpuOption(b: ThreadBlock): number | null {
   return null;
 }
 
-function sameThread(a: string, b: string): boolean {
-  const norm = (s: string): string => (s.endsWith('.main') ? s.slice(0, -5) : s);
-  return norm(a) === norm(b);
+/** A thread's name with `p.main` written as `p`, so both spellings compare equal. */
+function threadKey(name: string): string {
+  return name.endsWith('.main') ? name.slice(0, -5) : name;
 }
 
 function exprNames(e: Expr): { name: string; span: Span }[] {

@@ -11,7 +11,7 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = join(root, 'dist', 'src', 'cli', 'main.js');
 
 function mmsim(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -122,6 +122,12 @@ describe('mmsim command', () => {
     assert.match(r.stdout, /rw-p 00000000 00:00 0/);
     assert.match(r.stdout, /cpu0\s+PKRU=0x55555554/);
     assert.doesNotMatch(r.stdout, /process q/, 'the fork at line 9 has not run');
+  });
+
+  it('show: a page table of 131072 entries prints in full (no stack overflow)', () => {
+    const r = mmsim(['show', scenario('machine x86_64 memory=1G\nprocess p\n  a = mmap 512M rw private anon populate\n'), '--no-color']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.split('\n').filter((l) => /^\s+0x[0-9a-f]+\s+pfn=0x[0-9a-f]+ P /.test(l)).length, 131072);
   });
 
   it('check: parses and validates only', () => {
