@@ -60,7 +60,10 @@ export function formatReport(r: RunReport, style: Style, trace: boolean): string
   const out: string[] = [style.bold(r.file)];
   if (r.diagnostics.length > 0) {
     for (const d of r.diagnostics) out.push(style.bad(formatDiagnostic(d)));
-    out.push(style.bad(`ERROR ${r.file}: ${r.diagnostics.length} problem${r.diagnostics.length === 1 ? '' : 's'} in the scenario; nothing ran`));
+    const n = r.diagnostics.length;
+    const capped = r.diagnostics[n - 1].code === 'MMS0004';
+    const problems = capped ? `more than ${n - 1} problems` : `${n} problem${n === 1 ? '' : 's'}`;
+    out.push(style.bad(`ERROR ${r.file}: ${problems} in the scenario; nothing ran`));
     return out.join('\n');
   }
   // A loop, not Math.max(...lines): spreading a few hundred thousand arguments overflows the stack.

@@ -20,10 +20,11 @@ import {
   type ThreadBlock,
 } from './ast.js';
 import { compileCondition, type CompiledCondition, ConditionError, type ConditionContext } from './conditions.js';
-import { type Diagnostic } from './diagnostics.js';
+import { capDiagnostics, type Diagnostic, MAX_DIAGNOSTICS } from './diagnostics.js';
 import { type CompiledOp, type OpResult, OPS, ScenarioRuntimeError } from './ops.js';
 import { formatNumber } from './format.js';
-import { parseScenario } from './parser.js';
+import { parseText, type ParseResult } from './parser.js';
+import { SourceLines, stripBom } from './scanner.js';
 
 /** What one operation line did. */
 export interface LineOutcome {
@@ -94,21 +95,27 @@ export function formatResult(r: OpResult): string {
 
 const SIZE = { K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
 
-/** Parses and runs a scenario. */
+/**
+ * Parses and runs a scenario. A leading byte order mark is skipped. When the text has
+ * problems nothing runs, and the report lists them all (capped, see {@link capDiagnostics}).
+ */
 export function runScenario(text: string, file: string, options: RunOptions = {}): RunReport {
-  const parsed = parseScenario(text, file);
-  if (parsed.diagnostics.length > 0) return failedReport(file, parsed.diagnostics);
-  return new Run(parsed.scenario, text, options).execute();
+  const source = stripBom(text);
+  const parsed = parseText(source, file);
+  const run = new Run(parsed, source, options);
+  const problems = run.validate();
+  if (problems.length > 0) return problemReport(file, problems);
+  return run.execute();
 }
 
-/** Parses and validates a scenario without running it: every diagnostic. */
+/** Parses and validates a scenario without running it: every diagnostic (capped). */
 export function checkScenario(text: string, file: string): Diagnostic[] {
-  const parsed = parseScenario(text, file);
-  if (parsed.diagnostics.length > 0) return parsed.diagnostics;
-  return new Run(parsed.scenario, text, {}).validate();
+  const source = stripBom(text);
+  return new Run(parseText(source, file), source, {}).validate();
 }
 
-function failedReport(file: string, diagnostics: readonly Diagnostic[]): RunReport {
+/** The report of a scenario that did not run because of `diagnostics`. */
+export function problemReport(file: string, diagnostics: readonly Diagnostic[]): RunReport {
   return { file, diagnostics, lines: [], finals: [], notes: [], passed: false, machine: null, names: { processes: new Map(), threads: new Map() }, trace: [] };
 }
 
@@ -128,26 +135,60 @@ class Run implements ConditionContext {
   private readonly finalOutcomes: FinalOutcome[] = [];
   private readonly notes: string[] = [];
   private readonly trace: TraceEvent[] = [];
-  private readonly sourceLines: string[];
+  private readonly sourceLines: SourceLines;
+  private readonly scenario: Scenario;
   machine!: Machine;
   private stopped = false;
+  /** Validation diagnostics past the first MAX_DIAGNOSTICS + 1, counted only. */
+  private omitted = 0;
+  /** The diagnostics of {@link validate}, once it ran. */
+  private validated: Diagnostic[] | null = null;
 
   constructor(
-    private readonly scenario: Scenario,
+    private readonly parsed: ParseResult,
     text: string,
     private readonly options: RunOptions,
   ) {
-    this.sourceLines = text.split(/\r?\n/);
+    this.scenario = parsed.scenario;
+    this.sourceLines = new SourceLines(text);
   }
 
   private diag(span: Span, code: Diagnostic['code'], message: string): void {
     this.diagnostics.push({ file: this.scenario.file, span, code, message });
   }
 
-  /** Static checks: operations, their arguments and places, names, conditions, the machine line. */
+  /** Drops diagnostics past the cap, counting them, so a file wrong on every line stays small. */
+  private trimDiagnostics(): void {
+    const over = this.diagnostics.length - (MAX_DIAGNOSTICS + 1);
+    if (over <= 0) return;
+    this.omitted += over;
+    this.diagnostics.length = MAX_DIAGNOSTICS + 1;
+  }
+
+  /** Whether `name` may be defined by a line that had an error (so its uses are not reported again). */
+  private unsure(name: string): boolean {
+    return this.parsed.unsureNames.has(name);
+  }
+
+  /**
+   * Every problem of the scenario, sorted and capped: those of the parse, and those the
+   * static checks find in the statements that parsed (operations, their arguments and
+   * places, names, conditions, the machine line).
+   */
   validate(): Diagnostic[] {
+    if (this.validated === null) {
+      this.check();
+      this.trimDiagnostics();
+      this.validated = capDiagnostics([...this.parsed.diagnostics, ...this.diagnostics], this.parsed.omitted + this.omitted, this.scenario.file);
+    }
+    return this.validated;
+  }
+
+  private check(): void {
     const machine = this.machineOptions(this.scenario.machine);
-    this.machineCpus = machine.cpus;
+    // A machine line with an error leaves the CPUs and the personality unknown: do not
+    // report every cpu= and os-specific operation against the defaults.
+    this.machineCpus = this.parsed.machineFailed ? 256 : machine.cpus;
     this.os = machine.os;
     const bound = new Set<string>();
     const procs = new Set<string>();
@@ -160,10 +201,13 @@ class Run implements ConditionContext {
         const proc = dot > 0 ? name.slice(0, dot) : name;
         // `thread p` is p's main thread; other threads are named PROC.NAME.
         if (dot === name.length - 1 || dot === 0) this.diag(b.span, 'MMS3004', `a thread is named PROC.NAME (like p.t1), not '${name}'`);
-        else if (!procs.has(proc)) this.diag(b.span, 'MMS3001', `no process '${proc}' is declared before this thread`);
+        else if (!procs.has(proc) && !this.unsure(proc)) this.diag(b.span, 'MMS3001', `no process '${proc}' is declared before this thread`);
       }
-      this.blockOptions(b, machine.cpus);
-      for (const s of b.body) this.checkStatement(s, 'thread', bound, procs);
+      this.blockOptions(b, this.machineCpus);
+      for (const s of b.body) {
+        this.checkStatement(s, 'thread', bound, procs);
+        this.trimDiagnostics();
+      }
     };
     for (const item of this.scenario.body) {
       switch (item.kind) {
@@ -193,8 +237,8 @@ class Run implements ConditionContext {
           this.finals.set(item, { line: item.span.line, quantifier: item.quantifier, compiled: compileCondition(item.condition, this.scenario.file, this.diagnostics) });
           break;
       }
+      this.trimDiagnostics();
     }
-    return this.diagnostics;
   }
 
   private checkStatement(s: OpStatement, place: 'thread' | 'top', bound: Set<string>, procs: Set<string>): void {
@@ -207,7 +251,7 @@ class Run implements ConditionContext {
       this.diag(s.opSpan, 'MMS2003', place === 'top' ? `'${s.op}' runs in a thread: put it in a 'process' or 'thread' block` : `'${s.op}' stands at the top level, outside any block`);
       return;
     }
-    if (def.os !== undefined && def.os !== this.os) {
+    if (def.os !== undefined && def.os !== this.os && !this.parsed.machineFailed) {
       this.diag(s.opSpan, 'MMS3007', `'${s.op}' is a ${def.os} interface; this machine runs os=${this.os} (set os=${def.os} on the machine line)`);
       return;
     }
@@ -217,7 +261,7 @@ class Run implements ConditionContext {
     this.compiled.set(s, compiled);
     if (this.diagnostics.length === before) {
       for (const name of reader.valueExprs.flatMap(exprNames)) {
-        if (!bound.has(name.name) && !procs.has(name.name)) {
+        if (!bound.has(name.name) && !procs.has(name.name) && !this.unsure(name.name)) {
           this.diag(name.span, 'MMS3001', `'${name.name}' is not defined before this line; bind it with '${name.name} = …' first`);
         }
       }
@@ -258,7 +302,7 @@ class Run implements ConditionContext {
       if (e.addr) exprs.push(e.addr);
     }
     for (const x of exprs) {
-      for (const n of exprNames(x)) if (!bound.has(n.name) && !procs.has(n.name)) this.diag(n.span, 'MMS3001', `'${n.name}' is not defined before this line`);
+      for (const n of exprNames(x)) if (!bound.has(n.name) && !procs.has(n.name) && !this.unsure(n.name)) this.diag(n.span, 'MMS3001', `'${n.name}' is not defined before this line`);
     }
   }
 
@@ -359,7 +403,7 @@ class Run implements ConditionContext {
   /** Validates, then runs every statement and evaluates the final conditions. */
   execute(): RunReport {
     const problems = this.validate();
-    if (problems.length > 0) return failedReport(this.scenario.file, problems);
+    if (problems.length > 0) return problemReport(this.scenario.file, problems);
     const opts = this.machineOptions(this.scenario.machine);
     this.machine = new Machine({
       os: opts.os,
@@ -625,7 +669,7 @@ class Run implements ConditionContext {
   }
 
   private source(line: number): string {
-    const raw = this.sourceLines[line - 1] ?? '';
+    const raw = this.sourceLines.line(line);
     let quoted = false;
     for (let i = 0; i < raw.length; i++) {
       const c = raw[i];
@@ -637,7 +681,7 @@ class Run implements ConditionContext {
   }
 
   private expectationText(e: Expectation): string {
-    return this.sourceLines[e.span.line - 1]?.slice(e.span.column - 1, e.span.column - 1 + e.span.length).trim() ?? '';
+    return this.sourceLines.line(e.span.line).slice(e.span.column - 1, e.span.column - 1 + e.span.length).trim();
   }
 
   private expectationHolds(e: Expectation, r: OpResult): boolean {
