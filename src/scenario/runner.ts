@@ -315,11 +315,14 @@ class Run implements ConditionContext {
       if (a.kind === 'option' && a.key === 'os' && a.value.kind === 'expr' && a.value.expr.kind === 'name' && (a.value.expr.name === 'linux' || a.value.expr.name === 'freebsd')) out.os = a.value.expr.name;
     }
     if (m.arch !== 'x86_64') this.diag(m.span, 'MMS3007', `only the x86_64 architecture is modelled, not '${m.arch}'`);
+    const given = new Map<string, Span>();
     for (const a of m.options) {
       if (a.kind !== 'option') {
         this.diag(a.span, 'MMS2001', 'expected an option like cpus=2 on the machine line');
         continue;
       }
+      // Only variant= adds up; a second cpus= would silently override the first.
+      if (a.key !== 'variant' && !this.onceOnly(a, given)) continue;
       const num = (): number | null => {
         if (a.value.kind === 'expr' && a.value.expr.kind === 'number') return a.value.expr.value;
         this.diag(a.value.span, 'MMS3004', `${a.key}= takes a number`);
@@ -384,12 +387,25 @@ class Run implements ConditionContext {
     return out;
   }
 
+  /** Whether option `a` is the first of its key in `given`; reports a repeat. */
+  private onceOnly(a: { readonly key: string; readonly span: Span }, given: Map<string, Span>): boolean {
+    const first = given.get(a.key);
+    if (first === undefined) {
+      given.set(a.key, a.span);
+      return true;
+    }
+    this.diag(a.span, 'MMS3003', `option '${a.key}=' is given twice (first at column ${first.column}): give it once`);
+    return false;
+  }
+
   private blockOptions(b: ThreadBlock, cpus: number): void {
+    const given = new Map<string, Span>();
     for (const a of b.options) {
       if (a.kind !== 'option' || a.key !== 'cpu') {
         this.diag(a.span, 'MMS3003', `'${b.header}' takes only cpu=N`);
         continue;
       }
+      if (!this.onceOnly(a, given)) continue;
       if (a.value.kind !== 'expr' || a.value.expr.kind !== 'number') this.diag(a.value.span, 'MMS3004', 'cpu= takes a CPU number');
       else {
         const n = a.value.expr.value;
@@ -579,15 +595,19 @@ class Run implements ConditionContext {
     const tids = new Map<string, number>();
     for (const [n, t] of byName) tids.set(threadKey(n), t.tid);
     const schedule = (c.schedule ?? []).map((s) => tids.get(threadKey(s.name)) ?? -1);
-    this.notes.push(
-      c.schedule
-        ? `concurrent block at line ${c.span.line}: the schedule forced the first ${schedule.length} steps; the rest ran round-robin in the order the threads are written`
-        : `concurrent block at line ${c.span.line}: no schedule given, so the default order ran: round-robin over its threads in the order they are written, one step each`,
-    );
+    const note = (forced: number): string =>
+      !c.schedule
+        ? `concurrent block at line ${c.span.line}: no schedule given, so the default order ran: round-robin over its threads in the order they are written, one step each`
+        : forced < schedule.length
+          ? `concurrent block at line ${c.span.line}: the schedule forced the first ${forced} of its ${schedule.length} steps (step ${forced + 1} could not be taken); the rest ran round-robin in the order the threads are written`
+          : `concurrent block at line ${c.span.line}: the schedule forced the first ${forced} steps; the rest ran round-robin in the order the threads are written`;
     try {
       this.machine.interleave(pairs, schedule);
+      this.notes.push(note(schedule.length));
     } catch (e) {
       if (e instanceof ScheduleError) {
+        // Position -1 is a deadlock after the whole schedule was followed.
+        this.notes.push(note(e.position >= 0 ? e.position : schedule.length));
         const at = c.schedule && e.position >= 0 ? c.schedule[e.position].span : c.span;
         this.lines.push({
           line: at.line,
@@ -639,6 +659,10 @@ class Run implements ConditionContext {
           // An operation without preemption points runs in one step, once no other
           // thread is inside the kernel holding a lock it may need.
           yield* this.waitForQuiescence(t);
+          // A sibling may have ended this thread (exit, exec, a kill) while it waited:
+          // then it runs nothing, whatever the operation (exec would find out by itself,
+          // swapout or reclaim would not).
+          if (!t.alive) throw new ScenarioRuntimeError(`thread '${b.name}' has ended: it runs nothing more`, s.opSpan, 'MMS4003');
           result = op.run(this, t);
           yield t.thread.ctx.at('vma', s.op);
         }
