@@ -21,6 +21,7 @@ import {
 import { join } from 'node:path';
 import { type Diagnostic, type DiagnosticCode } from '../scenario/diagnostics.js';
 import { MAX_SCENARIO_BYTES } from '../scenario/parser.js';
+import { SourceLines } from '../scenario/scanner.js';
 
 /** The name `-` stands for in reports. */
 export const STDIN_NAME = '<stdin>';
@@ -146,7 +147,7 @@ function kindOf(st: Stats): string {
 }
 
 const MiB = 1024 * 1024;
-const LIMIT_TEXT = `scenarios are limited to ${MAX_SCENARIO_BYTES / MiB} MiB`;
+const LIMIT_TEXT = `scenarios are limited to ${MAX_SCENARIO_BYTES / MiB} MiB (${MAX_SCENARIO_BYTES} bytes)`;
 
 
 /** The text of one entry: a regular file read with a size limit, or standard input. */
@@ -184,7 +185,7 @@ function readFd(fd: number, file: string, stream: boolean): Loaded {
     const hint = st.isFIFO() && file.startsWith('/dev/') ? "; to read a scenario from standard input, name it '-'" : '';
     return { file, text: null, problem: inputProblem(file, 'MMS0002', `${kindOf(st)}, not a regular file: only regular files are read as scenarios${hint}`) };
   }
-  if (st.isFile() && st.size > MAX_SCENARIO_BYTES) return { file, text: null, problem: tooLarge(file, formatMiB(st.size)) };
+  if (st.isFile() && st.size > MAX_SCENARIO_BYTES) return { file, text: null, problem: tooLarge(file, `${st.size} bytes`) };
   // Read at most one byte past the limit: a file that grows, or a stream, is still bounded.
   const chunks: Buffer[] = [];
   let total = 0;
@@ -210,11 +211,7 @@ function readFd(fd: number, file: string, stream: boolean): Loaded {
 
 /** The problem of an input over the limit, whose size is known (a file) or not (a stream). */
 function tooLarge(file: string, size: string | null): Diagnostic {
-  return inputProblem(file, 'MMS0003', `the input is ${size ?? `larger than ${formatMiB(MAX_SCENARIO_BYTES)}`}; ${LIMIT_TEXT} (split it into several files)`);
-}
-
-function formatMiB(bytes: number): string {
-  return Number.isInteger(bytes / MiB) ? `${bytes / MiB} MiB` : `${(bytes / MiB).toFixed(1)} MiB`;
+  return inputProblem(file, 'MMS0003', `${LIMIT_TEXT}, and this one is ${size ?? 'larger'}: split it into several files`);
 }
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
@@ -222,4 +219,19 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
 /** Standard input was left non-blocking by whoever shares it: wait a little for data. */
 function waitForInput(): void {
   Atomics.wait(pause, 0, 0, 10);
+}
+
+/**
+ * `show --at`: a line number written as plain decimal digits, within the file (so `1e3`,
+ * `0x5`, ` 3 ` and 20-digit values are refused rather than read as something else). The
+ * number, or what is wrong with it.
+ */
+export function atLine(at: string, text: string, file: string): number | string {
+  if (!/^[1-9][0-9]*$/.test(at)) return `--at takes a line number (decimal digits, from 1), not '${at}'`;
+  const source = new SourceLines(text);
+  // A final line break ends the last line; it does not start one.
+  const lines = source.count > 1 && source.line(source.count) === '' ? source.count - 1 : source.count;
+  const n = at.length > 15 ? Infinity : Number(at);
+  if (n > lines) return `--at ${at}: ${file} has ${lines} line${lines === 1 ? '' : 's'}`;
+  return n;
 }

@@ -8,11 +8,10 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { formatDiagnostic, type Diagnostic } from '../scenario/diagnostics.js';
 import { checkScenario, problemReport, runScenario, type RunReport } from '../scenario/runner.js';
-import { SourceLines } from '../scenario/scanner.js';
 import { formatReport, reportJson, styleFor, tally } from './format.js';
 import { formatState, stateJson } from './show.js';
 import { compareRuns, formatComparison, runDesigns } from './compare.js';
-import { collect, load, type Loaded } from './input.js';
+import { atLine, collect, load, type Loaded } from './input.js';
 import { OutputClosed, stdoutInfo, writeOut } from './output.js';
 
 /** Exit status for bad input, distinct from a failed expectation. */
@@ -48,20 +47,6 @@ function single(path: string): { file: string; text: string } {
   const r = load(entry);
   if (r.problem !== null) throw new InputError(`${r.file}: ${r.problem.message}`);
   return r;
-}
-
-/**
- * `show --at`: a line number written as plain decimal digits, within the file (so `1e3`,
- * `0x5`, ` 3 ` and 20-digit values are refused rather than read as something else).
- */
-function atLine(at: string, text: string, file: string): number {
-  if (!/^[1-9][0-9]*$/.test(at)) throw new InputError(`--at takes a line number (decimal digits, from 1), not '${at}'`);
-  const source = new SourceLines(text);
-  // A final line break ends the last line; it does not start one.
-  const lines = source.count > 1 && source.line(source.count) === '' ? source.count - 1 : source.count;
-  const n = at.length > 15 ? Infinity : Number(at);
-  if (n > lines) throw new InputError(`--at ${at}: ${file} has ${lines} line${lines === 1 ? '' : 's'}`);
-  return n;
 }
 
 /** Builds the command line interface; `main()` runs it. */
@@ -131,7 +116,12 @@ export function buildProgram(): Command {
     .option('--no-color', 'never colour the output')
     .action((path: string, opts: { at?: string; json?: boolean; color: boolean }) => {
       const { file, text } = single(path);
-      const at = opts.at === undefined ? undefined : atLine(opts.at, text, file);
+      let at: number | undefined;
+      if (opts.at !== undefined) {
+        const n = atLine(opts.at, text, file);
+        if (typeof n === 'string') throw new InputError(n);
+        at = n;
+      }
       const r = runScenario(text, file, at === undefined ? {} : { stopAfterLine: at });
       const style = styleFor(stdoutInfo, !opts.color);
       if (r.diagnostics.length > 0) {

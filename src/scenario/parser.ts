@@ -183,7 +183,7 @@ export function parseText(text: string, file: string): ParseResult {
       file,
       span: { line: 0, column: 0, length: 0 },
       code: 'MMS0003',
-      message: `the scenario is ${text.length} characters long; scenarios are limited to ${MAX_SCENARIO_BYTES / (1024 * 1024)} MiB (split it into several files)`,
+      message: `scenarios are limited to ${MAX_SCENARIO_BYTES / (1024 * 1024)} MiB (${MAX_SCENARIO_BYTES} characters), and this one is ${text.length}: split it into several files`,
     });
   } else {
     eachLine(text, (t, n) => p.line(scanLine(t, n, file)));
