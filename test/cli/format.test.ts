@@ -10,7 +10,7 @@ import { formatReport, styleFor } from '../../src/cli/format.js';
 import { type FinalOutcome, type LineOutcome, type RunReport } from '../../src/scenario/runner.js';
 
 const plain = styleFor(process.stdout, true);
-const ROWS = 200_000;
+const ROWS = 150_000;
 
 /** A report of `n` passing lines with a final condition every 1000 lines, as a long run leaves it. */
 function bigReport(n: number, result: (i: number) => string = () => 'ok'): RunReport {
@@ -24,7 +24,7 @@ function bigReport(n: number, result: (i: number) => string = () => 'ok'): RunRe
 }
 
 describe('text output of large runs', () => {
-  it('formatReport prints every one of 200k lines, each final condition before the line below it', () => {
+  it('formatReport prints every one of 150k lines, each final condition before the line below it', () => {
     const text = formatReport(bigReport(ROWS), plain, false);
     const out = text.split('\n');
     assert.equal(out.length, 1 + ROWS + ROWS / 1000 + 1, 'title, lines, finals, verdict');
@@ -37,7 +37,7 @@ describe('text output of large runs', () => {
     assert.match(out[at + 1], /^\s+1003\s+p\s+store a 0x11/);
   });
 
-  it('formatComparison lines up 200k rows under two designs', () => {
+  it('formatComparison lines up 150k rows under two designs', () => {
     const designs: Design[] = [
       { label: 'as written', report: bigReport(ROWS) },
       { label: 'variant=x', report: bigReport(ROWS, (i) => (i === 5 ? 'EINVAL' : 'ok')) },
