@@ -587,7 +587,7 @@ class Parser {
       this.next();
       expect = this.expectation();
     }
-    return { kind: 'op', bind, op: op.text, opSpan: op.span, args, expect, span: this.spanFrom(first) };
+    return { kind: 'op', bind, op: op.text, opSpan: op.span, args: compact(args), expect, span: this.spanFrom(first) };
   }
 
   /** Options only (`key=value`), to the end of the line. */
@@ -739,7 +739,7 @@ class Parser {
     }
     this.checkAtom(subject, args, compare, c);
     const last = compare?.right.span ?? args[args.length - 1]?.span ?? subject.span;
-    return { kind: 'atom', subject: subject.text, args, compare, span: join(subject.span, last) };
+    return { kind: 'atom', subject: subject.text, args: compact(args), compare, span: join(subject.span, last) };
   }
 
   private checkAtom(
@@ -1020,6 +1020,16 @@ const ATOM_SHAPES: Readonly<Record<string, Shape>> = {
 };
 
 // ---- Helpers ------------------------------------------------------------------------
+
+const NO_ARGS: readonly Arg[] = Object.freeze([]);
+
+/**
+ * The arguments as kept in the tree: an array grown by push() keeps room for 17, which on
+ * a million statements is most of the tree's memory; a copy is exactly as long.
+ */
+function compact(args: Arg[]): readonly Arg[] {
+  return args.length === 0 ? NO_ARGS : args.slice();
+}
 
 function isOp(t: Token, op: string): boolean {
   return t.kind === 'op' && t.op === op;

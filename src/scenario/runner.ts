@@ -111,7 +111,7 @@ export function runScenario(text: string, file: string, options: RunOptions = {}
 /** Parses and validates a scenario without running it: every diagnostic (capped). */
 export function checkScenario(text: string, file: string): Diagnostic[] {
   const source = stripBom(text);
-  return new Run(parseText(source, file), source, {}).validate();
+  return new Run(parseText(source, file), source, {}, false).validate();
 }
 
 /** The report of a scenario that did not run because of `diagnostics`. */
@@ -148,6 +148,7 @@ class Run implements ConditionContext {
     private readonly parsed: ParseResult,
     text: string,
     private readonly options: RunOptions,
+    private readonly willRun = true,
   ) {
     this.scenario = parsed.scenario;
     this.sourceLines = new SourceLines(text);
@@ -258,7 +259,8 @@ class Run implements ConditionContext {
     const before = this.diagnostics.length;
     const reader = new ArgReader(s, this.scenario.file, this.diagnostics);
     const compiled = def.compile(reader);
-    this.compiled.set(s, compiled);
+    // Only a run needs the compiled operations; a check keeps just the diagnostics.
+    if (this.willRun) this.compiled.set(s, compiled);
     if (this.diagnostics.length === before) {
       for (const name of reader.valueExprs.flatMap(exprNames)) {
         if (!bound.has(name.name) && !procs.has(name.name) && !this.unsure(name.name)) {
