@@ -62,7 +62,9 @@ export function formatComparison(file: string, designs: readonly Design[], style
   const rows = compareRuns(designs);
   const header = ['line', 'statement', ...designs.map((d) => d.label)];
   const body = rows.map((r) => [String(r.line), r.source, ...r.results]);
-  const widths = header.map((h, i) => Math.min(60, Math.max(h.length, ...body.map((b) => b[i].length))));
+  // Loops, not Math.max(...body): spreading a few hundred thousand arguments overflows the stack.
+  const widths = header.map((h) => Math.min(60, h.length));
+  for (const b of body) for (let i = 0; i < widths.length; i++) widths[i] = Math.min(60, Math.max(widths[i], b[i].length));
   const fit = (s: string, w: number): string => (s.length > w ? `${s.slice(0, w - 1)}…` : s.padEnd(w));
   const out = [style.bold(file), `  ${style.bold(header.map((h, i) => fit(h, widths[i])).join('  ').trimEnd())}`];
   rows.forEach((r, ri) => {
@@ -70,7 +72,7 @@ export function formatComparison(file: string, designs: readonly Design[], style
     out.push(r.differs ? style.bad(`${line}  ← differs`) : line);
   });
   const differing = rows.filter((r) => r.differs).length;
-  out.push('', differing === 0 ? 'the designs agree on every line' : `${differing} line${differing === 1 ? '' : 's'} differ between the designs`);
+  out.push('', differing === 0 ? 'the designs agree on every line' : `${differing} line${differing === 1 ? ' differs' : 's differ'} between the designs`);
   return out.join('\n');
 }
 

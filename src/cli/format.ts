@@ -60,20 +60,26 @@ export function formatReport(r: RunReport, style: Style, trace: boolean): string
   const out: string[] = [style.bold(r.file)];
   if (r.diagnostics.length > 0) {
     for (const d of r.diagnostics) out.push(style.bad(formatDiagnostic(d)));
-    out.push(style.bad(`ERROR ${r.file}: ${r.diagnostics.length} problem${r.diagnostics.length === 1 ? '' : 's'} in the scenario; nothing ran`));
+    const n = r.diagnostics.length;
+    const capped = r.diagnostics[n - 1].code === 'MMS0004';
+    const problems = capped ? `more than ${n - 1} problems` : `${n} problem${n === 1 ? '' : 's'}`;
+    out.push(style.bad(`ERROR ${r.file}: ${problems} in the scenario; nothing ran`));
     return out.join('\n');
   }
-  const width = Math.min(60, Math.max(20, ...r.lines.map((l) => l.source.length)));
+  // A loop, not Math.max(...lines): spreading a few hundred thousand arguments overflows the stack.
+  let width = 20;
+  for (const l of r.lines) if (l.source.length > width) width = Math.min(60, l.source.length);
   if (trace) {
     for (const e of r.trace) out.push(`  ${style.dim(formatTraceEvent(e))}`);
   }
   // Conditions are checked where they stand: print each before the first line below it.
-  const finals = [...r.finals];
+  const finals = r.finals;
+  let nextFinal = 0;
   const printFinal = (f: (typeof finals)[number]): void => {
     out.push(`${f.passed ? style.ok('✓') : style.bad('✗')} ${String(f.line).padStart(4)}  ${f.source}   ${style.dim(`(${f.seen})`)}`);
   };
   for (const l of r.lines) {
-    while (finals.length > 0 && finals[0].line < l.line) printFinal(finals.shift()!);
+    while (nextFinal < finals.length && finals[nextFinal].line < l.line) printFinal(finals[nextFinal++]);
     const mark = l.error ? style.bad('✗') : l.expectation === null ? ' ' : l.expectation.passed ? style.ok('✓') : style.bad('✗');
     const who = (l.thread ?? '').padEnd(6);
     let line = `${mark} ${String(l.line).padStart(4)}  ${who} ${l.source.padEnd(width)}  ${l.result}`;
@@ -81,7 +87,7 @@ export function formatReport(r: RunReport, style: Style, trace: boolean): string
     out.push(line);
     if (l.error) out.push(style.bad(`        ${formatDiagnostic(l.error)}`));
   }
-  for (const f of finals) printFinal(f);
+  while (nextFinal < finals.length) printFinal(finals[nextFinal++]);
   for (const n of r.notes) out.push(style.dim(`  note: ${n}`));
   const { checked: expectations, failed } = tally(r);
   out.push(

@@ -5,66 +5,48 @@
  * malformed scenario).
  */
 import { Command, CommanderError } from 'commander';
-import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { formatDiagnostic } from '../scenario/diagnostics.js';
-import { checkScenario, runScenario } from '../scenario/runner.js';
+import { readFileSync } from 'node:fs';
+import { formatDiagnostic, type Diagnostic } from '../scenario/diagnostics.js';
+import { checkScenario, problemReport, runScenario, type RunReport } from '../scenario/runner.js';
 import { formatReport, reportJson, styleFor, tally } from './format.js';
 import { formatState, stateJson } from './show.js';
 import { compareRuns, formatComparison, runDesigns } from './compare.js';
+import { atLine, collect, load, type Loaded } from './input.js';
+import { OutputClosed, stdoutInfo, writeOut } from './output.js';
 
 /** Exit status for bad input, distinct from a failed expectation. */
 const EXIT_BAD_INPUT = 2;
 
 class InputError extends Error {}
 
-/**
- * Every `.mms` file named, directories searched recursively, in a stable order. A path
- * named on the command line is taken whatever its name; in a directory only `.mms` files
- * are. A directory reached twice (a symlink loop) is searched once. No scenario at all is
- * bad input.
- */
-function collect(paths: readonly string[]): string[] {
-  const files: string[] = [];
-  const seen = new Set<string>();
-  const walk = (p: string, named: boolean): void => {
-    let st;
-    try {
-      st = statSync(p);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new InputError(code === 'ENOENT' ? `${p}: no such file or directory` : `${p}: cannot read (${code ?? 'error'})`);
-    }
-    if (st.isDirectory()) {
-      const real = realpathSync(p);
-      if (seen.has(real)) return;
-      seen.add(real);
-      let entries: string[];
-      try {
-        entries = readdirSync(p).sort();
-      } catch (e) {
-        throw new InputError(`${p}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-      }
-      for (const entry of entries) walk(join(p, entry), false);
-    } else if (named || p.endsWith('.mms')) {
-      files.push(p);
-    }
-  };
-  for (const p of paths) walk(p, true);
-  if (files.length === 0) throw new InputError(`no .mms scenarios found in ${paths.join(', ')}`);
-  return files;
-}
-
-function read(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new InputError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
+/** The package's version, from the package.json two folders above dist/src/cli. */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }
 
 function write(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  writeOut(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+/** A problem with a whole input, on standard error in the `mmsim: PATH: message` form of I/O errors. */
+function reportInputProblem(d: Diagnostic): void {
+  process.stderr.write(`mmsim: ${d.file}: ${d.message}\n`);
+}
+
+/** The scenarios named: each read in turn (one text in memory at a time), in order. */
+function* scenarios(paths: readonly string[]): Generator<Loaded> {
+  const entries = collect(paths, true);
+  if (entries.length === 0) throw new InputError(`no .mms scenarios found in ${paths.join(', ')}`);
+  for (const e of entries) yield load(e);
+}
+
+/** The one scenario `show` and `compare` take; a problem reading it is bad input. */
+function single(path: string): { file: string; text: string } {
+  const [entry] = collect([path], false);
+  const r = load(entry);
+  if (r.problem !== null) throw new InputError(`${r.file}: ${r.problem.message}`);
+  return r;
 }
 
 /** Builds the command line interface; `main()` runs it. */
@@ -73,61 +55,75 @@ export function buildProgram(): Command {
   program
     .name('mmsim')
     .description('Run, inspect and check mmsim scenarios: an executable model of kernel memory management.')
+    .version(packageVersion(), '-V, --version', 'print the version of mmsim')
     .showHelpAfterError()
     .exitOverride();
 
   program
     .command('run')
-    .description('run scenarios (files or directories of .mms files) and check every expectation')
-    .argument('<paths...>', 'scenario files or directories')
+    .description('run scenarios (files or directories of .mms files, or - for standard input) and check every expectation')
+    .argument('<paths...>', 'scenario files or directories, or - for standard input')
     .option('--json', 'machine-readable output')
     .option('--trace', 'print the step-by-step event stream')
     .option('--no-color', 'never colour the output')
     .action((paths: string[], opts: { json?: boolean; trace?: boolean; color: boolean }) => {
-      const files = collect(paths);
-      const style = styleFor(process.stdout, !opts.color);
+      const style = styleFor(stdoutInfo, !opts.color);
       const trace = opts.trace === true;
       // Each report is printed (or turned into JSON) as soon as its scenario ran, so only one
       // machine is alive at a time: a directory of large scenarios stays within memory.
       const json: unknown[] = [];
+      let count = 0;
+      let unreadable = 0;
       let bad = 0;
       let failed = 0;
       let expectations = 0;
       let unmet = 0;
-      for (const f of files) {
-        const r = runScenario(read(f), f, { trace });
-        if (r.diagnostics.length > 0) bad++;
-        else if (!r.passed) failed++;
-        const t = tally(r);
-        expectations += t.checked;
-        unmet += t.failed;
+      for (const input of scenarios(paths)) {
+        count++;
+        let r: RunReport;
+        if (input.problem !== null) {
+          unreadable++;
+          r = problemReport(input.file, [input.problem]);
+          if (!opts.json) reportInputProblem(input.problem);
+        } else {
+          r = runScenario(input.text, input.file, { trace });
+          if (r.diagnostics.length > 0) bad++;
+          else if (!r.passed) failed++;
+          const t = tally(r);
+          expectations += t.checked;
+          unmet += t.failed;
+          if (!opts.json) write(`${formatReport(r, style, trace)}\n`);
+        }
         if (opts.json) json.push(reportJson(r, trace));
-        else write(`${formatReport(r, style, trace)}\n`);
       }
       if (opts.json) {
         write(JSON.stringify(json, null, 2));
       } else {
-        const summary = `${files.length} scenario${files.length === 1 ? '' : 's'}: ${files.length - failed - bad} passed, ${failed} failed, ${bad} malformed; ${expectations - unmet} of ${expectations} expectations met`;
-        write(failed + bad === 0 ? style.ok(summary) : style.bad(summary));
+        const summary =
+          `${count} scenario${count === 1 ? '' : 's'}: ${count - failed - bad - unreadable} passed, ${failed} failed, ${bad} malformed` +
+          `${unreadable > 0 ? `, ${unreadable} unreadable` : ''}; ${expectations - unmet} of ${expectations} expectations met`;
+        write(failed + bad + unreadable === 0 ? style.ok(summary) : style.bad(summary));
       }
-      process.exitCode = bad > 0 ? EXIT_BAD_INPUT : failed > 0 ? 1 : 0;
+      process.exitCode = bad + unreadable > 0 ? EXIT_BAD_INPUT : failed > 0 ? 1 : 0;
     });
 
   program
     .command('show')
     .description('run a scenario and show the state it leaves: maps, page tables, TLBs, counters')
-    .argument('<file>', 'a scenario file')
+    .argument('<file>', 'a scenario file, or - for standard input')
     .option('--at <line>', 'stop after the statements up to this line')
     .option('--json', 'machine-readable output')
     .option('--no-color', 'never colour the output')
-    .action((file: string, opts: { at?: string; json?: boolean; color: boolean }) => {
+    .action((path: string, opts: { at?: string; json?: boolean; color: boolean }) => {
+      const { file, text } = single(path);
       let at: number | undefined;
       if (opts.at !== undefined) {
-        at = Number(opts.at);
-        if (!Number.isInteger(at) || at < 1) throw new InputError(`--at takes a line number, not '${opts.at}'`);
+        const n = atLine(opts.at, text, file);
+        if (typeof n === 'string') throw new InputError(n);
+        at = n;
       }
-      const r = runScenario(read(file), file, at === undefined ? {} : { stopAfterLine: at });
-      const style = styleFor(process.stdout, !opts.color);
+      const r = runScenario(text, file, at === undefined ? {} : { stopAfterLine: at });
+      const style = styleFor(stdoutInfo, !opts.color);
       if (r.diagnostics.length > 0) {
         for (const d of r.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
         process.exitCode = EXIT_BAD_INPUT;
@@ -141,12 +137,13 @@ export function buildProgram(): Command {
   program
     .command('compare')
     .description('run one scenario as written and again with design variants switched on, and show the lines where the designs differ')
-    .argument('<file>', 'a scenario file')
+    .argument('<file>', 'a scenario file, or - for standard input')
     .requiredOption('--variant <name>', 'a variant to compare against (repeat for one run per variant; a+b runs both together)', (v: string, all: string[] | undefined) => [...(all ?? []), v])
     .option('--json', 'machine-readable output')
     .option('--no-color', 'never colour the output')
-    .action((file: string, opts: { variant: string[]; json?: boolean; color: boolean }) => {
-      const designs = runDesigns(read(file), file, opts.variant);
+    .action((path: string, opts: { variant: string[]; json?: boolean; color: boolean }) => {
+      const { file, text } = single(path);
+      const designs = runDesigns(text, file, opts.variant);
       const malformed = designs.filter((d) => d.report.diagnostics.length > 0);
       if (malformed.length > 0) {
         const seen = new Set<string>();
@@ -166,26 +163,32 @@ export function buildProgram(): Command {
         if (v.split('+').every((x) => asWritten?.has(x))) process.stderr.write(`mmsim: variant ${v} is already on the machine line of ${file}; that run is the same as written\n`);
       }
       if (opts.json) write(JSON.stringify({ file, designs: designs.map((d) => d.label), rows: compareRuns(designs) }, null, 2));
-      else write(formatComparison(file, designs, styleFor(process.stdout, !opts.color)));
+      else write(formatComparison(file, designs, styleFor(stdoutInfo, !opts.color)));
       process.exitCode = 0;
     });
 
   program
     .command('check')
     .description('parse and validate scenarios without running them')
-    .argument('<paths...>', 'scenario files or directories')
+    .argument('<paths...>', 'scenario files or directories, or - for standard input')
     .option('--json', 'machine-readable output')
     .action((paths: string[], opts: { json?: boolean }) => {
-      const files = collect(paths);
-      const results = files.map((f) => ({ file: f, diagnostics: checkScenario(read(f), f) }));
-      if (opts.json) write(JSON.stringify(results.map((r) => ({ file: r.file, ok: r.diagnostics.length === 0, diagnostics: r.diagnostics.map((d) => ({ ...d, text: formatDiagnostic(d) })) })), null, 2));
-      else {
-        for (const r of results) {
-          if (r.diagnostics.length === 0) write(`${r.file}: ok`);
-          for (const d of r.diagnostics) write(formatDiagnostic(d));
+      const json: unknown[] = [];
+      let bad = 0;
+      for (const input of scenarios(paths)) {
+        const diagnostics = input.problem !== null ? [input.problem] : checkScenario(input.text, input.file);
+        if (diagnostics.length > 0) bad++;
+        if (opts.json) {
+          json.push({ file: input.file, ok: diagnostics.length === 0, diagnostics: diagnostics.map((d) => ({ ...d, text: formatDiagnostic(d) })) });
+        } else if (input.problem !== null) {
+          reportInputProblem(input.problem);
+        } else {
+          if (diagnostics.length === 0) write(`${input.file}: ok`);
+          for (const d of diagnostics) write(formatDiagnostic(d));
         }
       }
-      process.exitCode = results.some((r) => r.diagnostics.length > 0) ? EXIT_BAD_INPUT : 0;
+      if (opts.json) write(JSON.stringify(json, null, 2));
+      process.exitCode = bad > 0 ? EXIT_BAD_INPUT : 0;
     });
   return program;
 }
@@ -199,6 +202,11 @@ export function main(argv: readonly string[]): void {
     if (e instanceof CommanderError) {
       // --help and --version exit 0; usage errors were already printed by commander.
       process.exitCode = e.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
+      return;
+    }
+    if (e instanceof OutputClosed) {
+      // The reader of standard output went away (`mmsim run … | head`): nothing more to say.
+      process.exitCode = 0;
       return;
     }
     if (e instanceof InputError) {

@@ -5,7 +5,9 @@ const hex = (n: number): string => `0x${n.toString(16)}`;
 
 function table(rows: string[][], style: Style): string[] {
   if (rows.length === 0) return [];
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  // Loops, not Math.max(...rows): spreading a few hundred thousand arguments overflows the stack.
+  const widths = rows[0].map(() => 0);
+  for (const r of rows) for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i], (r[i] ?? '').length);
   return rows.map((r, ri) => {
     const line = r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
     return ri === 0 ? style.bold(line) : line;

@@ -5,6 +5,11 @@ import { type Span } from './ast.js';
  * mistake, so tests, the CLI and the visualizer agree on what went wrong.
  */
 export const DIAGNOSTIC_CODES = {
+  // Input (a whole file: reported at line 0, which names no line)
+  MMS0001: 'cannot read the input',
+  MMS0002: 'not a regular file',
+  MMS0003: 'input too large',
+  MMS0004: 'more problems than are listed',
   // Scanner
   MMS1001: 'unexpected character',
   MMS1002: 'unterminated string',
@@ -42,7 +47,36 @@ export interface Diagnostic {
   readonly message: string;
 }
 
-/** `file:line:column: error MMS2001: message`, the form editors and terminals understand. */
+/**
+ * `file:line:column: error MMS2001: message`, the form editors and terminals understand;
+ * `file: error MMS0001: message` for a problem with the whole input (line 0).
+ */
 export function formatDiagnostic(d: Diagnostic): string {
-  return `${d.file}:${d.span.line}:${d.span.column}: error ${d.code}: ${d.message}`;
+  const at = d.span.line === 0 ? d.file : `${d.file}:${d.span.line}:${d.span.column}`;
+  return `${at}: error ${d.code}: ${d.message}`;
+}
+
+/**
+ * How many diagnostics one scenario keeps: a file that is wrong on every line (a binary
+ * read by mistake) would otherwise hold millions of them. The first ones, by position,
+ * are kept, and a last MMS0004 diagnostic says how many more there were.
+ */
+export const MAX_DIAGNOSTICS = 100;
+
+/**
+ * `diagnostics` sorted by position (stable) and cut to {@link MAX_DIAGNOSTICS}, with an
+ * MMS0004 summary for the `omitted` ones already dropped and the ones cut here.
+ */
+export function capDiagnostics(diagnostics: readonly Diagnostic[], omitted = 0, file = diagnostics[0]?.file ?? ''): Diagnostic[] {
+  const sorted = diagnostics
+    .map((d, i) => ({ d, i }))
+    .sort((x, y) => x.d.span.line - y.d.span.line || x.d.span.column - y.d.span.column || x.i - y.i)
+    .map((x) => x.d);
+  const kept = sorted.slice(0, MAX_DIAGNOSTICS);
+  const more = omitted + sorted.length - kept.length;
+  if (more > 0) {
+    const first = sorted[MAX_DIAGNOSTICS] ?? kept[kept.length - 1];
+    kept.push({ file, span: { line: first.span.line, column: first.span.column, length: 0 }, code: 'MMS0004', message: `… and ${more} more problem${more === 1 ? '' : 's'}, not listed: only the first ${MAX_DIAGNOSTICS} are` });
+  }
+  return kept;
 }

@@ -33,8 +33,8 @@ import type {
   ThreadBlock,
   TopLevel,
 } from './ast.js';
-import type { Diagnostic, DiagnosticCode } from './diagnostics.js';
-import { quote, scanLine, splitLines, type Comparison, type ScannedLine, type Token } from './scanner.js';
+import { capDiagnostics, MAX_DIAGNOSTICS, type Diagnostic, type DiagnosticCode } from './diagnostics.js';
+import { eachLine, quote, scanLine, stripBom, type Comparison, type ScannedLine, type Token } from './scanner.js';
 
 /** Statements that may stand at the top level, in the order messages list them. */
 export const TOP_LEVEL_STATEMENTS = [
@@ -145,23 +145,63 @@ type Frame =
     }
   | { readonly kind: 'sink'; readonly headerIndent: number; bodyIndent: number | null; firstBodyLine: number };
 
-/** Parses a scenario. Never throws; problems are returned as diagnostics, sorted by position. */
+/**
+ * The largest scenario read: 16 MiB (bytes of a file, UTF-16 code units of a string).
+ * Parsing keeps about 40 bytes of syntax tree per byte of statements, so a scenario at the
+ * limit parses within a default Node heap; far larger inputs are not hand-written tests.
+ */
+export const MAX_SCENARIO_BYTES = 16 * 1024 * 1024;
+
+/** Parses a scenario. Never throws; problems are returned as diagnostics, sorted by position and capped (see {@link capDiagnostics}). */
 export function parseScenario(text: string, file: string): { scenario: Scenario; diagnostics: Diagnostic[] } {
+  const p = parseText(stripBom(text), file);
+  return { scenario: p.scenario, diagnostics: capDiagnostics(p.diagnostics, p.omitted, file) };
+}
+
+/** What a parse leaves besides the tree, for the runner's checks. */
+export interface ParseResult {
+  readonly scenario: Scenario;
+  /** The first diagnostics found (at most {@link MAX_DIAGNOSTICS} + 1), in the order found. */
+  readonly diagnostics: readonly Diagnostic[];
+  /** How many more were found and dropped. */
+  readonly omitted: number;
+  /**
+   * Names that lines with errors would have bound (`a = …`, `process p`, `thread p.t1`):
+   * the checks of the other lines take them as defined, so an error is reported once,
+   * not again at every use of what the broken line was meant to define.
+   */
+  readonly unsureNames: ReadonlySet<string>;
+  /** Whether a machine line was written but had an error (its options are unknown). */
+  readonly machineFailed: boolean;
+}
+
+/** @internal Parses `text` (its byte order mark already removed) without sorting or capping its diagnostics. */
+export function parseText(text: string, file: string): ParseResult {
   const p = new Parser(file);
-  const lines = splitLines(text);
-  for (let i = 0; i < lines.length; i++) p.line(scanLine(lines[i], i + 1, file));
-  p.finish();
-  const diagnostics = p.diagnostics
-    .map((d, i) => ({ d, i }))
-    .sort((x, y) => x.d.span.line - y.d.span.line || x.d.span.column - y.d.span.column || x.i - y.i)
-    .map((x) => x.d);
-  return { scenario: { file, machine: p.machine, body: p.body }, diagnostics };
+  if (text.length > MAX_SCENARIO_BYTES) {
+    p.diagnostics.push({
+      file,
+      span: { line: 0, column: 0, length: 0 },
+      code: 'MMS0003',
+      message: `scenarios are limited to ${MAX_SCENARIO_BYTES / (1024 * 1024)} MiB (${MAX_SCENARIO_BYTES} characters), and this one is ${text.length}: split it into several files`,
+    });
+  } else {
+    eachLine(text, (t, n) => p.line(scanLine(t, n, file)));
+    p.finish();
+  }
+  return { scenario: { file, machine: p.machine, body: p.body }, diagnostics: p.diagnostics, omitted: p.omitted, unsureNames: p.unsureNames, machineFailed: p.machineFailed };
 }
 
 class Parser {
   readonly diagnostics: Diagnostic[] = [];
+  /** Diagnostics found past the first MAX_DIAGNOSTICS + 1, counted only. */
+  omitted = 0;
   readonly body: TopLevel[] = [];
   machine: MachineDecl | null = null;
+  readonly unsureNames = new Set<string>();
+  machineFailed = false;
+  /** Whether the current line's statement (or header) was kept in the tree. */
+  private kept = false;
 
   private readonly stack: Frame[] = [{ kind: 'top', headerIndent: -1, bodyIndent: 0, firstBodyLine: 0 }];
   /** Whether a statement other than the machine line has been seen. */
@@ -185,8 +225,32 @@ class Parser {
   // ---- Lines and blocks -------------------------------------------------------------
 
   line(l: ScannedLine): void {
-    for (const d of l.diagnostics) this.diagnostics.push(d);
+    for (const d of l.diagnostics) this.push(d);
     if (l.tokens.length === 0) return;
+    this.kept = false;
+    try {
+      this.statementLine(l);
+    } finally {
+      if (!this.kept) this.rememberUnsure(l.tokens);
+    }
+  }
+
+  /** A line that was not kept may have meant to define a name; note which. */
+  private rememberUnsure(tokens: readonly Token[]): void {
+    const [a, b] = tokens;
+    if (a === undefined) return;
+    if (a.kind === 'word' && a.text === 'machine') this.machineFailed ||= this.machine === null;
+    if (b === undefined) return;
+    if (a.kind === 'word' && isOp(b, '=')) this.unsureNames.add(a.text);
+    else if (a.kind === 'option' && b.kind === 'word') this.unsureNames.add(a.key);
+    else if (a.kind === 'word' && (a.text === 'process' || a.text === 'thread') && b.kind === 'word') {
+      this.unsureNames.add(b.text);
+      const dot = b.text.indexOf('.');
+      if (dot > 0) this.unsureNames.add(b.text.slice(0, dot));
+    }
+  }
+
+  private statementLine(l: ScannedLine): void {
     this.tokens = l.tokens;
     this.pos = 0;
     this.lineNo = l.line;
@@ -270,7 +334,10 @@ class Parser {
     }
     if ((word === 'process' || word === 'thread') && !this.isBinding()) {
       this.started = true;
-      this.header(w, word, (b) => this.body.push(b));
+      this.header(w, word, (b) => {
+        this.body.push(b);
+        this.kept = true;
+      });
       return;
     }
     if (word === 'concurrent' && !this.isBinding()) {
@@ -307,6 +374,7 @@ class Parser {
     this.started = true;
     const statement = this.opStatement();
     this.body.push({ kind: 'top-op', statement });
+    this.kept = true;
   }
 
   /** A line in a `process` or `thread` block: an operation. */
@@ -325,14 +393,21 @@ class Parser {
       return;
     }
     const s = this.opStatement();
-    frame.body?.push(s);
+    if (frame.body !== null) {
+      frame.body.push(s);
+      this.kept = true;
+    }
   }
 
   /** A line directly in a `concurrent` block: a `thread` header. */
   private concurrentLine(frame: Frame & { kind: 'concurrent' }, w: number): void {
     const first = this.tokens[0];
     if (first.kind === 'word' && first.text === 'thread') {
-      this.header(w, 'thread', (b) => frame.threads?.push(b));
+      this.header(w, 'thread', (b) => {
+        if (frame.threads === null) return;
+        frame.threads.push(b);
+        this.kept = true;
+      });
       return;
     }
     if (first.kind === 'error') return;
@@ -412,6 +487,7 @@ class Parser {
     const decl: MachineDecl = { kind: 'machine', arch: arch.text, options, span: this.spanFrom(kw) };
     this.machine = decl;
     this.body.push(decl);
+    this.kept = true;
   }
 
   /** `process NAME [cpu=N]` or `thread PROC.NAME [cpu=N]`: opens a block at indentation `w`. */
@@ -511,7 +587,7 @@ class Parser {
       this.next();
       expect = this.expectation();
     }
-    return { kind: 'op', bind, op: op.text, opSpan: op.span, args, expect, span: this.spanFrom(first) };
+    return { kind: 'op', bind, op: op.text, opSpan: op.span, args: compact(args), expect, span: this.spanFrom(first) };
   }
 
   /** Options only (`key=value`), to the end of the line. */
@@ -663,7 +739,7 @@ class Parser {
     }
     this.checkAtom(subject, args, compare, c);
     const last = compare?.right.span ?? args[args.length - 1]?.span ?? subject.span;
-    return { kind: 'atom', subject: subject.text, args, compare, span: join(subject.span, last) };
+    return { kind: 'atom', subject: subject.text, args: compact(args), compare, span: join(subject.span, last) };
   }
 
   private checkAtom(
@@ -855,7 +931,13 @@ class Parser {
   }
 
   private report(code: DiagnosticCode, span: Span, message: string): void {
-    this.diagnostics.push({ file: this.file, span, code, message });
+    this.push({ file: this.file, span, code, message });
+  }
+
+  /** Keeps a diagnostic, or only counts it past the first MAX_DIAGNOSTICS + 1 (the one past the cap says where the cut falls). */
+  private push(d: Diagnostic): void {
+    if (this.diagnostics.length > MAX_DIAGNOSTICS) this.omitted++;
+    else this.diagnostics.push(d);
   }
 
   /** Reports at a token (or the end of the line when null, or a span) in the current context's code, and bails. */
@@ -938,6 +1020,16 @@ const ATOM_SHAPES: Readonly<Record<string, Shape>> = {
 };
 
 // ---- Helpers ------------------------------------------------------------------------
+
+const NO_ARGS: readonly Arg[] = Object.freeze([]);
+
+/**
+ * The arguments as kept in the tree: an array grown by push() keeps room for 17, which on
+ * a million statements is most of the tree's memory; a copy is exactly as long.
+ */
+function compact(args: Arg[]): readonly Arg[] {
+  return args.length === 0 ? NO_ARGS : args.slice();
+}
 
 function isOp(t: Token, op: string): boolean {
   return t.kind === 'op' && t.op === op;

@@ -12,6 +12,7 @@ import {
   type ConcurrentBlock,
   type Expectation,
   type Expr,
+  type FinalCondition,
   type MachineDecl,
   type OpStatement,
   type Scenario,
@@ -19,10 +20,11 @@ import {
   type ThreadBlock,
 } from './ast.js';
 import { compileCondition, type CompiledCondition, ConditionError, type ConditionContext } from './conditions.js';
-import { type Diagnostic } from './diagnostics.js';
+import { capDiagnostics, type Diagnostic, MAX_DIAGNOSTICS } from './diagnostics.js';
 import { type CompiledOp, type OpResult, OPS, ScenarioRuntimeError } from './ops.js';
 import { formatNumber } from './format.js';
-import { parseScenario } from './parser.js';
+import { parseText, type ParseResult } from './parser.js';
+import { SourceLines, stripBom } from './scanner.js';
 
 /** What one operation line did. */
 export interface LineOutcome {
@@ -93,21 +95,27 @@ export function formatResult(r: OpResult): string {
 
 const SIZE = { K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
 
-/** Parses and runs a scenario. */
+/**
+ * Parses and runs a scenario. A leading byte order mark is skipped. When the text has
+ * problems nothing runs, and the report lists them all (capped, see {@link capDiagnostics}).
+ */
 export function runScenario(text: string, file: string, options: RunOptions = {}): RunReport {
-  const parsed = parseScenario(text, file);
-  if (parsed.diagnostics.length > 0) return failedReport(file, parsed.diagnostics);
-  return new Run(parsed.scenario, text, options).execute();
+  const source = stripBom(text);
+  const parsed = parseText(source, file);
+  const run = new Run(parsed, source, options);
+  const problems = run.validate();
+  if (problems.length > 0) return problemReport(file, problems);
+  return run.execute();
 }
 
-/** Parses and validates a scenario without running it: every diagnostic. */
+/** Parses and validates a scenario without running it: every diagnostic (capped). */
 export function checkScenario(text: string, file: string): Diagnostic[] {
-  const parsed = parseScenario(text, file);
-  if (parsed.diagnostics.length > 0) return parsed.diagnostics;
-  return new Run(parsed.scenario, text, {}).validate();
+  const source = stripBom(text);
+  return new Run(parseText(source, file), source, {}, false).validate();
 }
 
-function failedReport(file: string, diagnostics: readonly Diagnostic[]): RunReport {
+/** The report of a scenario that did not run because of `diagnostics`. */
+export function problemReport(file: string, diagnostics: readonly Diagnostic[]): RunReport {
   return { file, diagnostics, lines: [], finals: [], notes: [], passed: false, machine: null, names: { processes: new Map(), threads: new Map() }, trace: [] };
 }
 
@@ -115,7 +123,7 @@ function failedReport(file: string, diagnostics: readonly Diagnostic[]): RunRepo
 class Run implements ConditionContext {
   private readonly diagnostics: Diagnostic[] = [];
   private readonly compiled = new Map<OpStatement, CompiledOp>();
-  private readonly finals: { line: number; quantifier: string; compiled: CompiledCondition; span: Span }[] = [];
+  private readonly finals = new Map<FinalCondition, { line: number; quantifier: string; compiled: CompiledCondition }>();
   private readonly values = new Map<string, number>();
   /** Names that only a `NAME = fork` binds. */
   private readonly forkNames = new Set<string>();
@@ -127,26 +135,61 @@ class Run implements ConditionContext {
   private readonly finalOutcomes: FinalOutcome[] = [];
   private readonly notes: string[] = [];
   private readonly trace: TraceEvent[] = [];
-  private readonly sourceLines: string[];
+  private readonly sourceLines: SourceLines;
+  private readonly scenario: Scenario;
   machine!: Machine;
   private stopped = false;
+  /** Validation diagnostics past the first MAX_DIAGNOSTICS + 1, counted only. */
+  private omitted = 0;
+  /** The diagnostics of {@link validate}, once it ran. */
+  private validated: Diagnostic[] | null = null;
 
   constructor(
-    private readonly scenario: Scenario,
+    private readonly parsed: ParseResult,
     text: string,
     private readonly options: RunOptions,
+    private readonly willRun = true,
   ) {
-    this.sourceLines = text.split(/\r?\n/);
+    this.scenario = parsed.scenario;
+    this.sourceLines = new SourceLines(text);
   }
 
   private diag(span: Span, code: Diagnostic['code'], message: string): void {
     this.diagnostics.push({ file: this.scenario.file, span, code, message });
   }
 
-  /** Static checks: operations, their arguments and places, names, conditions, the machine line. */
+  /** Drops diagnostics past the cap, counting them, so a file wrong on every line stays small. */
+  private trimDiagnostics(): void {
+    const over = this.diagnostics.length - (MAX_DIAGNOSTICS + 1);
+    if (over <= 0) return;
+    this.omitted += over;
+    this.diagnostics.length = MAX_DIAGNOSTICS + 1;
+  }
+
+  /** Whether `name` may be defined by a line that had an error (so its uses are not reported again). */
+  private unsure(name: string): boolean {
+    return this.parsed.unsureNames.has(name);
+  }
+
+  /**
+   * Every problem of the scenario, sorted and capped: those of the parse, and those the
+   * static checks find in the statements that parsed (operations, their arguments and
+   * places, names, conditions, the machine line).
+   */
   validate(): Diagnostic[] {
+    if (this.validated === null) {
+      this.check();
+      this.trimDiagnostics();
+      this.validated = capDiagnostics([...this.parsed.diagnostics, ...this.diagnostics], this.parsed.omitted + this.omitted, this.scenario.file);
+    }
+    return this.validated;
+  }
+
+  private check(): void {
     const machine = this.machineOptions(this.scenario.machine);
-    this.machineCpus = machine.cpus;
+    // A machine line with an error leaves the CPUs and the personality unknown: do not
+    // report every cpu= and os-specific operation against the defaults.
+    this.machineCpus = this.parsed.machineFailed ? 256 : machine.cpus;
     this.os = machine.os;
     const bound = new Set<string>();
     const procs = new Set<string>();
@@ -159,10 +202,13 @@ class Run implements ConditionContext {
         const proc = dot > 0 ? name.slice(0, dot) : name;
         // `thread p` is p's main thread; other threads are named PROC.NAME.
         if (dot === name.length - 1 || dot === 0) this.diag(b.span, 'MMS3004', `a thread is named PROC.NAME (like p.t1), not '${name}'`);
-        else if (!procs.has(proc)) this.diag(b.span, 'MMS3001', `no process '${proc}' is declared before this thread`);
+        else if (!procs.has(proc) && !this.unsure(proc)) this.diag(b.span, 'MMS3001', `no process '${proc}' is declared before this thread`);
       }
-      this.blockOptions(b, machine.cpus);
-      for (const s of b.body) this.checkStatement(s, 'thread', bound, procs);
+      this.blockOptions(b, this.machineCpus);
+      for (const s of b.body) {
+        this.checkStatement(s, 'thread', bound, procs);
+        this.trimDiagnostics();
+      }
     };
     for (const item of this.scenario.body) {
       switch (item.kind) {
@@ -173,11 +219,13 @@ class Run implements ConditionContext {
           break;
         case 'concurrent': {
           for (const t of item.threads) checkBlock(t);
-          item.threads.forEach((t, i) => {
-            if (item.threads.slice(0, i).some((o) => sameThread(o.name, t.name))) this.diag(t.span, 'MMS3005', `thread '${t.name}' appears twice in this concurrent block`);
-          });
+          const names = new Set<string>();
+          for (const t of item.threads) {
+            if (names.has(threadKey(t.name))) this.diag(t.span, 'MMS3005', `thread '${t.name}' appears twice in this concurrent block`);
+            names.add(threadKey(t.name));
+          }
           for (const s of item.schedule ?? []) {
-            if (!item.threads.some((t) => sameThread(t.name, s.name))) {
+            if (!names.has(threadKey(s.name))) {
               this.diag(s.span, 'MMS3001', `'${s.name}' is not one of this concurrent block's threads (${item.threads.map((t) => t.name).join(', ')})`);
             }
           }
@@ -187,11 +235,11 @@ class Run implements ConditionContext {
           this.checkStatement(item.statement, 'top', bound, procs);
           break;
         case 'final':
-          this.finals.push({ line: item.span.line, quantifier: item.quantifier, compiled: compileCondition(item.condition, this.scenario.file, this.diagnostics), span: item.span });
+          this.finals.set(item, { line: item.span.line, quantifier: item.quantifier, compiled: compileCondition(item.condition, this.scenario.file, this.diagnostics) });
           break;
       }
+      this.trimDiagnostics();
     }
-    return this.diagnostics;
   }
 
   private checkStatement(s: OpStatement, place: 'thread' | 'top', bound: Set<string>, procs: Set<string>): void {
@@ -204,17 +252,18 @@ class Run implements ConditionContext {
       this.diag(s.opSpan, 'MMS2003', place === 'top' ? `'${s.op}' runs in a thread: put it in a 'process' or 'thread' block` : `'${s.op}' stands at the top level, outside any block`);
       return;
     }
-    if (def.os !== undefined && def.os !== this.os) {
+    if (def.os !== undefined && def.os !== this.os && !this.parsed.machineFailed) {
       this.diag(s.opSpan, 'MMS3007', `'${s.op}' is a ${def.os} interface; this machine runs os=${this.os} (set os=${def.os} on the machine line)`);
       return;
     }
     const before = this.diagnostics.length;
     const reader = new ArgReader(s, this.scenario.file, this.diagnostics);
     const compiled = def.compile(reader);
-    this.compiled.set(s, compiled);
+    // Only a run needs the compiled operations; a check keeps just the diagnostics.
+    if (this.willRun) this.compiled.set(s, compiled);
     if (this.diagnostics.length === before) {
       for (const name of reader.valueExprs.flatMap(exprNames)) {
-        if (!bound.has(name.name) && !procs.has(name.name)) {
+        if (!bound.has(name.name) && !procs.has(name.name) && !this.unsure(name.name)) {
           this.diag(name.span, 'MMS3001', `'${name.name}' is not defined before this line; bind it with '${name.name} = …' first`);
         }
       }
@@ -255,7 +304,7 @@ class Run implements ConditionContext {
       if (e.addr) exprs.push(e.addr);
     }
     for (const x of exprs) {
-      for (const n of exprNames(x)) if (!bound.has(n.name) && !procs.has(n.name)) this.diag(n.span, 'MMS3001', `'${n.name}' is not defined before this line`);
+      for (const n of exprNames(x)) if (!bound.has(n.name) && !procs.has(n.name) && !this.unsure(n.name)) this.diag(n.span, 'MMS3001', `'${n.name}' is not defined before this line`);
     }
   }
 
@@ -268,11 +317,14 @@ class Run implements ConditionContext {
       if (a.kind === 'option' && a.key === 'os' && a.value.kind === 'expr' && a.value.expr.kind === 'name' && (a.value.expr.name === 'linux' || a.value.expr.name === 'freebsd')) out.os = a.value.expr.name;
     }
     if (m.arch !== 'x86_64') this.diag(m.span, 'MMS3007', `only the x86_64 architecture is modelled, not '${m.arch}'`);
+    const given = new Map<string, Span>();
     for (const a of m.options) {
       if (a.kind !== 'option') {
         this.diag(a.span, 'MMS2001', 'expected an option like cpus=2 on the machine line');
         continue;
       }
+      // Only variant= adds up; a second cpus= would silently override the first.
+      if (a.key !== 'variant' && !this.onceOnly(a, given)) continue;
       const num = (): number | null => {
         if (a.value.kind === 'expr' && a.value.expr.kind === 'number') return a.value.expr.value;
         this.diag(a.value.span, 'MMS3004', `${a.key}= takes a number`);
@@ -337,12 +389,25 @@ class Run implements ConditionContext {
     return out;
   }
 
+  /** Whether option `a` is the first of its key in `given`; reports a repeat. */
+  private onceOnly(a: { readonly key: string; readonly span: Span }, given: Map<string, Span>): boolean {
+    const first = given.get(a.key);
+    if (first === undefined) {
+      given.set(a.key, a.span);
+      return true;
+    }
+    this.diag(a.span, 'MMS3003', `option '${a.key}=' is given twice (first at column ${first.column}): give it once`);
+    return false;
+  }
+
   private blockOptions(b: ThreadBlock, cpus: number): void {
+    const given = new Map<string, Span>();
     for (const a of b.options) {
       if (a.kind !== 'option' || a.key !== 'cpu') {
         this.diag(a.span, 'MMS3003', `'${b.header}' takes only cpu=N`);
         continue;
       }
+      if (!this.onceOnly(a, given)) continue;
       if (a.value.kind !== 'expr' || a.value.expr.kind !== 'number') this.diag(a.value.span, 'MMS3004', 'cpu= takes a CPU number');
       else {
         const n = a.value.expr.value;
@@ -356,7 +421,7 @@ class Run implements ConditionContext {
   /** Validates, then runs every statement and evaluates the final conditions. */
   execute(): RunReport {
     const problems = this.validate();
-    if (problems.length > 0) return failedReport(this.scenario.file, problems);
+    if (problems.length > 0) return problemReport(this.scenario.file, problems);
     const opts = this.machineOptions(this.scenario.machine);
     this.machine = new Machine({
       os: opts.os,
@@ -384,7 +449,7 @@ class Run implements ConditionContext {
           break;
         case 'final':
           // A condition is checked where it stands, over the state everything above it left.
-          if (!this.shouldStop(item.span.line)) this.finalOutcomes.push(this.evaluateFinal(this.finals.find((f) => f.span === item.span)!));
+          if (!this.shouldStop(item.span.line)) this.finalOutcomes.push(this.evaluateFinal(this.finals.get(item)!));
           break;
         default:
           break;
@@ -529,19 +594,22 @@ class Run implements ConditionContext {
       const path = this.threadPath(b, t);
       pairs.push([t, this.options.trace ? this.traced(path, b.name) : path]);
     }
-    const schedule = (c.schedule ?? []).map((s) => {
-      const t = [...byName.entries()].find(([n]) => sameThread(n, s.name));
-      return t ? t[1].tid : -1;
-    });
-    this.notes.push(
-      c.schedule
-        ? `concurrent block at line ${c.span.line}: the schedule forced the first ${schedule.length} steps; the rest ran round-robin in the order the threads are written`
-        : `concurrent block at line ${c.span.line}: no schedule given, so the default order ran: round-robin over its threads in the order they are written, one step each`,
-    );
+    const tids = new Map<string, number>();
+    for (const [n, t] of byName) tids.set(threadKey(n), t.tid);
+    const schedule = (c.schedule ?? []).map((s) => tids.get(threadKey(s.name)) ?? -1);
+    const note = (forced: number): string =>
+      !c.schedule
+        ? `concurrent block at line ${c.span.line}: no schedule given, so the default order ran: round-robin over its threads in the order they are written, one step each`
+        : forced < schedule.length
+          ? `concurrent block at line ${c.span.line}: the schedule forced the first ${forced} of its ${schedule.length} steps (step ${forced + 1} could not be taken); the rest ran round-robin in the order the threads are written`
+          : `concurrent block at line ${c.span.line}: the schedule forced the first ${forced} steps; the rest ran round-robin in the order the threads are written`;
     try {
       this.machine.interleave(pairs, schedule);
+      this.notes.push(note(schedule.length));
     } catch (e) {
       if (e instanceof ScheduleError) {
+        // Position -1 is a deadlock after the whole schedule was followed.
+        this.notes.push(note(e.position >= 0 ? e.position : schedule.length));
         const at = c.schedule && e.position >= 0 ? c.schedule[e.position].span : c.span;
         this.lines.push({
           line: at.line,
@@ -593,6 +661,10 @@ class Run implements ConditionContext {
           // An operation without preemption points runs in one step, once no other
           // thread is inside the kernel holding a lock it may need.
           yield* this.waitForQuiescence(t);
+          // A sibling may have ended this thread (exit, exec, a kill) while it waited:
+          // then it runs nothing, whatever the operation (exec would find out by itself,
+          // swapout or reclaim would not).
+          if (!t.alive) throw new ScenarioRuntimeError(`thread '${b.name}' has ended: it runs nothing more`, s.opSpan, 'MMS4003');
           result = op.run(this, t);
           yield t.thread.ctx.at('vma', s.op);
         }
@@ -623,7 +695,7 @@ class Run implements ConditionContext {
   }
 
   private source(line: number): string {
-    const raw = this.sourceLines[line - 1] ?? '';
+    const raw = this.sourceLines.line(line);
     let quoted = false;
     for (let i = 0; i < raw.length; i++) {
       const c = raw[i];
@@ -635,7 +707,7 @@ class Run implements ConditionContext {
   }
 
   private expectationText(e: Expectation): string {
-    return this.sourceLines[e.span.line - 1]?.slice(e.span.column - 1, e.span.column - 1 + e.span.length).trim() ?? '';
+    return this.sourceLines.line(e.span.line).slice(e.span.column - 1, e.span.column - 1 + e.span.length).trim();
   }
 
   private expectationHolds(e: Expectation, r: OpResult): boolean {
@@ -718,9 +790,9 @@ function cpuOption(b: ThreadBlock): number | null {
   return null;
 }
 
-function sameThread(a: string, b: string): boolean {
-  const norm = (s: string): string => (s.endsWith('.main') ? s.slice(0, -5) : s);
-  return norm(a) === norm(b);
+/** A thread's name with `p.main` written as `p`, so both spellings compare equal. */
+function threadKey(name: string): string {
+  return name.endsWith('.main') ? name.slice(0, -5) : name;
 }
 
 function exprNames(e: Expr): { name: string; span: Span }[] {

@@ -62,6 +62,71 @@ export function splitLines(text: string): string[] {
   return text.split(/\r\n|\r|\n/);
 }
 
+/** The text without a leading UTF-8 byte order mark (U+FEFF), which editors do not count as a column. */
+export function stripBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+const LF = 10;
+const CR = 13;
+
+/**
+ * Calls `f` with each line of `text` (split as {@link splitLines} does) and its 1-based
+ * number, without building the array of lines: a file of blank lines costs no memory.
+ */
+export function eachLine(text: string, f: (line: string, n: number) => void): void {
+  let start = 0;
+  let n = 1;
+  const len = text.length;
+  for (let i = 0; i < len; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== LF && c !== CR) continue;
+    f(text.slice(start, i), n++);
+    if (c === CR && i + 1 < len && text.charCodeAt(i + 1) === LF) i++;
+    start = i + 1;
+  }
+  f(text.slice(start), n);
+}
+
+/**
+ * The lines of a text by number, found through an index of where each starts (4 bytes a
+ * line) rather than an array of strings, and split as {@link splitLines} does.
+ */
+export class SourceLines {
+  /** Offset of each line's first character; one more entry holds the text's length + 1. */
+  private readonly starts: Uint32Array;
+
+  constructor(private readonly text: string) {
+    let count = 1;
+    const len = text.length;
+    for (let i = 0; i < len; i++) {
+      const c = text.charCodeAt(i);
+      if (c === LF || (c === CR && (i + 1 >= len || text.charCodeAt(i + 1) !== LF))) count++;
+    }
+    this.starts = new Uint32Array(count + 1);
+    let k = 1;
+    for (let i = 0; i < len; i++) {
+      const c = text.charCodeAt(i);
+      if (c === LF || (c === CR && (i + 1 >= len || text.charCodeAt(i + 1) !== LF))) this.starts[k++] = i + 1;
+    }
+    this.starts[count] = len + 1;
+  }
+
+  /** How many lines the text has (a final line break starts an empty last line). */
+  get count(): number {
+    return this.starts.length - 1;
+  }
+
+  /** Line `n` (1-based) without its line break; '' outside the text. */
+  line(n: number): string {
+    if (!Number.isInteger(n) || n < 1 || n > this.count) return '';
+    const start = this.starts[n - 1];
+    let end = this.starts[n] - 1;
+    if (end > start && this.text.charCodeAt(end - 1) === CR && this.text.charCodeAt(end) === LF) end--;
+    return this.text.slice(start, end);
+  }
+}
+
 /** Scans a whole text: one {@link ScannedLine} per line. */
 export function scan(text: string, file: string): ScannedLine[] {
   return splitLines(text).map((t, i) => scanLine(t, i + 1, file));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -10,8 +10,8 @@ import { styleFor } from '../../src/cli/format.js';
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = join(root, 'dist', 'src', 'cli', 'main.js');
 
-function mmsim(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } });
+function mmsim(args: string[], env: Record<string, string> = {}, input?: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024, ...(input === undefined ? {} : { input }) });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -124,6 +124,12 @@ describe('mmsim command', () => {
     assert.doesNotMatch(r.stdout, /process q/, 'the fork at line 9 has not run');
   });
 
+  it('show: a page table of 131072 entries prints in full (no stack overflow)', () => {
+    const r = mmsim(['show', scenario('machine x86_64 memory=1G\nprocess p\n  a = mmap 512M rw private anon populate\n'), '--no-color']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.split('\n').filter((l) => /^\s+0x[0-9a-f]+\s+pfn=0x[0-9a-f]+ P /.test(l)).length, 131072);
+  });
+
   it('check: parses and validates only', () => {
     const ok = mmsim(['check', 'examples/']);
     assert.equal(ok.status, 0);
@@ -179,6 +185,78 @@ describe('mmsim command', () => {
       if (saved === undefined) delete process.env.NO_COLOR;
       else process.env.NO_COLOR = saved;
     }
+  });
+
+  it("'-' reads the scenario from standard input for run, check and show", () => {
+    const text = readFileSync(join(root, 'examples/basics/fork-cow.mms'), 'utf8');
+    const r = mmsim(['run', '-'], {}, text);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /PASS <stdin> \(9 expectations met\)/);
+    const show = mmsim(['show', '-', '--at', '8'], {}, text);
+    assert.equal(show.status, 0, show.stderr);
+    assert.match(show.stdout, /process p \(pid 1\)/);
+    const bad = mmsim(['check', '-'], {}, 'process p\n  load zz\n');
+    assert.equal(bad.status, 2);
+    assert.match(bad.stdout, /^<stdin>:2:8: error MMS3001/);
+  });
+
+  it('--version prints the package version', () => {
+    const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = mmsim([flag]);
+      assert.equal(r.status, 0);
+      assert.equal(r.stdout, `${version}\n`);
+    }
+  });
+
+  it('show --at refuses what is not a plain decimal line number within the file', () => {
+    const r = mmsim(['show', 'examples/basics/fork-cow.mms', '--at', '1e3']);
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr, "mmsim: --at takes a line number (decimal digits, from 1), not '1e3'\n");
+    const past = mmsim(['show', 'examples/basics/fork-cow.mms', '--at', '99999999999999999999']);
+    assert.equal(past.status, 2);
+    assert.equal(past.stderr, 'mmsim: --at 99999999999999999999: examples/basics/fork-cow.mms has 23 lines\n');
+  });
+
+  it('special files are refused at once: /dev/zero, a FIFO without a writer', () => {
+    const fifo = join(mkdtempSync(join(tmpdir(), 'mmsim-fifo-')), 'x.mms');
+    execFileSync('mkfifo', [fifo]);
+    for (const args of [['run', '/dev/zero'], ['show', fifo]]) {
+      const r = mmsim(args);
+      assert.equal(r.status, 2, args.join(' '));
+      assert.match(r.stderr, /^mmsim: \S+: a (character device|FIFO), not a regular file: only regular files are read as scenarios\n$/, args.join(' '));
+    }
+  });
+
+  it('run: a bad entry in a directory is reported, the others still run, and the exit status is 2', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mmsim-dir-'));
+    writeFileSync(join(dir, 'a.mms'), readFileSync(join(root, 'examples/basics/fork-cow.mms')));
+    symlinkSync('nowhere', join(dir, 'b.mms'));
+    symlinkSync('nowhere', join(dir, 'zz.txt'));
+    const r = mmsim(['run', dir]);
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr, `mmsim: ${join(dir, 'b.mms')}: no such file or directory\n`);
+    assert.match(r.stdout, /PASS \S+a\.mms/);
+    assert.match(r.stdout, /2 scenarios: 1 passed, 0 failed, 0 malformed, 1 unreadable; 9 of 9 expectations met/);
+    const json = JSON.parse(mmsim(['run', '--json', dir]).stdout) as { file: string; passed: boolean; diagnostics: { code: string }[] }[];
+    assert.deepEqual(json.map((e) => [e.passed, e.diagnostics.map((d) => d.code)]), [[true, []], [false, ['MMS0001']]]);
+  });
+
+  it('check prints the first 100 problems of a file and counts the rest', () => {
+    const r = mmsim(['check', scenario(`process p\n${'  load zz\n'.repeat(500)}`)]);
+    assert.equal(r.status, 2);
+    const out = r.stdout.trimEnd().split('\n');
+    assert.equal(out.length, 101);
+    assert.match(out[100], /case\.mms:102:8: error MMS0004: … and 400 more problems, not listed: only the first 100 are$/);
+    const run = mmsim(['run', scenario(`process p\n${'  load zz\n'.repeat(500)}`)]);
+    assert.match(run.stdout, /ERROR \S+: more than 100 problems in the scenario; nothing ran/);
+  });
+
+  it('output into a pipe that closes early ends quietly, exit 0', () => {
+    const file = scenario('machine x86_64 memory=1G\nprocess p\n  a = mmap 512M rw private anon populate\n');
+    const r = spawnSync('bash', ['-c', `"${process.execPath}" "${bin}" show "${file}" | head -n 1; echo "status=\${PIPESTATUS[0]}" >&2`], { cwd: root, encoding: 'utf8' });
+    assert.equal(r.stdout, `${file}\n`);
+    assert.equal(r.stderr, 'status=0\n', 'no EPIPE trace, exit 0');
   });
 
   it('--help on every command, exit 0', () => {

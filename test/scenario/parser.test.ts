@@ -7,6 +7,7 @@ import {
   argWord,
   isName,
   isThreadName,
+  MAX_SCENARIO_BYTES,
   parseScenario,
   protectionBits,
   TOP_LEVEL_STATEMENTS,
@@ -776,5 +777,34 @@ describe('parser: helpers', () => {
       s.args.map(argWord),
       [null, 'rw-', null, null],
     );
+  });
+});
+
+describe('parser: input limits', () => {
+  it('a leading byte order mark is skipped, with LF or CRLF, and columns count from after it', () => {
+    for (const eol of ['\n', '\r\n']) {
+      const r = parse(`\ufeffprocess p${eol}  a = mmap 4K rw private anon${eol}`);
+      assert.deepEqual(r.diagnostics, [], JSON.stringify(eol));
+      assert.deepEqual(r.scenario.body.map(top), ok(`process p${eol}  a = mmap 4K rw private anon${eol}`));
+      assert.deepEqual(r.scenario.body[0].kind === 'thread-block' ? r.scenario.body[0].span : null, { line: 1, column: 1, length: 9 });
+    }
+    // A BOM anywhere else is still an unexpected character.
+    assert.deepEqual(spanCodes(parse('process p\n  \ufeffload 0\n').diagnostics), ['2:3 MMS1001']);
+  });
+
+  it('a file wrong on every line keeps 100 diagnostics and counts the rest', () => {
+    const r = parse('@\n'.repeat(5000));
+    assert.equal(r.diagnostics.length, 101);
+    assert.deepEqual(spanCodes(r.diagnostics.slice(0, 2)), ['1:1 MMS1001', '2:1 MMS1001']);
+    assert.equal(r.diagnostics[100].code, 'MMS0004');
+    assert.match(r.diagnostics[100].message, /… and 4900 more problems/);
+  });
+
+  it('text over the size limit is one MMS0003 diagnostic, not parsed', () => {
+    const r = parse(' '.repeat(MAX_SCENARIO_BYTES + 1));
+    assert.deepEqual(spanCodes(r.diagnostics), ['0:0 MMS0003']);
+    assert.match(r.diagnostics[0].message, /limited to 16 MiB/);
+    assert.deepEqual(r.scenario.body, []);
+    assert.deepEqual(parse(' '.repeat(MAX_SCENARIO_BYTES)).diagnostics, [], 'the limit itself is accepted');
   });
 });

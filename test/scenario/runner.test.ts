@@ -761,6 +761,43 @@ describe('runner: validation diagnostics', () => {
     assert.equal(formatDiagnostic(r.diagnostics[0]).startsWith('t.mms:3:3: error MMS2002: '), true);
   });
 
+  it('a syntax error on one line does not hide the semantic errors of the others', () => {
+    const text = sc('process p', '  a = mmap 4K rw private anon', '  store b 1', '  load a =>', '  load zz');
+    assert.deepEqual(diags(text), ['3:9 MMS3001', '4:12 MMS2004', '5:8 MMS3001']);
+    assert.deepEqual(spanCodes(checkScenario(text, 't.mms')), ['3:9 MMS3001', '4:12 MMS2004', '5:8 MMS3001']);
+    // Scanner errors too.
+    assert.deepEqual(diags(sc('process p', '  load @', '  load zz')), ['2:8 MMS1001', '3:8 MMS3001']);
+  });
+
+  it('what a broken line meant to define is not reported again at every use', () => {
+    // The binding on line 2, the process header on line 4 and the machine line have errors.
+    assert.deepEqual(diags(sc('process p', '  a = mmap 4K rw private anon @', '  load a', 'process q cpu', '  load 0', 'thread q.t1', '  load a')), [
+      '2:31 MMS1001',
+      '4:11 MMS2001',
+    ]);
+    // A misindented binding is reported once; its name is not undefined later.
+    assert.deepEqual(diags(sc('process p', '  load 0', '   b = mmap 4K rw', '  load b')), ['3:4 MMS1004']);
+    // With a broken machine line, cpu= and the personality are unknown, so not checked.
+    assert.deepEqual(diags(sc('machine x86_64 cpus=4 @', 'process p cpu=3', '  load 0')), ['1:23 MMS1001']);
+  });
+
+  it('a scenario wrong on every line reports 100 problems and counts the rest', () => {
+    const r = run(sc('process p', ...Array.from({ length: 3000 }, (_, i) => `  load zz${i}`)));
+    assert.equal(r.diagnostics.length, 101);
+    assert.equal(r.diagnostics[99].span.line, 101);
+    assert.equal(r.diagnostics[100].code, 'MMS0004');
+    assert.match(r.diagnostics[100].message, /… and 2900 more problems, not listed/);
+  });
+
+  it('a byte order mark is skipped, and line sources are right for CRLF and CR-only files', () => {
+    for (const eol of ['\n', '\r\n', '\r']) {
+      const r = runOk(`\ufeffprocess p${eol}  a = mmap 4K rw private anon${eol}  store a 7${eol}  load a => 7 # seven${eol}`);
+      assert.equal(r.passed, true, JSON.stringify(eol));
+      assert.deepEqual(r.lines.map((l) => l.source), ['a = mmap 4K rw private anon', 'store a 7', 'load a => 7'], JSON.stringify(eol));
+      assert.deepEqual(r.lines[2].expectation, { text: '7', passed: true });
+    }
+  });
+
   it('checkScenario reports the diagnostics without running', () => {
     assert.deepEqual(checkScenario(sc('process p', '  a = mmap 4K rw', '  load a => 0'), 't.mms'), []);
     assert.deepEqual(
@@ -796,6 +833,12 @@ describe('runner: the machine line', () => {
     ];
     for (const [m, want] of cases) assert.deepEqual(diags(sc(m, 'process p', '  load 0')), want, m);
     assert.deepEqual(diags(sc('machine x86_64', 'machine x86_64')), ['2:1 MMS2006']);
+    // An option given twice would silently override the first; variant= adds up instead.
+    assert.deepEqual(diags(sc('machine x86_64 cpus=1 cpus=2', 'process p', '  load 0')), ['1:23 MMS3003']);
+    assert.match(run(sc('machine x86_64 cpus=1 cpus=2')).diagnostics[0].message, /option 'cpus=' is given twice \(first at column 16\)/);
+    assert.deepEqual(diags(sc('machine x86_64 os=linux memory=1M os=linux', 'process p', '  load 0')), ['1:35 MMS3003']);
+    assert.deepEqual(diags(sc('machine x86_64 os=freebsd variant=pkru-swapout-bug variant=pkru-swapout-bug', 'process p', '  load 0')), []);
+    assert.deepEqual(diags(sc('machine x86_64 cpus=2', 'process p cpu=0 cpu=1', '  load 0')), ['2:17 MMS3003']);
     assert.deepEqual(diags(sc('process p', '  load 0', 'machine x86_64')), ['3:1 MMS2003']);
   });
 
@@ -911,6 +954,23 @@ describe('runner: concurrent blocks', () => {
     assert.match(bad.error?.message ?? '', /schedule position 8: thread p has no step left to run/);
     assert.equal(r.passed, false);
     assert.equal(r.finals.length, 1, 'the run goes on to the conditions');
+    // The note counts the steps the schedule really forced: 7 of its 11.
+    assert.deepEqual(r.notes, [
+      'concurrent block at line 5: the schedule forced the first 7 of its 11 steps (step 8 could not be taken); the rest ran round-robin in the order the threads are written',
+    ]);
+  });
+
+  it('swapout, like exec, by a thread whose process a sibling exited while it waited is MMS4003', () => {
+    // p.t2's mmap holds mmap_lock; p waits for it, p.t1's exit runs first, then p resumes.
+    const block = (op: string): string =>
+      sc('machine x86_64 cpus=3', 'process p', '  a = mmap 4K rw private anon', '  store a 1', 'concurrent', '  thread p', `    ${op}`, '  thread p.t1', '    exit', '  thread p.t2', '    b = mmap 4K rw private anon', 'schedule p.t2 p p.t1 p.t2 p.t2 p.t1 p');
+    for (const op of ['swapout', 'exec', 'reclaim 1', 'check']) {
+      const r = runOk(block(op));
+      const l = line(r, 7);
+      assert.equal(l.result, 'not run', op);
+      assert.equal(l.error?.code, 'MMS4003', op);
+      assert.match(l.error?.message ?? '', /thread 'p' has ended/, op);
+    }
   });
 
   it('operations without a kernel path wait for locks instead of throwing', () => {

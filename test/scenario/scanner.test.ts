@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_EXACT, scan, scanLine, splitLines, type ScannedLine, type Token } from '../../src/scenario/scanner.js';
+import { eachLine, MAX_EXACT, scan, scanLine, SourceLines, splitLines, stripBom, type ScannedLine, type Token } from '../../src/scenario/scanner.js';
 
 /** Scans one line as line 1 of `t.mms`. */
 function line(text: string, lineNo = 1): ScannedLine {
@@ -42,6 +42,30 @@ describe('scanner: lines and indentation', () => {
     assert.deepEqual(splitLines('a\nb\r\nc\rd'), ['a', 'b', 'c', 'd']);
     assert.deepEqual(splitLines(''), ['']);
     assert.deepEqual(splitLines('x\n'), ['x', '']);
+  });
+
+  it('eachLine and SourceLines split exactly as splitLines does, without an array of lines', () => {
+    const texts = ['', 'x', 'x\n', 'a\nb\r\nc\rd', '\r\r\n\n', 'a\r', '\n\n\n', 'p\r\n  load a\r\n', 'é\u2028x\ry'];
+    for (const text of texts) {
+      const want = splitLines(text);
+      const got: string[] = [];
+      eachLine(text, (l, n) => {
+        assert.equal(n, got.length + 1, 'lines are numbered from 1, in order');
+        got.push(l);
+      });
+      assert.deepEqual(got, want, JSON.stringify(text));
+      const index = new SourceLines(text);
+      assert.equal(index.count, want.length, JSON.stringify(text));
+      assert.deepEqual(want.map((_, i) => index.line(i + 1)), want, JSON.stringify(text));
+      assert.equal(index.line(0), '');
+      assert.equal(index.line(want.length + 1), '');
+    }
+  });
+
+  it('stripBom drops one leading U+FEFF and nothing else', () => {
+    assert.equal(stripBom('\ufeffprocess p'), 'process p');
+    assert.equal(stripBom('process p\ufeff'), 'process p\ufeff');
+    assert.equal(stripBom(''), '');
   });
 
   it('measures indentation in spaces and numbers lines from 1', () => {
