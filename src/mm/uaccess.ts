@@ -72,7 +72,7 @@ function userTranslateSlow(k: Kernel, t: Thread, va: number, kind: AccessKind): 
     if (out !== null) return out;
     if (!t.alive) return deadThread(t, va);
   }
-  throw new Error(`mmsim bug: access to 0x${va.toString(16)} still faults after ${MAX_FAULT_RETRIES} resolved faults`);
+  return thrashed(k, t, va, 'the page it needs cannot stay resident');
 }
 
 /** The same as {@link userTranslate}, as a kernel path that yields at the access and inside the fault. */
@@ -93,7 +93,7 @@ export function* userTranslatePath(k: Kernel, t: Thread, va: number, kind: Acces
     if (out !== null) return out;
     if (!t.alive) return deadThread(t, va);
   }
-  throw new Error(`mmsim bug: access to 0x${va.toString(16)} still faults after ${MAX_FAULT_RETRIES} resolved faults`);
+  return thrashed(k, t, va, 'the page it needs cannot stay resident');
 }
 
 /** Reads `size` little-endian bytes at `va` (1, 2 or 4), or the signal the access raised. */
@@ -144,12 +144,22 @@ function translateSplit(k: Kernel, t: Thread, va: number, kind: AccessKind): [nu
     const b2 = a2 >= 0 ? k.hw.mmu.translate(cpu, second, kind, true) : -1;
     if (a2 >= 0 && b2 >= 0) return [a2, b2];
   }
-  // Memory is so short that bringing either page in evicts the other: the instruction can
-  // never complete. Linux would find reclaim making no progress for this task and end in
-  // the OOM killer; mmsim kills the faulting process (pagefault_out_of_memory()).
+  return thrashed(k, t, va, 'the two pages of its split access cannot be resident together');
+}
+
+/**
+ * An access whose faults keep being resolved and undone: memory is so short that what one
+ * fault brings in, reclaim for the next (or for another thread between the retries) takes
+ * away, and the instruction never completes. Linux's reclaim would see no progress for
+ * this task and end in the OOM killer; mmsim kills the faulting process, reported as an
+ * OOM kill, rather than retry for ever.
+ */
+function thrashed(k: Kernel, t: Thread, va: number, why: string): SignalInfo {
   const p = t.process;
-  k.events.push({ kind: 'oom-kill', message: `Out of memory: killed process ${p.pid} (${p.name}): the two pages of a split access at 0x${va.toString(16)} cannot be resident together` });
-  k.killProcess(p, 'out of memory in a split access');
+  if (p.alive) {
+    k.events.push({ kind: 'oom-kill', message: `Out of memory: killed process ${p.pid} (${p.name}): at 0x${va.toString(16)}, ${why}` });
+    k.killProcess(p, 'out of memory: an access that cannot complete');
+  }
   return deadThread(t, va);
 }
 
