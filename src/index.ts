@@ -8,6 +8,7 @@
 export { Machine, InvariantError, OutOfMemoryError, type MachineOptions, type InvariantMode, type InterleaveResult } from './api/machine.js';
 export { ProcessHandle } from './api/process.js';
 export { ThreadHandle, ThreadPaths, ThreadEndedError, type AccessSize } from './api/thread.js';
+export { ApiError, ForeignHandleError, ProcessExitedError, ReentrantCallError, type ApiErrorCode } from './api/errors.js';
 export { type ProcessSnapshot, type VmaSnapshot, type PteSnapshot, type PkruRangeSnapshot, type SnapshotRange } from './api/snapshot.js';
 export { formatMaps } from './api/maps.js';
 export { type PteView } from './api/inspect.js';
@@ -25,3 +26,4 @@ export { PKEY_DISABLE_ACCESS, PKEY_DISABLE_WRITE } from './mm/pkeys.js';
 export { VARIANTS, type VariantInfo } from './mm/variants.js';
 export { MAP_CHGPROT } from './mm/remapFilePages.js';
 export { PTE_FILE_MAX_BITS } from './hw/pte.js';
+export { MAX_FILE_SIZE } from './mm/fileOps.js';

@@ -2,7 +2,7 @@ import { PAGE_SIZE, pageOffset } from '../hw/pte.js';
 import { NO_FRAME } from '../hw/physMem.js';
 import { drain } from '../step/step.js';
 import { O_ACCMODE, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY } from './abi.js';
-import { EACCES, EBADF, EFBIG, EINVAL, ENOENT, ENOMEM, isErrno, type SysResult } from './errno.js';
+import { EACCES, EBADF, EFAULT, EFBIG, EINVAL, ENOENT, ENOMEM, type Errno, isErrno, type SysResult } from './errno.js';
 import { pageCacheGet } from './fault.js';
 import { File } from './file.js';
 import { type Kernel } from './kernel.js';
@@ -11,11 +11,31 @@ import { copyUser } from './uaccess.js';
 import { zapVmaRange } from './vmaOps.js';
 import { zapNonlinear } from './remapFilePages.js';
 import { VM_NONLINEAR } from './vma.js';
+import { accessOk, MAX_RW_COUNT } from './sysArgs.js';
+import { TASK_SIZE } from './mm.js';
 
-/** Largest file size mmsim accepts (Linux MAX_LFS_FILESIZE is far larger; this keeps page indexes in 32 bits). */
+/**
+ * Largest file size mmsim accepts: the superblock's s_maxbytes of its in-memory file
+ * system. Linux's tmpfs allows MAX_LFS_FILESIZE; 8 TiB keeps every file page index below
+ * 2^31 — within the 40-bit offset of a nonlinear file entry (PTE_FILE_MAX_BITS) and exact
+ * in every typed array that keeps one. ftruncate(2) and pwrite(2) refuse to pass it with
+ * EFBIG; a file declared larger (`Machine.createFile`, the scenario `file` line) is refused
+ * before it exists, through {@link fileSizeProblem}.
+ */
 export const MAX_FILE_SIZE = 2 ** 31 * PAGE_SIZE;
 
-/** Creates (or replaces) an in-memory file holding `contents`. */
+/**
+ * Why `size` cannot be the size of a new file, or null when it can: a whole number of
+ * bytes from 0 to {@link MAX_FILE_SIZE}. Callers that declare files (the API, the scenario
+ * parser) report the message as their own error.
+ */
+export function fileSizeProblem(size: number): string | null {
+  if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) return `a file size must be a whole number of bytes, not ${String(size)}`;
+  if (size > MAX_FILE_SIZE) return `a file size must be at most 8 TiB (${MAX_FILE_SIZE} bytes, the limit ftruncate and pwrite enforce with EFBIG), not ${size}`;
+  return null;
+}
+
+/** Creates (or replaces) an in-memory file holding `contents` (a size {@link fileSizeProblem} accepts). */
 export function createFile(k: Kernel, name: string, contents: Uint8Array | number): File {
   const size = typeof contents === 'number' ? contents : contents.length;
   // A file of that name is replaced as by unlink() and create: mappings and descriptors of
@@ -90,29 +110,103 @@ export function readFileBytes(k: Kernel, file: File, offset: number, length: num
   return out;
 }
 
-/** pwrite(2) from a user buffer: copy_from_user, then into the page cache. */
+/** One page of kernel buffer: pread and pwrite move data a page at a time, never a buffer of the caller's length. */
+const bounce = new Uint8Array(PAGE_SIZE);
+
+/** What {@link rwCheck} lets through: the bytes to move, and whether the buffer ends in a fault past them. */
+interface RwCount {
+  readonly count: number;
+  readonly faultAfter: boolean;
+}
+
+/**
+ * The checks pread(2) and pwrite(2) share. Linux's order (ksys_pread64() /
+ * ksys_pwrite64(), vfs_read() / vfs_write(), rw_verify_area()): a negative offset is
+ * EINVAL; a bad descriptor EBADF; a buffer that access_ok() refuses — it runs past the
+ * user address space or wraps, as a count of -1 does — EFAULT before anything moves; an
+ * offset plus count past 2^63 EINVAL; then the count is clamped to MAX_RW_COUNT.
+ * FreeBSD's (sys_pread(), kern_preadv()): a count above IOSIZE_MAX (SSIZE_MAX) is EINVAL,
+ * then EBADF, then a negative offset EINVAL. It checks the buffer only in copyin() and
+ * copyout(), chunk by chunk: the part below the user limit moves, and the rest is EFAULT.
+ */
+function rwCheck(k: Kernel, t: Thread, fd: number, bufVa: number, len: number, offset: number, write: boolean): RwCount | Errno {
+  const open = t.process.fds.get(fd);
+  const badFd = !open || !(write ? open.canWrite : open.canRead);
+  if (k.freebsd) {
+    if (len < 0 || len > 2 ** 63 - 1) return EINVAL;
+    if (badFd) return EBADF;
+    if (offset < 0) return EINVAL;
+    const room = bufVa < 0 ? 0 : Math.max(0, TASK_SIZE - bufVa);
+    return { count: Math.min(len, room), faultAfter: len > room };
+  }
+  if (offset < 0) return EINVAL;
+  if (badFd) return EBADF;
+  if (!accessOk(bufVa, len)) return EFAULT;
+  if (offset + len > 2 ** 63 - 1) return EINVAL;
+  return { count: Math.min(len, MAX_RW_COUNT), faultAfter: false };
+}
+
+/**
+ * pwrite(2) from a user buffer (Linux generic_perform_write()): a file page at a time,
+ * copy_from_user into a kernel page and then into the page cache. A fault that stops the
+ * copy ends the write there: the bytes before it are written and counted, and nothing
+ * written is EFAULT. FreeBSD's uiomove() returns EFAULT even after a partial copy, and
+ * dofilewrite() passes the error on; the bytes before the fault stay written.
+ * Linux's generic_write_check_limits() refuses to start at or past the file-size limit
+ * (EFBIG) and shortens a write that would pass it; FreeBSD refuses the whole write (EFBIG).
+ */
 export function sysPwrite(k: Kernel, t: Thread, fd: number, bufVa: number, len: number, offset: number): SysResult {
-  const open = t.process.fds.get(fd);
-  if (!open || !open.canWrite) return EBADF;
-  if (offset < 0 || len < 0) return EINVAL;
-  const bytes = new Uint8Array(len);
-  const copied = copyUser(k, t, bufVa, bytes, false);
-  if (isErrno(copied)) return copied;
-  // generic_perform_write(): only what was copied in is written.
-  return writeFileBytes(k, open.file, offset, bytes.subarray(0, copied), t.process);
+  const checked = rwCheck(k, t, fd, bufVa, len, offset, true);
+  if (isErrno(checked)) return checked;
+  let count = checked.count;
+  if (count === 0) return checked.faultAfter ? EFAULT : 0;
+  if (k.freebsd ? offset + len > MAX_FILE_SIZE : offset >= MAX_FILE_SIZE) return EFBIG;
+  count = Math.min(count, MAX_FILE_SIZE - offset);
+  const file = t.process.fds.get(fd)!.file;
+  let done = 0;
+  while (done < count) {
+    const pos = offset + done;
+    const n = Math.min(count - done, PAGE_SIZE - pageOffset(pos));
+    const chunk = bounce.subarray(0, n);
+    const copied = copyUser(k, t, bufVa + done, chunk, false);
+    const got = isErrno(copied) ? 0 : copied;
+    if (got > 0) {
+      const w = writeFileBytes(k, file, pos, chunk.subarray(0, got), t.process);
+      if (isErrno(w)) return done > 0 ? done : w;
+      done += w;
+    }
+    if (got < n) return k.freebsd || done === 0 ? EFAULT : done;
+  }
+  return checked.faultAfter ? EFAULT : done;
 }
 
-/** pread(2) into a user buffer: from the page cache, then copy_to_user (which honours PKRU). */
+/**
+ * pread(2) into a user buffer (Linux filemap_read()): a page at a time from the page cache,
+ * then copy_to_user (which honours PKRU). Reading at or past the end returns 0; a fault
+ * ends the read with the bytes copied so far, or EFAULT when there are none (FreeBSD:
+ * EFAULT in either case, as for pwrite).
+ */
 export function sysPread(k: Kernel, t: Thread, fd: number, bufVa: number, len: number, offset: number): SysResult {
-  const open = t.process.fds.get(fd);
-  if (!open || !open.canRead) return EBADF;
-  if (offset < 0 || len < 0) return EINVAL;
-  const data = readFileBytes(k, open.file, offset, len, t.process);
-  if (!(data instanceof Uint8Array)) return data;
-  return copyUser(k, t, bufVa, data, true);
+  const checked = rwCheck(k, t, fd, bufVa, len, offset, false);
+  if (isErrno(checked)) return checked;
+  const file = t.process.fds.get(fd)!.file;
+  const count = Math.max(0, Math.min(checked.count, file.size - offset));
+  let done = 0;
+  while (done < count) {
+    const pos = offset + done;
+    const n = Math.min(count - done, PAGE_SIZE - pageOffset(pos));
+    const data = readFileBytes(k, file, pos, n, t.process);
+    if (!(data instanceof Uint8Array)) return done > 0 ? done : data;
+    const copied = copyUser(k, t, bufVa + done, data, true);
+    const got = isErrno(copied) ? 0 : copied;
+    done += got;
+    if (got < data.length) return k.freebsd || done === 0 ? EFAULT : done;
+  }
+  // FreeBSD: the buffer ran past the user limit with file data left to copy there.
+  return checked.faultAfter && offset + checked.count < file.size ? EFAULT : done;
 }
 
-/** ftruncate(2). */
+/** ftruncate(2). A length past MAX_FILE_SIZE is EFBIG (Linux do_truncate(): inode_newsize_ok() against s_maxbytes). */
 export function sysFtruncate(k: Kernel, t: Thread, fd: number, size: number): SysResult {
   const open = t.process.fds.get(fd);
   if (!open) return EBADF;

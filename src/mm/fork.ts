@@ -5,7 +5,7 @@ import { ENOMEM, type SysResult } from './errno.js';
 import { type Kernel } from './kernel.js';
 import { Mm } from './mm.js';
 import { type Process, type Thread } from './process.js';
-import { Vma, VM_NONLINEAR } from './vma.js';
+import { Vma, VM_DONTCOPY, VM_NONLINEAR, VM_WIPEONFORK } from './vma.js';
 import { insertVma } from './vmaOps.js';
 
 /**
@@ -32,8 +32,16 @@ export function* sysFork(k: Kernel, t: Thread, childCpu: Cpu = t.cpu): KernelPat
     const anonMap = new Map<number, number>();
     let wrprotected = false;
     for (let v = mm.vmas.first(); v; v = v.nextSpan) {
+      // dup_mmap(): MADV_DONTFORK memory is not in the child at all.
+      if (v.flags & VM_DONTCOPY) continue;
       const c = Vma.make(childMm, v.start, v.end, v.prot, v.flags, v.file, v.pgoff);
       c.pkey = v.pkey;
+      // dup_mmap(): MADV_WIPEONFORK memory starts empty in the child (no anon_vma, no page
+      // tables copied) and keeps the flag.
+      if (v.flags & VM_WIPEONFORK) {
+        insertVma(childMm, c);
+        continue;
+      }
       if (v.anonVma) {
         // anon_vma_fork(): the child's pages get an anon_vma of their own.
         let id = anonMap.get(v.anonVma);

@@ -36,7 +36,7 @@ export interface KernelConfig {
 
 /** Something the kernel did that a user may want to see: an OOM kill, a reclaim pass. */
 export interface KernelEvent {
-  readonly kind: 'oom-kill' | 'reclaim' | 'signal';
+  readonly kind: 'oom-kill' | 'reclaim' | 'signal' | 'unmodelled';
   readonly message: string;
 }
 

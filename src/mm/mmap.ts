@@ -27,17 +27,22 @@ import { executeOnlyPkey } from './pkeys.js';
 import { type Thread } from './process.js';
 import { VM_GROWSDOWN, VM_LOCKED, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE, VM_MAYWRITE, VM_SHARED, Vma } from './vma.js';
 import { insertVma, mergeAround, unmapRange } from './vmaOps.js';
+import { fileMmapOk, pageAlignLen, pageAligned } from './sysArgs.js';
 
 const PAGE = 4096;
-const pageAlignUp = (n: number): number => Math.ceil(n / PAGE) * PAGE;
 
 /**
- * Linux get_unmapped_area() with the x86-64 top-down allocator: MAP_FIXED takes the
- * address as given; a free, in-range hint is honoured; otherwise the highest gap below
- * mmap_base, falling back to a bottom-up search from TASK_UNMAPPED_BASE.
+ * Linux __get_unmapped_area() with the x86-64 top-down allocator
+ * (arch_get_unmapped_area_topdown()): a length above TASK_SIZE is ENOMEM; MAP_FIXED takes
+ * the address as given; a free, in-range hint is honoured; otherwise the highest gap below
+ * mmap_base, falling back to a bottom-up search from TASK_UNMAPPED_BASE. Then, for every
+ * result, the range must end by TASK_SIZE (ENOMEM), be page aligned (EINVAL) and pass
+ * security_mmap_addr() (EPERM below vm.mmap_min_addr). So MAP_FIXED at 0x1000 with a length
+ * of TASK_SIZE - 0x1000 is EPERM: x86-64 has no `len > TASK_SIZE - mmap_min_addr` check
+ * (that one is in the generic allocator, which x86 does not use).
  */
 export function getUnmappedArea(mm: Mm, addr: number, len: number, flags: number): SysResult {
-  if (len > TASK_SIZE - MMAP_MIN_ADDR) return ENOMEM;
+  if (len > TASK_SIZE) return ENOMEM;
   if (flags & MAP_FIXED) {
     if (addr > TASK_SIZE - len) return ENOMEM;
     if (addr % PAGE !== 0) return EINVAL;
@@ -45,6 +50,8 @@ export function getUnmappedArea(mm: Mm, addr: number, len: number, flags: number
     if (addr < MMAP_MIN_ADDR) return EPERM;
     return addr;
   }
+  // The search below can place nothing longer than the space above mmap_min_addr.
+  if (len > TASK_SIZE - MMAP_MIN_ADDR) return ENOMEM;
   if (addr) {
     // x86-64 arch_get_unmapped_area_topdown() rounds the hint down (addr &= PAGE_MASK).
     const hint = addr - (addr % PAGE);
@@ -70,10 +77,12 @@ function roundHintToMin(hint: number): number {
  */
 export function* sysMmap(k: Kernel, t: Thread, addr: number, len: number, prot: number, flags: number, fd: number, offset: number): KernelPath<SysResult> {
   addr = u64(addr);
+  const rawLen = len;
   len = u64(len);
+  // arch/x86/kernel/sys_x86_64.c: the offset must be page aligned (checked on the caller's
+  // value: -1 is 0xfff…f, unaligned, though u64(-1) rounds to 2^64 in a double).
+  if (!pageAligned(offset)) return EINVAL;
   offset = u64(offset);
-  // arch/x86/kernel/sys_x86_64.c: the offset must be page aligned.
-  if (offset % PAGE !== 0 || offset < 0) return EINVAL;
   const anon = (flags & MAP_ANONYMOUS) !== 0;
   const open = anon ? undefined : t.process.fds.get(fd);
   if (!anon && !open) return EBADF;
@@ -84,10 +93,13 @@ export function* sysMmap(k: Kernel, t: Thread, addr: number, len: number, prot: 
   // do_mmap(): NOREPLACE forces MAP_FIXED handling before the hint is rounded.
   if (flags & MAP_FIXED_NOREPLACE) flags |= MAP_FIXED;
   if (!(flags & MAP_FIXED)) addr = roundHintToMin(addr);
-  len = pageAlignUp(len);
+  // PAGE_ALIGN(len) wraps to 0 for the last page below 2^64: ENOMEM.
+  len = pageAlignLen(rawLen);
   if (len === 0 || len > Number.MAX_SAFE_INTEGER - PAGE) return ENOMEM;
+  // do_mmap()'s "offset overflow?" check, (pgoff + pages) < pgoff in 64 bits, cannot fire on
+  // x86-64: pgoff is below 2^52 and pages below 2^36. So an anonymous mapping at offset
+  // -4096 succeeds (its pgoff is replaced below); a file's is limited by file_mmap_ok().
   const pgoff = offset / PAGE;
-  if (pgoff + len / PAGE > 2 ** 52) return EOVERFLOW;
   const mm = t.process.mm;
   yield* mm.mmapLock.write(t.ctx);
   try {
@@ -119,6 +131,8 @@ export function* doMmapLocked(k: Kernel, t: Thread, open: OpenFile | null, addr:
   const type = flags & MAP_TYPE;
   if (open) {
     file = open.file;
+    // do_mmap(): file_mmap_ok() against MAX_LFS_FILESIZE, before the type is looked at.
+    if (!fileMmapOk(pgoff, len)) return EOVERFLOW;
     if (type === MAP_SHARED || type === MAP_SHARED_VALIDATE) {
       // MAP_SHARED_VALIDATE rejects unknown flags, and MAP_SYNC on a file without DAX (all of mmsim's).
       if (type === MAP_SHARED_VALIDATE && flags & ~(LEGACY_MAP_MASK | MAP_FIXED_NOREPLACE)) return errno('EOPNOTSUPP');
@@ -198,9 +212,10 @@ export function unmapWouldExceedLimit(k: Kernel, mm: Mm, start: number, end: num
 /** munmap(2) (Linux __vm_munmap() / do_vmi_munmap()). */
 export function* sysMunmap(k: Kernel, t: Thread, start: number, len: number): KernelPath<SysResult> {
   start = u64(start);
+  const rawLen = len;
   len = u64(len);
   if (start % PAGE !== 0 || start > TASK_SIZE || len > TASK_SIZE - start) return EINVAL;
-  const end = start + pageAlignUp(len);
+  const end = start + pageAlignLen(rawLen);
   if (end === start) return EINVAL;
   const mm = t.process.mm;
   const ctx = t.ctx;

@@ -8,12 +8,14 @@ import { getUnmappedArea, unmapWouldExceedLimit } from './mmap.js';
 import { type Thread } from './process.js';
 import { VM_MAYSHARE, VM_SHARED, type Vma } from './vma.js';
 import { insertVma, mergeAround, splitVma, unmapRange } from './vmaOps.js';
-
-const alignUp = (n: number): number => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
+import { pageAlignLen } from './sysArgs.js';
 
 /** mremap(2) (Linux mm/mremap.c), with its checks in its order. */
 export function* sysMremap(k: Kernel, t: Thread, addr: number, oldLen: number, newLen: number, flags: number, newAddr = 0): KernelPath<SysResult> {
   addr = u64(addr);
+  // PAGE_ALIGN() of the caller's values: a new_len of -1 wraps to 0, which is EINVAL.
+  const rawOld = oldLen;
+  const rawNew = newLen;
   oldLen = u64(oldLen);
   newLen = u64(newLen);
   newAddr = u64(newAddr);
@@ -23,8 +25,8 @@ export function* sysMremap(k: Kernel, t: Thread, addr: number, oldLen: number, n
   if (flags & MREMAP_FIXED && !(flags & MREMAP_MAYMOVE)) return EINVAL;
   if (flags & MREMAP_DONTUNMAP && (!(flags & MREMAP_MAYMOVE) || oldLen !== newLen)) return EINVAL;
   if (addr % PAGE_SIZE !== 0) return EINVAL;
-  oldLen = alignUp(oldLen);
-  newLen = alignUp(newLen);
+  oldLen = pageAlignLen(rawOld);
+  newLen = pageAlignLen(rawNew);
   if (newLen === 0) return EINVAL;
   const mm = t.process.mm;
   const ctx = t.ctx;

@@ -11,6 +11,17 @@ export const VM_MAYEXEC = 0x00000040;
 export const VM_MAYSHARE = 0x00000080;
 export const VM_GROWSDOWN = 0x00000100;
 export const VM_LOCKED = 0x00002000;
+/** MADV_SEQUENTIAL / MADV_RANDOM readahead hints: no effect in mmsim beyond keeping VMAs apart. */
+export const VM_SEQ_READ = 0x00008000;
+export const VM_RAND_READ = 0x00010000;
+/** MADV_DONTFORK: fork leaves this VMA out of the child (dup_mmap()). */
+export const VM_DONTCOPY = 0x00020000;
+/** MADV_WIPEONFORK: the child gets this VMA empty — fresh zero-filled anonymous memory (dup_mmap()). */
+export const VM_WIPEONFORK = 0x02000000;
+/** MADV_DONTDUMP: left out of core dumps (mmsim writes none). */
+export const VM_DONTDUMP = 0x04000000;
+/** MADV_HUGEPAGE: khugepaged may collapse the VMA even when THP is set to "madvise". */
+export const VM_HUGEPAGE = 0x20000000;
 /** Linux 2.6: file pages mapped out of linear order by remap_file_pages() (the rfp-nonlinear variant). */
 export const VM_NONLINEAR = 0x00800000;
 /**
@@ -19,7 +30,22 @@ export const VM_NONLINEAR = 0x00800000;
  */
 export const VM_MANYPROTS = 0x40000000;
 /** Flags that must be equal for two neighbours to merge (Linux compares all but VM_SOFTDIRTY). */
-export const VM_MERGE_MASK = VM_SHARED | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_MAYSHARE | VM_GROWSDOWN | VM_LOCKED | VM_NONLINEAR | VM_MANYPROTS;
+export const VM_MERGE_MASK =
+  VM_SHARED |
+  VM_MAYREAD |
+  VM_MAYWRITE |
+  VM_MAYEXEC |
+  VM_MAYSHARE |
+  VM_GROWSDOWN |
+  VM_LOCKED |
+  VM_SEQ_READ |
+  VM_RAND_READ |
+  VM_DONTCOPY |
+  VM_WIPEONFORK |
+  VM_DONTDUMP |
+  VM_HUGEPAGE |
+  VM_NONLINEAR |
+  VM_MANYPROTS;
 
 /** VMAs an address space keeps for reuse at most. */
 const MAX_UNUSED_VMAS = 4096;
@@ -122,7 +148,7 @@ export class Vma extends SpanNode {
 
   /**
    * The VmFlags line of /proc/pid/smaps: Linux's two-letter names (`rd wr ex sh mr mw me
-   * ms gd lo nl`), and `mp` for VM_MANYPROTS, which never had one.
+   * ms gd lo sr rr dc wf dd hg nl`), and `mp` for VM_MANYPROTS, which never had one.
    */
   smapsFlags(): string[] {
     const out: string[] = [];
@@ -136,6 +162,12 @@ export class Vma extends SpanNode {
     if (this.flags & VM_MAYSHARE) out.push('ms');
     if (this.flags & VM_GROWSDOWN) out.push('gd');
     if (this.flags & VM_LOCKED) out.push('lo');
+    if (this.flags & VM_SEQ_READ) out.push('sr');
+    if (this.flags & VM_RAND_READ) out.push('rr');
+    if (this.flags & VM_DONTCOPY) out.push('dc');
+    if (this.flags & VM_WIPEONFORK) out.push('wf');
+    if (this.flags & VM_DONTDUMP) out.push('dd');
+    if (this.flags & VM_HUGEPAGE) out.push('hg');
     if (this.flags & VM_NONLINEAR) out.push('nl');
     if (this.flags & VM_MANYPROTS) out.push('mp');
     return out;

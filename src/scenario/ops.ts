@@ -36,6 +36,7 @@ import {
 import { type Errno, isErrno, type Personality } from '../mm/errno.js';
 import { AMD64_PKRU_EXCL, AMD64_PKRU_PERSIST } from '../pmap/pkruRangeSet.js';
 import { MAP_CHGPROT } from '../mm/remapFilePages.js';
+import { fileSizeProblem } from '../mm/fileOps.js';
 import { type SignalInfo } from '../mm/signal.js';
 import { type KernelPath } from '../step/step.js';
 import { type ArgReader } from './args.js';
@@ -576,6 +577,8 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       return {
         run(ctx) {
           const data = contents !== null ? new TextEncoder().encode(contents) : size !== null ? ctx.num(size) : 0;
+          const tooBig = typeof data === 'number' ? fileSizeProblem(data) : null;
+          if (tooBig !== null && size !== null) throw new ScenarioRuntimeError(`size=: ${tooBig}`, size.span);
           ctx.createFile(path ? path.name : '', data, mode === 'ro', mount === 'noexec');
           return undefined;
         },

@@ -105,6 +105,51 @@ describe('Scheduler', () => {
     assert.throws(() => s.run([1, 2]), /deadlock/);
   });
 
+  it('a path that throws: the others still run to their ends, then the first error is rethrown', () => {
+    const sem = new RwSemaphore('mmap_lock');
+    const log: string[] = [];
+    function* holder(ctx: KernelCtx): KernelPath<void> {
+      yield* sem.write(ctx);
+      try {
+        yield ctx.at('vma', 'work');
+        log.push('holder done');
+      } finally {
+        sem.writeUnlock(ctx.tid);
+      }
+    }
+    function* thrower(ctx: KernelCtx): KernelPath<void> {
+      yield ctx.at('vma', 'before');
+      throw new Error('boom');
+    }
+    const s = new Scheduler();
+    s.spawn(1, holder(new KernelCtx(1, true)));
+    s.spawn(2, thrower(new KernelCtx(2, true)));
+    assert.throws(() => s.run([1, 2, 2]), /boom/);
+    assert.deepEqual(log, ['holder done']);
+    assert.equal(sem.writer, -1, 'no lock left held');
+    assert.ok(s.history.some((h) => h.tid === 2 && h.what === 'threw'));
+  });
+
+  it('after a deadlock, every live path is aborted so its finally blocks release its locks', () => {
+    const a = new SpinLock('A');
+    const b = new SpinLock('B');
+    const path = (ctx: KernelCtx, first: SpinLock, second: SpinLock): KernelPath<void> =>
+      (function* () {
+        yield* first.lock(ctx);
+        try {
+          yield* second.lock(ctx);
+          second.unlock(ctx);
+        } finally {
+          first.unlock(ctx);
+        }
+      })();
+    const s = new Scheduler();
+    s.spawn(1, path(new KernelCtx(1, true), a, b));
+    s.spawn(2, path(new KernelCtx(2, true), b, a));
+    assert.throws(() => s.run([1, 2]), ScheduleError);
+    assert.ok(a.free && b.free);
+  });
+
   it('unlocking a lock one does not hold is an mmsim bug', () => {
     const l = new SpinLock('ptl');
     assert.throws(() => l.unlock(new KernelCtx(3)), /mmsim bug/);

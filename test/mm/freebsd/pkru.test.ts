@@ -147,10 +147,11 @@ describe('FreeBSD PKRU: constants, personality and errno numbers', () => {
 });
 
 describe('FreeBSD PKRU: x86_pkru_protect_range / x86_pkru_unprotect_range errors, in FreeBSD\'s order', () => {
-  it('EINVAL for a key above 15 (unsigned: -1 too) or a non-integer key', () => {
+  it('EINVAL for a key above 15 (unsigned: -1 too); a non-integer key is the caller\'s RangeError', () => {
     const { t } = setup();
     const a = map(t, 0, PAGE);
-    for (const key of [16, 255, -1, 2 ** 32 - 1, 1.5]) assert.equal(t.pkruProtectRange(a, PAGE, key), errno('EINVAL'), `key ${key}`);
+    for (const key of [16, 255, -1, 2 ** 32 - 1]) assert.equal(t.pkruProtectRange(a, PAGE, key), errno('EINVAL'), `key ${key}`);
+    assert.throws(() => t.pkruProtectRange(a, PAGE, 1.5), /ThreadHandle\.pkruProtectRange: key must be an integer/);
     assert.equal(t.pkruProtectRange(a, PAGE, 15), 0);
     assert.equal(t.pkruProtectRange(a, PAGE, 0), 0);
   });
@@ -254,10 +255,12 @@ describe('FreeBSD PKRU: x86_pkru_get_perm / x86_pkru_set_perm', () => {
 
   it('EINVAL for a key above 15 (or negative); PKRU unchanged', () => {
     const { t } = setup();
-    for (const key of [16, 100, -1, 2.5]) {
+    for (const key of [16, 100, -1]) {
       assert.equal(t.pkruGetPerm(key), errno('EINVAL'), `get ${key}`);
       assert.equal(t.pkruSetPerm(key, false, false), errno('EINVAL'), `set ${key}`);
     }
+    assert.throws(() => t.pkruGetPerm(2.5), RangeError);
+    assert.throws(() => t.pkruSetPerm(2.5, false, false), RangeError);
     assert.equal(t.pkru, 0);
   });
 
