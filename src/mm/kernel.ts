@@ -10,7 +10,7 @@ import { type Personality } from './errno.js';
 import type { File } from './file.js';
 import { Mm } from './mm.js';
 import { Process, Thread } from './process.js';
-import { reclaim } from './reclaim.js';
+import { reclaim, ReclaimState } from './reclaim.js';
 import { type SignalInfo } from './signal.js';
 import { SwapSpace } from './swap.js';
 import { removeVma } from './vmaOps.js';
@@ -59,6 +59,8 @@ export class Kernel {
   readonly kernelCtx = new KernelCtx(0);
   /** Dirty file pages written back by msync(MS_SYNC). */
   writebacks = 0;
+  /** Where the reclaim clocks resume. */
+  readonly reclaimState = new ReclaimState();
   private nextPid = 1;
   private nextTid = 1;
 
