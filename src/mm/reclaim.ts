@@ -124,7 +124,7 @@ export function reclaimRange(k: Kernel, mm: Mm, vma: Vma, start: number, end: nu
       pending.push(lo, hi);
     }
     if (pending.length === 0) return;
-    pmap.flushRange(initiator, va, (stoppedAt < end ? stoppedAt : va + count * PAGE_SIZE));
+    pmap.flushRange(initiator, va, stoppedAt < end ? stoppedAt : va + count * PAGE_SIZE);
     for (let i = 0; i < pending.length; i += 2) {
       const lo = pending[i];
       const hi = pending[i + 1];
