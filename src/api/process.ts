@@ -10,6 +10,7 @@ import { type TlbEntryView } from '../hw/tlb.js';
 import { ThreadEndedError, ThreadHandle } from './thread.js';
 import { inspectAddressArg } from './args.js';
 import { ForeignHandleError, ProcessExitedError } from './errors.js';
+import { EINVAL, type SysResult } from '../mm/errno.js';
 
 /** A modelled process: its threads, its address space as /proc/pid/maps shows it, and its lifecycle. */
 export class ProcessHandle {
@@ -64,6 +65,18 @@ export class ProcessHandle {
     k.syncPkru(creator.thread);
     const t = k.addThread(this.process, where, creator.thread.pkru);
     return this.machine.threadHandle(t);
+  }
+
+  /**
+   * Writes /proc/pid/oom_score_adj (-1000 … 1000; -1000: the OOM killer never picks this
+   * process). Under freebsd, -1000 stands for procctl(PROC_SPROTECT) and other values only
+   * clear it. Returns 0, or EINVAL for a value out of range, as the proc write does.
+   */
+  setOomScoreAdj(value: number): SysResult {
+    if (!Number.isInteger(value)) throw new TypeError(`ProcessHandle.setOomScoreAdj: value must be an integer, not ${String(value)}`);
+    if (value < -1000 || value > 1000) return EINVAL;
+    this.process.oomScoreAdj = value;
+    return 0;
   }
 
   /**

@@ -22,7 +22,7 @@ export function* sysFork(k: Kernel, t: Thread, childCpu: Cpu = t.cpu): KernelPat
   k.syncPkru(t);
   yield* mm.mmapLock.write(ctx);
   try {
-    const pmap = k.newPmap();
+    const pmap = k.newPmap(parent);
     if (!pmap) return ENOMEM;
     const childMm = k.newMm(pmap);
     childMm.pkeyAllocationMap = mm.pkeyAllocationMap;
@@ -89,7 +89,7 @@ function copyPageRange(k: Kernel, src: Mm, dst: Mm, vma: Vma): number {
  */
 export function sysExec(k: Kernel, t: Thread): SysResult {
   const p = t.process;
-  const pmap = k.newPmap();
+  const pmap = k.newPmap(p);
   if (!pmap) return ENOMEM;
   const old = p.mm;
   for (const other of p.threads) {

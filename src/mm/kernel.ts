@@ -11,7 +11,8 @@ import type { File } from './file.js';
 import { Mm } from './mm.js';
 import { Process, Thread } from './process.js';
 import { oomReap } from './oomReaper.js';
-import { reclaim } from './reclaim.js';
+import { allocSlowPath, pageTableSlowPath } from './oom.js';
+import { ReclaimState } from './reclaim.js';
 import { type SignalInfo } from './signal.js';
 import { SwapSpace } from './swap.js';
 import { removeVma } from './vmaOps.js';
@@ -62,6 +63,8 @@ export class Kernel {
   readonly kernelCtx = new KernelCtx(0);
   /** Dirty file pages written back by msync(MS_SYNC). */
   writebacks = 0;
+  /** Where the reclaim clocks resume. */
+  readonly reclaimState = new ReclaimState();
   private nextPid = 1;
   private nextTid = 1;
 
@@ -124,18 +127,23 @@ export class Kernel {
     }
   }
 
-  /** A pmap whose page-table allocations reclaim memory when frames run out. */
-  newPmap(): Pmap | null {
+  /**
+   * A new pmap, its PML4 and later page tables allocated like any GFP_KERNEL page:
+   * reclaim, then the OOM killer (Linux pgd_alloc(), pte_alloc_one()). `requester` is the
+   * process whose path asks (fork's parent, exec's process; null for a spawn from outside):
+   * null when it was the OOM killer's victim, or when nothing could be freed.
+   */
+  newPmap(requester: Process | null = null): Pmap | null {
     let pmap = Pmap.create(this.hw);
     if (!pmap) {
-      reclaim(this, 32);
-      pmap = Pmap.create(this.hw);
+      allocSlowPath(this, () => (pmap = Pmap.create(this.hw)) !== null, requester);
       if (!pmap) return null;
     }
-    pmap.onOutOfFrames = () => reclaim(this, 32) > 0;
+    const made: Pmap = pmap;
+    made.onOutOfFrames = () => pageTableSlowPath(this, made, requester);
     // FreeBSD keeps user protection keys in the pmap, by address range; Linux on the VMA.
-    if (this.freebsd) pmap.extension = new PkruRangeSet({ dropKeysOnRemove: this.variant('pkru-swapout-bug') });
-    return pmap;
+    if (this.freebsd) made.extension = new PkruRangeSet({ dropKeysOnRemove: this.variant('pkru-swapout-bug') });
+    return made;
   }
 
   /** clone(CLONE_VM | CLONE_THREAD): a thread sharing the process's address space, inheriting `pkru`. */
@@ -183,37 +191,15 @@ export class Kernel {
 
   /**
    * A frame for the kernel or a fault: from the free list, else after reclaim, else by
-   * killing the largest process (the OOM killer). Returns NO_FRAME only when even that
-   * freed nothing, or when `requester`'s own process was the victim.
+   * killing the process the OOM killer picks (see oom.ts). Returns NO_FRAME only when even
+   * that freed nothing, or when `requester`'s own process was the victim.
    */
   allocFrame(kind: number, requester: Process | null): number {
     const mem = this.hw.mem;
     let pfn = mem.alloc(kind);
     if (pfn !== NO_FRAME) return pfn;
-    // Like the page allocator's slow path, retry reclaim while it makes progress.
-    for (let pass = 0; pass < 4 && pfn === NO_FRAME; pass++) {
-      if (reclaim(this, 32) === 0 && pass > 0) break;
-      pfn = mem.alloc(kind);
-    }
-    while (pfn === NO_FRAME) {
-      const victim = this.oomVictim();
-      if (!victim) return NO_FRAME;
-      this.events.push({ kind: 'oom-kill', message: `Out of memory: killed process ${victim.pid} (${victim.name}), rss ${victim.mm.pmap.resident} pages` });
-      this.killProcess(victim, 'out of memory');
-      if (victim === requester) return NO_FRAME;
-      pfn = mem.alloc(kind);
-    }
+    allocSlowPath(this, () => (pfn = mem.alloc(kind)) !== NO_FRAME, requester);
     return pfn;
-  }
-
-  /** The live process with the largest resident set (Linux oom_badness(), without adjustments). */
-  private oomVictim(): Process | null {
-    let best: Process | null = null;
-    for (const p of this.processes.values()) {
-      if (!p.alive || p.mm.pmap.resident === 0) continue;
-      if (!best || p.mm.pmap.resident > best.mm.pmap.resident) best = p;
-    }
-    return best;
   }
 
   /** Ends a process with SIGKILL (an OOM kill): its threads die and its memory is released. */

@@ -19,7 +19,7 @@ import {
   u64,
 } from './abi.js';
 import { EACCES, EBADF, EEXIST, EINVAL, ENOMEM, EOVERFLOW, EPERM, errno, isErrno, type SysResult } from './errno.js';
-import { handleMmFault, retractFaultSignal } from './fault.js';
+import { handleMmFault, pkruPermits, retractFaultSignal } from './fault.js';
 import { File, type OpenFile } from './file.js';
 import { type Kernel } from './kernel.js';
 import { MMAP_BASE, MMAP_MIN_ADDR, type Mm, TASK_SIZE, TASK_UNMAPPED_BASE } from './mm.js';
@@ -191,6 +191,13 @@ function* populate(k: Kernel, t: Thread, vma: Vma, start: number, end: number): 
   if ((vma.prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) === 0) return;
   // Linux populate_vma_page_range(): write faults only to break COW in private writable mappings.
   const write = (vma.prot & PROT_WRITE) !== 0 && !vma.shared;
+  // Linux populates through GUP: __get_user_pages() → check_vma_flags() →
+  // arch_vma_access_permitted() refuses a VMA whose key the caller's PKRU denies (a data
+  // access, so an execute-only key is denied too); populate_vma_page_range() returns
+  // -EFAULT, which __mm_populate() ignores: the mmap succeeds with nothing populated.
+  // FreeBSD's prefault (vm_map_pmap_enter()) knows no PKRU: pmap_enter() gives each page
+  // its range's key, and only the later access meets PKRU (inference).
+  if (k.keysOnVma && t.cpu.pke && !pkruPermits(t.cpu.pkru, vma.pkey, write)) return;
   for (let a = start; a < end; a += PAGE) {
     // __get_user_pages() stops at a fatal signal: a killed process populates no further.
     if (!t.alive) return;

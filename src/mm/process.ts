@@ -45,6 +45,11 @@ export class Process {
   readonly fds = new Map<number, OpenFile>();
   /** Set when the process has exited or was killed. */
   exit: ExitReason | null = null;
+  /**
+   * /proc/pid/oom_score_adj, -1000 … 1000: added to the OOM killer's score in thousandths
+   * of memory; -1000 exempts the process (FreeBSD: procctl(PROC_SPROTECT), P_PROTECTED).
+   */
+  oomScoreAdj = 0;
 
   constructor(
     readonly pid: number,

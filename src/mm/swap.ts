@@ -1,6 +1,14 @@
 import { type SwapDevice } from '../hw/swapDevice.js';
 
 /**
+ * {@link SwapSpace.cache} value of a slot that holds a written-out shmem page. No PTE
+ * names such a slot: Linux keeps its swap entry in the shmem mapping's page cache
+ * (shmem_writepage() replaces the folio there by the entry), and so does mmsim, in
+ * the object's {@link ShmemSwap}.
+ */
+export const SWAP_SHMEM = -2;
+
+/**
  * The kernel's view of the swap device (Linux swap_map plus the swap cache): how many
  * swap entries in page tables name each slot, and which frame, if any, holds the
  * slot's page in memory right now.
@@ -8,7 +16,7 @@ import { type SwapDevice } from '../hw/swapDevice.js';
 export class SwapSpace {
   /** Swap PTEs naming each slot (Linux swap_map count). */
   readonly refs: Int32Array;
-  /** Frame caching each slot's page, or -1 (Linux swap cache). */
+  /** Frame caching each slot's page, -1 for none (Linux swap cache), or {@link SWAP_SHMEM}. */
   readonly cache: Int32Array;
   private readonly inUse: Uint8Array;
   private readonly freeSlots: Int32Array;
@@ -56,6 +64,20 @@ export class SwapSpace {
     this.refs[s] = 0;
     this.cache[s] = -1;
     return s;
+  }
+
+  /** Gives a free slot to a shmem page being written out, or returns -1 when swap is full. */
+  allocShmem(): number {
+    const s = this.alloc();
+    if (s >= 0) this.cache[s] = SWAP_SHMEM;
+    return s;
+  }
+
+  /** Frees a slot {@link allocShmem} gave out; returns its content to drop, or -1 (zeros, or already read in). */
+  freeShmem(slot: number): number {
+    if (this.cache[slot] !== SWAP_SHMEM) throw new Error(`mmsim bug: swap slot ${slot} is not a shmem slot`);
+    this.cache[slot] = -1;
+    return this.releaseIfUnused(slot);
   }
 
   /** Frees `slot` if no swap entry names it and no frame caches it; returns its content to drop, or -1. */
