@@ -28,7 +28,7 @@ function failingFork(os: Personality): void {
     filler++;
   }
   const r = t.fork(0);
-  assert.ok(isErrno(r) && r.name === 'ENOMEM', `fork fails: ${String(r)}`);
+  assert.ok(isErrno(r) && r.name === 'ENOMEM', `fork fails: ${JSON.stringify(r)}`);
   assert.ok(p.alive, 'the parent is not the OOM victim');
   assert.deepEqual(m.checkInvariants(), [], 'no writable TLB entry over a write-protected PTE');
   assert.equal(t.store(a, 3), null);
