@@ -1,6 +1,24 @@
 import { PTE_D, pteIsSwap, pteMapsFrame, pteNone, ptePfn } from '../hw/pte.js';
 import { type KernelPath } from '../step/step.js';
-import { MADV_DONTNEED, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MS_ASYNC, MS_INVALIDATE, MS_SYNC, u64 } from './abi.js';
+import {
+  MADV_COLLAPSE,
+  MADV_DODUMP,
+  MADV_DOFORK,
+  MADV_DONTDUMP,
+  MADV_DONTFORK,
+  MADV_DONTNEED_LOCKED,
+  MADV_FREE,
+  MADV_HUGEPAGE,
+  MADV_KEEPONFORK,
+  MADV_MERGEABLE,
+  MADV_NOHUGEPAGE,
+  MADV_PAGEOUT,
+  MADV_POPULATE_READ,
+  MADV_POPULATE_WRITE,
+  MADV_REMOVE,
+  MADV_UNMERGEABLE,
+  MADV_WIPEONFORK,
+  MADV_DONTNEED, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MS_ASYNC, MS_INVALIDATE, MS_SYNC, u64 } from './abi.js';
 import { EACCES, EBUSY, EINVAL, ENOMEM, type Errno, isErrno, type SysResult } from './errno.js';
 import { type Kernel } from './kernel.js';
 import { type Mm } from './mm.js';
@@ -24,25 +42,6 @@ import { zapNonlinear } from './remapFilePages.js';
 import { mergeAround, splitVma, zapVmaRange } from './vmaOps.js';
 
 const PAGE = 4096;
-
-// Linux advice values (include/uapi/asm-generic/mman-common.h) beyond abi.ts's five.
-const MADV_FREE = 8;
-const MADV_REMOVE = 9;
-const MADV_DONTFORK = 10;
-const MADV_DOFORK = 11;
-const MADV_MERGEABLE = 12;
-const MADV_UNMERGEABLE = 13;
-const MADV_HUGEPAGE = 14;
-const MADV_NOHUGEPAGE = 15;
-const MADV_DONTDUMP = 16;
-const MADV_DODUMP = 17;
-const MADV_WIPEONFORK = 18;
-const MADV_KEEPONFORK = 19;
-const MADV_PAGEOUT = 21;
-const MADV_POPULATE_READ = 22;
-const MADV_POPULATE_WRITE = 23;
-const MADV_DONTNEED_LOCKED = 24;
-const MADV_COLLAPSE = 25;
 
 /** Advice values Linux accepts (madvise_behavior_valid(); HWPOISON and SOFT_OFFLINE need CONFIG_MEMORY_FAILURE). */
 const VALID_ADVICE = new Set([0, 1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25]);

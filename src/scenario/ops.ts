@@ -7,6 +7,24 @@ import {
   MADV_RANDOM,
   MADV_SEQUENTIAL,
   MADV_WILLNEED,
+  MADV_COLD,
+  MADV_COLLAPSE,
+  MADV_DODUMP,
+  MADV_DOFORK,
+  MADV_DONTDUMP,
+  MADV_DONTFORK,
+  MADV_DONTNEED_LOCKED,
+  MADV_FREE,
+  MADV_HUGEPAGE,
+  MADV_KEEPONFORK,
+  MADV_MERGEABLE,
+  MADV_NOHUGEPAGE,
+  MADV_PAGEOUT,
+  MADV_POPULATE_READ,
+  MADV_POPULATE_WRITE,
+  MADV_REMOVE,
+  MADV_UNMERGEABLE,
+  MADV_WIPEONFORK,
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
@@ -110,12 +128,35 @@ const MAP_WORDS: Readonly<Record<string, number>> = {
   stack: MAP_STACK,
 };
 
+/** Advice both kernels number alike (FreeBSD's sys/mman.h agrees with Linux up to MADV_DONTNEED). */
 const ADVICE: Readonly<Record<string, number>> = {
   normal: MADV_NORMAL,
   random: MADV_RANDOM,
   sequential: MADV_SEQUENTIAL,
   willneed: MADV_WILLNEED,
   dontneed: MADV_DONTNEED,
+};
+
+/** Linux's further advice, by its name without MADV_ (FreeBSD numbers its own differently: write a number there). */
+const LINUX_ADVICE: Readonly<Record<string, number>> = {
+  free: MADV_FREE,
+  remove: MADV_REMOVE,
+  dontfork: MADV_DONTFORK,
+  dofork: MADV_DOFORK,
+  mergeable: MADV_MERGEABLE,
+  unmergeable: MADV_UNMERGEABLE,
+  hugepage: MADV_HUGEPAGE,
+  nohugepage: MADV_NOHUGEPAGE,
+  dontdump: MADV_DONTDUMP,
+  dodump: MADV_DODUMP,
+  wipeonfork: MADV_WIPEONFORK,
+  keeponfork: MADV_KEEPONFORK,
+  cold: MADV_COLD,
+  pageout: MADV_PAGEOUT,
+  populate_read: MADV_POPULATE_READ,
+  populate_write: MADV_POPULATE_WRITE,
+  dontneed_locked: MADV_DONTNEED_LOCKED,
+  collapse: MADV_COLLAPSE,
 };
 
 const MSYNC_WORDS: Readonly<Record<string, number>> = { sync: MS_SYNC, async: MS_ASYNC, invalidate: MS_INVALIDATE, MS_SYNC, MS_ASYNC, MS_INVALIDATE };
@@ -318,15 +359,23 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       const len = r.expr('a length');
       // Advice by name, or by number as madvise(2) takes it.
       let advice: number | Expr | null = null;
+      let linuxOnly: Span | null = null;
       const next = r.peek();
       if (next && next.kind === 'expr' && next.expr.kind !== 'name') advice = r.expr('advice');
       else {
-        const a = r.name('advice (dontneed, normal, random, sequential, willneed, or a number)');
-        if (a && Object.prototype.hasOwnProperty.call(ADVICE, a.name)) advice = ADVICE[a.name];
-        else if (a) r.error(a.span, 'MMS3004', `expected advice (${Object.keys(ADVICE).join(', ')}, or a number), not '${a.name}'`);
+        const a = r.name('advice (dontneed, normal, random, sequential, willneed, a Linux advice such as dontfork, or a number)');
+        const has = (table: Readonly<Record<string, number>>, name: string): boolean => Object.prototype.hasOwnProperty.call(table, name);
+        if (a && has(ADVICE, a.name)) advice = ADVICE[a.name];
+        else if (a && has(LINUX_ADVICE, a.name)) {
+          linuxOnly = a.span;
+          advice = LINUX_ADVICE[a.name];
+        } else if (a) r.error(a.span, 'MMS3004', `expected advice (${[...Object.keys(ADVICE), ...Object.keys(LINUX_ADVICE)].join(', ')}, or a number), not '${a.name}'`);
       }
       r.end();
-      const value = (ctx: OpContext): number => (advice === null ? 0 : typeof advice === 'number' ? advice : ctx.num(advice));
+      const value = (ctx: OpContext): number => {
+        if (linuxOnly && ctx.machine.kernel.freebsd) throw new ScenarioRuntimeError('this advice name is Linux\'s; FreeBSD numbers its advice differently: write the number', linuxOnly);
+        return advice === null ? 0 : typeof advice === 'number' ? advice : ctx.num(advice);
+      };
       return {
         run: (ctx, t) => need(t).madvise(ctx.num(addr!), ctx.num(len!), value(ctx)),
         path: (ctx, t) => t.paths.madvise(ctx.num(addr!), ctx.num(len!), value(ctx)),

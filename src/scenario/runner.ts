@@ -539,9 +539,11 @@ class Run implements ConditionContext {
   private runStatement(s: OpStatement, t: ThreadHandle | null, threadName: string | null): void {
     const op = this.compiled.get(s)!;
     let result: OpResult;
+    const eventsBefore = this.machine.events.length;
     try {
       if (t && !t.alive) throw new ScenarioRuntimeError(`thread '${threadName ?? t.tid}' has ended (exit, exec by another thread, or a kill): it runs nothing more`, s.opSpan, 'MMS4003');
       result = op.run(this, t);
+      this.noteEvents(s.span.line, eventsBefore);
     } catch (e) {
       const err = asRuntimeError(e, s.opSpan);
       if (err) {
@@ -551,6 +553,18 @@ class Run implements ConditionContext {
       throw e;
     }
     this.finish(s, threadName, result);
+  }
+
+  /**
+   * Where mmsim knowingly differs from the kernel (advice accepted without a modelled
+   * effect) or the kernel killed a process, the report says so, naming the line.
+   */
+  private noteEvents(line: number, from: number): void {
+    const events = this.machine.events;
+    for (let i = from; i < events.length; i++) {
+      const e = events[i];
+      if (e.kind === 'unmodelled' || e.kind === 'oom-kill') this.notes.push(`line ${line}: ${e.message}`);
+    }
   }
 
   private finish(s: OpStatement, threadName: string | null, result: OpResult): void {

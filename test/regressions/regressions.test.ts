@@ -31,3 +31,18 @@ describe('reliability regressions', () => {
     });
   }
 });
+
+describe('differences from the kernel are loud', () => {
+  it('advice accepted without a modelled effect is noted at its line (D24)', () => {
+    const r = runScenario(readFileSync(join(DIR, 'd24-advice-by-name.mms'), 'utf8'), 'd24.mms');
+    assert.ok(r.notes.some((n) => /^line 7: .*MADV_MERGEABLE/.test(n)), r.notes.join('\n'));
+  });
+
+  it('a Linux advice name under freebsd is an error at the name, not a silent number', () => {
+    const text = 'machine x86_64 os=freebsd\nprocess p\n  a = mmap 16K rw private anon\n  madvise a 16K wipeonfork\n';
+    const r = runScenario(text, 'fb.mms');
+    const l = r.lines.find((x) => x.line === 4);
+    assert.ok(l?.error, 'line 4 reports an error');
+    assert.equal(l.error.span.column, 17);
+  });
+});
