@@ -39,7 +39,7 @@ import {
   type Vma,
 } from './vma.js';
 import { zapNonlinear } from './remapFilePages.js';
-import { mergeAround, splitVma, zapVmaRange } from './vmaOps.js';
+import { isolateVmaRange, mergeAround, zapVmaRange } from './vmaOps.js';
 
 const PAGE = 4096;
 
@@ -188,14 +188,8 @@ function* adviseVma(k: Kernel, t: Thread, vma: Vma, start: number, end: number, 
 /** madvise_update_vma(): gives [start, end) of `vma` new flags, splitting and merging; ENOMEM when a split would pass max_map_count. */
 function updateVmaFlags(k: Kernel, mm: Mm, vma: Vma, start: number, end: number, flags: number): Vma | Errno {
   if (flags === vma.flags) return vma;
-  const splits = (start > vma.start ? 1 : 0) + (end < vma.end ? 1 : 0);
-  if (splits > 0 && mm.mapCount >= k.config.maxMapCount) return ENOMEM;
-  let target = vma;
-  if (start > target.start) target = splitVma(mm, target, start);
-  if (end < target.end) {
-    if (splits === 2 && mm.mapCount >= k.config.maxMapCount) return ENOMEM;
-    splitVma(mm, target, end);
-  }
+  const target = isolateVmaRange(k, mm, vma, start, end);
+  if (isErrno(target)) return target;
   target.flags = flags;
   return mergeAround(mm, target);
 }

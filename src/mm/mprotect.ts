@@ -9,7 +9,7 @@ import { mprotectPkey, pkeyIsAllocated } from './pkeys.js';
 import { type Thread } from './process.js';
 import { VM_MANYPROTS, VM_NONLINEAR, type Vma } from './vma.js';
 import { reprotectFileEntries } from './remapFilePages.js';
-import { mergeAround, splitVma } from './vmaOps.js';
+import { isolateVmaRange, mergeAround } from './vmaOps.js';
 
 const PAGE = 4096;
 
@@ -77,15 +77,8 @@ export function* sysMprotect(k: Kernel, t: Thread, start: number, len: number, p
  * this and {@link changeEntries}, so no generator is made per VMA.
  */
 function mprotectFixup(k: Kernel, mm: Mm, vma: Vma, start: number, end: number, prot: number, pkey: number): Vma | Errno {
-  // split_vma() refuses at the map count limit.
-  const splits = (start > vma.start ? 1 : 0) + (end < vma.end ? 1 : 0);
-  if (splits > 0 && mm.mapCount >= k.config.maxMapCount) return ENOMEM;
-  let target = vma;
-  if (start > target.start) target = splitVma(mm, target, start);
-  if (end < target.end) {
-    if (splits === 2 && mm.mapCount >= k.config.maxMapCount) return ENOMEM;
-    splitVma(mm, target, end);
-  }
+  const target = isolateVmaRange(k, mm, vma, start, end);
+  if (isErrno(target)) return target;
   target.prot = prot;
   target.pkey = pkey;
   if (target.flags & VM_MANYPROTS) target.flags &= ~VM_MANYPROTS;

@@ -1,6 +1,7 @@
 import { type Cpu } from '../hw/cpu.js';
 import { type KernelPath } from '../step/step.js';
 import { type KernelCtx } from '../step/step.js';
+import { ENOMEM, type Errno } from './errno.js';
 import { type Kernel } from './kernel.js';
 import { type Mm } from './mm.js';
 import { VM_MERGE_MASK, Vma } from './vma.js';
@@ -46,6 +47,24 @@ export function splitVma(mm: Mm, vma: Vma, addr: number): Vma {
   mm.vmas.adjusted(vma);
   insertVma(mm, upper);
   return upper;
+}
+
+/**
+ * vma_modify()'s first half: splits `vma` so that one VMA covers exactly [start, end),
+ * and returns it, or ENOMEM when a split would pass vm.max_map_count (split_vma() refuses
+ * there; a failed second split leaves the first in place, as Linux does). The caller
+ * changes the VMA and then calls {@link mergeAround}.
+ */
+export function isolateVmaRange(k: Kernel, mm: Mm, vma: Vma, start: number, end: number): Vma | Errno {
+  const splits = (start > vma.start ? 1 : 0) + (end < vma.end ? 1 : 0);
+  if (splits > 0 && mm.mapCount >= k.config.maxMapCount) return ENOMEM;
+  let target = vma;
+  if (start > target.start) target = splitVma(mm, target, start);
+  if (end < target.end) {
+    if (splits === 2 && mm.mapCount >= k.config.maxMapCount) return ENOMEM;
+    splitVma(mm, target, end);
+  }
+  return target;
 }
 
 /**
