@@ -44,7 +44,7 @@ import { swapOutProcess } from '../../src/mm/reclaim.js';
 import { PkruRangeSet } from '../../src/pmap/pkruRangeSet.js';
 import { type Fault, hex, MemObj, Mismatch, PAGE, parseMaps, protStr, type Result } from '../mm/_model.js';
 import { ARENA, ARENA_PAGES, type AddrSel, type Config, MAX_PROCS, MAX_THREADS, OFFSETS, type Op, type Pairing, type PathOp, type Who } from './_ops.js';
-import { type Expected, World } from './_refModel.js';
+import { type Expected, OOM_SCORE_ADJ_MIN, World } from './_refModel.js';
 
 /** Candidate worlds kept at most while interleavings stay ambiguous. */
 export const MAX_WORLDS = 8;
@@ -108,6 +108,13 @@ function permutations(n: number): number[][] {
   for (const p of permutations(n - 1)) for (let i = 0; i <= p.length; i++) out.push([...p.slice(0, i), n - 1, ...p.slice(i)]);
   return out;
 }
+
+/**
+ * oom_score_adj through the library; the two places the original commit 46aee4a lacks
+ * (the header of stress.prop.test.ts says how it is run there).
+ */
+const oomScoreAdjOf = (h: ProcessHandle): number => h.process.oomScoreAdj;
+const setOomScoreAdj = (h: ProcessHandle, value: number): unknown => h.setOomScoreAdj(value);
 
 /** Counters over runs, printed with STRESS_STATS=1. */
 export const stats = new Map<string, number>();
@@ -411,13 +418,22 @@ export class Runner {
     this.worlds = kept;
   }
 
-  /** Drops processes the OOM killer took from every world; any other death is a mismatch. */
-  private reap(): void {
+  /**
+   * Drops processes the OOM killer took from every world; any other death is a mismatch.
+   * `running`: the processes whose threads ran the step. A process at oom_score_adj -1000
+   * is never the OOM killer's victim (Linux oom_badness() gives OOM_SCORE_ADJ_MIN tasks
+   * LONG_MIN; FreeBSD vm_pageout_oom() skips P_PROTECTED): it may only die of its own
+   * allocation finding nothing else to kill, in a step it ran.
+   */
+  private reap(running: ReadonlySet<number> = new Set()): void {
     for (const pid of this.livePids()) {
       const h = this.handles.get(pid)!;
       if (h.alive) continue;
       const why = h.exitReason;
       if (!why || why.kind !== 'killed' || !why.why.startsWith('out of memory')) throw new Mismatch(`[model: process life] pid ${pid} ended unexpectedly: ${JSON.stringify(why)}`);
+      if (this.w0.proc(pid).oomScoreAdj === OOM_SCORE_ADJ_MIN && (why.why === 'out of memory' || !running.has(pid))) {
+        throw new Mismatch(`[model: oom] pid ${pid} has oom_score_adj -1000, yet it was killed (${why.why})${running.has(pid) ? '' : ' in a step it did not run'}`);
+      }
       this.log.push(`// pid ${pid} was OOM-killed here`);
       if (STATS) count('oom kills');
       for (const w of this.worlds) w.exit(pid);
@@ -429,7 +445,7 @@ export class Runner {
     this.log.push(`${line};`);
     const actual = this.exec(c);
     this.log[this.log.length - 1] += ` // => ${fmt(actual)}`;
-    this.reap();
+    this.reap(new Set(c.t === this.kswapd ? [] : [c.pid]));
     if (!this.w0.procs.has(c.pid)) return;
     this.filter(c.k, (w) => this.model(w, c, actual));
     if (STATS) count(`${c.k}${c.k === 'load' || c.k === 'store' ? c.size : ''} ${isSignal(actual) ? actual.code : isErrno(actual) ? actual.name : 'ok'}`);
@@ -478,12 +494,12 @@ export class Runner {
         const cpu = op.cpu % this.cfg.cpus;
         this.log.push(`P.fork = T[${t.tid}].fork(${cpu});`);
         const c = t.fork(cpu);
-        this.reap();
+        this.reap(new Set([pid]));
         if (isErrno(c)) {
           // dup_mmap() failing half-way: no child, and nothing the parent can see changed.
           if (c.name !== 'ENOMEM') throw new Mismatch(`[model: fork] fork failed with ${c.name}`);
           this.log[this.log.length - 1] += ' // => ENOMEM';
-          if (STATS) count('fork ENOMEM');
+          if (STATS) count(this.w0.procs.has(pid) && this.w0.proc(pid).oomScoreAdj === OOM_SCORE_ADJ_MIN ? 'fork ENOMEM, parent exempt' : 'fork ENOMEM');
           return;
         }
         this.log[this.log.length - 1] = `P[${c.pid}] = T[${t.tid}].fork(${cpu}); T[${c.main.tid}] = P[${c.pid}].main;`;
@@ -495,8 +511,18 @@ export class Runner {
           w.fork(pid, t.tid, c.pid, c.main.tid);
           if (!c.alive) w.exit(c.pid);
         }
+        const adj = this.w0.proc(pid).oomScoreAdj;
+        if (c.alive && this.cfg.os === 'linux' && oomScoreAdjOf(c) !== adj) {
+          // Linux copy_signal() gives the child the parent's oom_score_adj; mmsim's fork does
+          // not (yet): set it, so that the model's exemption holds for the child too.
+          this.log.push(`P[${c.pid}].setOomScoreAdj(${adj}); // copy_signal() inherits it; mmsim's fork does not`);
+          setOomScoreAdj(c, adj);
+          if (STATS) count('fork: oom_score_adj not inherited');
+        }
         return;
       }
+      case 'oomadj':
+        return this.sys(`P[${pid}].setOomScoreAdj(${op.value})`, () => setOomScoreAdj(h, op.value), (w) => w.setOomScoreAdj(pid, op.value));
       case 'exit':
         if (this.livePids().length <= 1) return;
         this.log.push(`P[${pid}].exit();`);
@@ -521,7 +547,7 @@ export class Runner {
     this.log.push(`${text};`);
     const actual = run();
     this.log[this.log.length - 1] += ` // => ${fmt(actual)}`;
-    this.filter(text.replace(/^T\[\d+\]\./, '').replace(/\(.*/, ''), (w) => {
+    this.filter(text.replace(/^[TP]\[\d+\]\./, '').replace(/\(.*/, ''), (w) => {
       const want = model(w);
       if (asResult(actual) !== want) throw new Mismatch(`${text} returned ${fmt(actual)}, the model says ${fmt(want)}`);
     });
@@ -602,7 +628,7 @@ export class Runner {
     }
     this.log[this.log.length - 1] += ` // => ${boxes.map((b) => fmt(b.v)).join(', ')}`;
     if (STATS) count(`conc ${calls.length} ${new Set(calls.map((c) => c.t.cpu)).size === 1 ? 'same-cpu' : 'cpus'} ${new Set(calls.map((c) => c.pid)).size === 1 ? 'one-process' : 'processes'}`);
-    this.reap();
+    this.reap(new Set(calls.filter((c) => c.t !== this.kswapd).map((c) => c.pid)));
     if (this.worlds.length === 1 && this.commute(calls)) {
       // Paths of different processes that share nothing: every order ends the same, so one is enough.
       const w = this.w0;

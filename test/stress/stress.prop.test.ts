@@ -61,13 +61,16 @@ const BASE_SEED = Number(env.STRESS_SEED ?? 1);
 const RUNS = env.STRESS_RUNS === undefined ? undefined : Number(env.STRESS_RUNS);
 const MAX_LEN = env.STRESS_LEN === undefined ? undefined : Number(env.STRESS_LEN);
 
-/** The block's bias with the hunting knobs applied: STRESS_CONC (weight of interleaved steps, 0 for none), STRESS_UNALIGNED (weight of unaligned swap-out), STRESS_PAIRING (one pairing for every interleaved step). */
+/** The block's bias with the hunting knobs applied: STRESS_CONC (weight of interleaved steps, 0 for none), STRESS_UNALIGNED (weight of unaligned swap-out), STRESS_FORK (weight of forks), STRESS_OOMADJ (weight of oom_score_adj writes), STRESS_SPLIT=0 (no page-straddling accesses), STRESS_PAIRING (one pairing for every interleaved step). */
 function withKnobs(b: Bias): Bias {
   const pairing = env.STRESS_PAIRING as Pairing | undefined;
   return {
     ...b,
     conc: env.STRESS_CONC === undefined ? b.conc : Number(env.STRESS_CONC),
     unalignedSwap: env.STRESS_UNALIGNED === undefined ? b.unalignedSwap : Number(env.STRESS_UNALIGNED),
+    fork: env.STRESS_FORK === undefined ? b.fork : Number(env.STRESS_FORK),
+    oomAdj: env.STRESS_OOMADJ === undefined ? b.oomAdj : Number(env.STRESS_OOMADJ),
+    ...(env.STRESS_SPLIT === '0' ? { split: false } : {}),
     ...(pairing !== undefined ? { pairing } : {}),
   };
 }
@@ -123,7 +126,7 @@ const BLOCKS: readonly Block[] = [
     runs: 1500,
     len: [20, 28],
     space: { os: BOTH, memory: [64 * KiB, 80 * KiB, 96 * KiB], swap: [0, 0, 256 * KiB], variants: false },
-    bias: { ...DEFAULT_BIAS, populate: 4, fork: 6, conc: 10 },
+    bias: { ...DEFAULT_BIAS, populate: 4, fork: 6, conc: 10, oomAdj: 6 },
   },
   { name: 'every variant', seed: 5, runs: 1000, len: [20, 28], space: { os: BOTH, memory: MEMORY, swap: SWAP, variants: true }, bias: DEFAULT_BIAS },
 ];
