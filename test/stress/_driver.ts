@@ -45,6 +45,7 @@ import { PkruRangeSet } from '../../src/pmap/pkruRangeSet.js';
 import { type Fault, hex, MemObj, Mismatch, PAGE, parseMaps, protStr, type Result } from '../mm/_model.js';
 import { ARENA, ARENA_PAGES, type AddrSel, type Config, MAX_PROCS, MAX_THREADS, OFFSETS, type Op, type Pairing, type PathOp, type Who } from './_ops.js';
 import { type Expected, OOM_SCORE_ADJ_MIN, World } from './_refModel.js';
+import { expectation, ScenarioLog } from './_scenario.js';
 
 /** Candidate worlds kept at most while interleavings stay ambiguous. */
 export const MAX_WORLDS = 8;
@@ -57,10 +58,14 @@ export const FILES: readonly { readonly name: string; readonly size: number }[] 
   { name: '/f1', size: PAGE + 1234 },
 ];
 
-/** The bytes of named file `i`: differ between files, pages and offsets, and are never 0. */
+/**
+ * The bytes of named file `i`: differ between files, pages and offsets, and are never 0;
+ * letters, digits, + and -, so that a scenario can spell them as a string.
+ */
 export function fileBytes(i: number, size: number): Uint8Array {
+  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+-';
   const b = new Uint8Array(size);
-  for (let k = 0; k < size; k++) b[k] = (((i + 1) * 67 + k * 13 + (k >>> 12) * 101) & 0xff) | 1;
+  for (let k = 0; k < size; k++) b[k] = chars.charCodeAt(((i + 1) * 67 + k * 13 + (k >>> 12) * 101) & 63);
   return b;
 }
 
@@ -68,7 +73,7 @@ export function fileBytes(i: number, size: number): Uint8Array {
 const PEEK_OFFSETS = [...new Set(OFFSETS.flatMap((o) => [o, o + 1, o + 2, o + 3].map((x) => x % PAGE)))].sort((a, b) => a - b);
 
 /** A concrete operation: what a resolved step does, on which thread and where. */
-type Call =
+export type Call =
   | { readonly k: 'load'; readonly t: ThreadHandle; readonly pid: number; readonly va: number; readonly size: 1 | 2 | 4 }
   | { readonly k: 'store'; readonly t: ThreadHandle; readonly pid: number; readonly va: number; readonly size: 1 | 2 | 4; readonly value: number }
   | { readonly k: 'mmap'; readonly t: ThreadHandle; readonly pid: number; readonly addr: number; readonly pages: number; readonly prot: number; readonly shared: boolean; readonly file: number; readonly fileOff: number; readonly fixed: boolean; readonly populate: boolean; readonly fd: number }
@@ -131,21 +136,26 @@ export class Runner {
   readonly kswapd: ThreadHandle;
   /** The replay script, one statement per line. */
   readonly log: string[] = [];
+  /** The same run as a scenario, where the language can say it. */
+  readonly mms = new ScenarioLog();
   private steps = 0;
 
   constructor(readonly cfg: Config) {
     const opts = { os: cfg.os, cpus: cfg.cpus, memory: cfg.memory, swap: cfg.swap, tlbEntries: cfg.tlbEntries, variants: cfg.variants, invariants: 'throw' as const };
     this.m = new Machine(opts);
     this.log.push(`const m = new Machine(${JSON.stringify(opts)});`);
+    this.mms.machine(cfg);
     const objs = FILES.map((f, i) => {
       const bytes = fileBytes(i, f.size);
       this.m.createFile(f.name, bytes);
       this.log.push(`m.createFile('${f.name}', fileBytes(${i}, ${f.size}));`);
+      this.mms.file(f.name, bytes);
       return new MemObj(f.name, f.size, false, bytes);
     });
     this.worlds = [new World(cfg.os, cfg.variants.includes('pkru-swapout-bug'), objs)];
     this.kswapd = this.m.spawn('kswapd', 0).main;
     this.log.push(`const kswapd = m.spawn('kswapd', 0).main;`);
+    this.mms.spawn(this.kswapd.thread.process.pid, this.kswapd.tid, 'kswapd', 0);
     for (const cpu of cfg.placement) {
       let h: ProcessHandle;
       try {
@@ -155,12 +165,14 @@ export class Runner {
         throw e;
       }
       this.log.push(`P[${h.pid}] = m.spawn('p${this.handles.size}', ${cpu}); T[${h.main.tid}] = P[${h.pid}].main; ${FILES.map((f) => `T[${h.main.tid}].open('${f.name}', ${O_RDWR});`).join(' ')}`);
+      this.mms.spawn(h.pid, h.main.tid, `p${this.handles.size}`, cpu);
       this.handles.set(h.pid, h);
       this.fds.set(
         h.pid,
         FILES.map((f) => {
           const fd = h.main.open(f.name, O_RDWR);
           if (typeof fd !== 'number') throw new Error(`open ${f.name}: ${fmt(fd)}`);
+          this.mms.op(h.main.tid, `open ${f.name}`).expect = expectation(fd);
           return fd;
         }),
       );
@@ -178,6 +190,12 @@ export class Runner {
       `const P = {}, T = {};`,
       ...this.log,
     ].join('\n');
+  }
+
+  /** The run as a scenario ending with `failure`, or why the language cannot say it. */
+  scenario(failure: string): string {
+    const s = this.mms.print(failure);
+    return 'text' in s ? s.text : `(no scenario: the language cannot express ${s.missing}; the library script is the replay)`;
   }
 
   private get w0(): World {
@@ -287,6 +305,31 @@ export class Runner {
         return `${T}.pkruProtectRange(${hex(c.addr)}, ${c.pages * PAGE}, ${c.key}, ${c.flags})`;
       case 'swapout':
         return path ? `swapOutPath(kswapd, P[${c.pid}], ${hex(c.start)}, ${hex(c.end)})` : `P[${c.pid}].swapOut(${hex(c.start)}, ${c.end === WHOLE ? 'Number.MAX_SAFE_INTEGER' : hex(c.end)})`;
+    }
+  }
+
+  /** The call as a statement of the scenario language (`path`: inside a concurrent block, where loads and stores are one byte). */
+  private statement(c: Call, path: boolean): string {
+    const S = ScenarioLog;
+    switch (c.k) {
+      case 'load':
+        return path ? `load ${hex(c.va)}` : `load ${hex(c.va)} size=${c.size}`;
+      case 'store':
+        return path ? `store ${hex(c.va)} ${hex(c.value)}` : `store ${hex(c.va)} ${hex(c.value)} size=${c.size}`;
+      case 'mmap':
+        return `mmap ${c.pages * PAGE} ${S.prot(c.prot)} ${S.mmapWords(this.mmapFlags(c))}${c.addr ? ` at=${hex(c.addr)}` : ''}${c.fd >= 0 ? ` fd=${c.fd} offset=${c.fileOff * PAGE}` : ''}`;
+      case 'munmap':
+        return `munmap ${hex(c.addr)} ${c.pages * PAGE}`;
+      case 'mprotect':
+        return `mprotect ${hex(c.addr)} ${c.pages * PAGE} ${S.prot(c.prot)}`;
+      case 'dontneed':
+        return `madvise ${hex(c.addr)} ${c.pages * PAGE} dontneed`;
+      case 'pkeyMprotect':
+        return `pkey_mprotect ${hex(c.addr)} ${c.pages * PAGE} ${S.prot(c.prot)} ${c.key}`;
+      case 'pkruProtect':
+        return `x86_pkru_protect_range ${hex(c.addr)} ${c.pages * PAGE} ${c.key} flags=${c.flags}`;
+      case 'swapout':
+        return c.end === WHOLE ? `swapout ${this.mms.procOf(c.pid)}` : `swapout ${this.mms.procOf(c.pid)} ${hex(c.start)} ${c.end - c.start}`;
     }
   }
 
@@ -443,8 +486,11 @@ export class Runner {
   private runCall(c: Call): void {
     const line = this.text(c, false);
     this.log.push(`${line};`);
+    const stmt = c.k === 'swapout' ? this.mms.top(this.statement(c, false)) : this.mms.op(c.t.tid, this.statement(c, false));
     const actual = this.exec(c);
     this.log[this.log.length - 1] += ` // => ${fmt(actual)}`;
+    stmt.expect = expectation(actual);
+    if (actual instanceof RangeError) this.mms.cannot('a swap-out range the library refused');
     this.reap(new Set(c.t === this.kswapd ? [] : [c.pid]));
     if (!this.w0.procs.has(c.pid)) return;
     this.filter(c.k, (w) => this.model(w, c, actual));
@@ -457,7 +503,8 @@ export class Runner {
     this.steps++;
     if (op.t === 'reclaim') {
       this.log.push(`m.reclaim(${op.n});`);
-      this.m.reclaim(op.n);
+      const stmt = this.mms.top(`reclaim ${op.n}`);
+      stmt.expect = expectation(this.m.reclaim(op.n));
       this.reap();
       return;
     }
@@ -484,16 +531,23 @@ export class Runner {
       case 'unprotect': {
         if (this.cfg.os === 'linux') {
           const key = this.key(pid, op.n);
-          return this.sys(`T[${t.tid}].pkeyFree(${key})`, () => t.pkeyFree(key), (w) => w.proc(pid).pm.pkeyFree(key));
+          return this.sys(t, `T[${t.tid}].pkeyFree(${key})`, `pkey_free ${key}`, () => t.pkeyFree(key), (w) => w.proc(pid).pm.pkeyFree(key));
         }
         const a = this.addr(pid, op.a);
-        return this.sys(`T[${t.tid}].pkruUnprotectRange(${hex(a)}, ${op.n * PAGE})`, () => t.pkruUnprotectRange(a, op.n * PAGE), (w) => w.pkruUnprotect(pid, a / PAGE, op.n));
+        return this.sys(t, `T[${t.tid}].pkruUnprotectRange(${hex(a)}, ${op.n * PAGE})`, `x86_pkru_unprotect_range ${hex(a)} ${op.n * PAGE}`, () => t.pkruUnprotectRange(a, op.n * PAGE), (w) => w.pkruUnprotect(pid, a / PAGE, op.n));
       }
       case 'fork': {
         if (this.livePids().length >= MAX_PROCS) return;
         const cpu = op.cpu % this.cfg.cpus;
         this.log.push(`P.fork = T[${t.tid}].fork(${cpu});`);
-        const c = t.fork(cpu);
+        let c: ReturnType<ThreadHandle['fork']>;
+        try {
+          c = t.fork(cpu);
+        } catch (e) {
+          this.mms.fork(t.tid, cpu, null);
+          throw e;
+        }
+        this.mms.fork(t.tid, cpu, isErrno(c) ? null : { pid: c.pid, tid: c.main.tid }).expect = expectation(c);
         this.reap(new Set([pid]));
         if (isErrno(c)) {
           // dup_mmap() failing half-way: no child, and nothing the parent can see changed.
@@ -516,24 +570,28 @@ export class Runner {
           // Linux copy_signal() gives the child the parent's oom_score_adj; mmsim's fork does
           // not (yet): set it, so that the model's exemption holds for the child too.
           this.log.push(`P[${c.pid}].setOomScoreAdj(${adj}); // copy_signal() inherits it; mmsim's fork does not`);
+          this.mms.cannot('oom_score_adj');
           setOomScoreAdj(c, adj);
           if (STATS) count('fork: oom_score_adj not inherited');
         }
         return;
       }
       case 'oomadj':
-        return this.sys(`P[${pid}].setOomScoreAdj(${op.value})`, () => setOomScoreAdj(h, op.value), (w) => w.setOomScoreAdj(pid, op.value));
+        return this.sys(null, `P[${pid}].setOomScoreAdj(${op.value})`, null, () => setOomScoreAdj(h, op.value), (w) => w.setOomScoreAdj(pid, op.value));
       case 'exit':
         if (this.livePids().length <= 1) return;
         this.log.push(`P[${pid}].exit();`);
+        this.mms.op(h.main.tid, 'exit');
         h.exit();
         for (const w of this.worlds) w.exit(pid);
         return;
       case 'thread': {
         if (h.threads.filter((x) => x.alive).length >= MAX_THREADS) return;
         const cpu = op.cpu % this.cfg.cpus;
+        const samePkru = t.pkru === h.main.pkru;
         const nt = h.spawnThread(cpu, t);
         this.log.push(`T[${nt.tid}] = P[${pid}].spawnThread(${cpu}, T[${t.tid}]);`);
+        this.mms.thread(pid, nt.tid, cpu, samePkru);
         for (const w of this.worlds) w.thread(pid, t.tid, nt.tid);
         return;
       }
@@ -542,11 +600,14 @@ export class Runner {
     }
   }
 
-  /** A system call outside {@link Call} (keys): run, log, check. */
-  private sys(text: string, run: () => unknown, model: (w: World) => Result): void {
+  /** A system call outside {@link Call} (keys, oom_score_adj): run, log (`stmt`: in the scenario language, by `t`; null: it has none), check. */
+  private sys(t: ThreadHandle | null, text: string, stmt: string | null, run: () => unknown, model: (w: World) => Result): void {
     this.log.push(`${text};`);
+    const line = t && stmt !== null ? this.mms.op(t.tid, stmt) : null;
+    if (!line) this.mms.cannot(text.replace(/^[TP]\[\d+\]\./, '').replace(/\(.*/, ''));
     const actual = run();
     this.log[this.log.length - 1] += ` // => ${fmt(actual)}`;
+    if (line) line.expect = expectation(actual);
     this.filter(text.replace(/^[TP]\[\d+\]\./, '').replace(/\(.*/, ''), (w) => {
       const want = model(w);
       if (asResult(actual) !== want) throw new Mismatch(`${text} returned ${fmt(actual)}, the model says ${fmt(want)}`);
@@ -554,14 +615,14 @@ export class Runner {
   }
 
   private keyAlloc(pid: number, t: ThreadHandle, rights: number): void {
-    this.sys(`T[${t.tid}].pkeyAlloc(0, ${rights & 3})`, () => t.pkeyAlloc(0, rights & 3), (w) => w.pkeyAlloc(pid, t.tid, rights & 3));
+    this.sys(t, `T[${t.tid}].pkeyAlloc(0, ${rights & 3})`, `pkey_alloc flags=0 rights=${rights & 3}`, () => t.pkeyAlloc(0, rights & 3), (w) => w.pkeyAlloc(pid, t.tid, rights & 3));
   }
 
   private keySet(pid: number, t: ThreadHandle, key: number, rights: number): void {
-    if (this.cfg.os === 'linux') return this.sys(`T[${t.tid}].pkeySet(${key}, ${rights})`, () => t.pkeySet(key, rights), (w) => w.pkeySet(pid, t.tid, key, rights));
+    if (this.cfg.os === 'linux') return this.sys(t, `T[${t.tid}].pkeySet(${key}, ${rights})`, `pkey_set ${key} ${ScenarioLog.rights(rights)}`, () => t.pkeySet(key, rights), (w) => w.pkeySet(pid, t.tid, key, rights));
     const access = (rights & 1) === 0;
     const modify = (rights & 2) === 0;
-    this.sys(`T[${t.tid}].pkruSetPerm(${key}, ${access}, ${modify})`, () => t.pkruSetPerm(key, access, modify), (w) => w.pkruSetPerm(pid, t.tid, key, access, modify));
+    this.sys(t, `T[${t.tid}].pkruSetPerm(${key}, ${access}, ${modify})`, `x86_pkru_set_perm ${key} ${access ? 1 : 0} ${modify ? 1 : 0}`, () => t.pkruSetPerm(key, access, modify), (w) => w.pkruSetPerm(pid, t.tid, key, access, modify));
   }
 
   /** Picks a distinct thread for each path, leaning towards the pairing asked for. */
@@ -618,13 +679,25 @@ export class Runner {
     };
     const entries = calls.map((c, i) => [c.t, wrap(this.path(c), boxes[i])] as const);
     this.log.push(`m.interleave([${calls.map((c) => `[T[${c.t.tid}], ${this.text(c, true)}]`).join(', ')}], [${schedule.join(', ')}]);`);
+    if (calls.some((c) => c.t === this.kswapd)) this.mms.cannot('an interleaved swap-out');
+    // The steps the schedule forced: a schedule longer than the paths stops where it could not be followed.
+    let forced = schedule.length;
     try {
       this.m.interleave(entries, schedule);
     } catch (e) {
       // A schedule longer than the paths: they ran to their ends anyway; check what interleave would have.
       if (!(e instanceof ScheduleError) || e.position < 0) throw e;
+      forced = e.position;
       const v = this.m.checkInvariants();
       if (v.length) throw new Mismatch(`[invariant] after the interleaving: ${v.map((x) => `[${x.id}] ${x.message}`).join('; ')}`);
+    } finally {
+      const lines = this.mms.concurrent(
+        calls.map((c) => ({ tid: c.t.tid, text: c.t === this.kswapd ? '' : this.statement(c, true) })),
+        schedule.slice(0, forced),
+      );
+      boxes.forEach((b, i) => {
+        if (b.done) lines[i].expect = expectation(b.v);
+      });
     }
     this.log[this.log.length - 1] += ` // => ${boxes.map((b) => fmt(b.v)).join(', ')}`;
     if (STATS) count(`conc ${calls.length} ${new Set(calls.map((c) => c.t.cpu)).size === 1 ? 'same-cpu' : 'cpus'} ${new Set(calls.map((c) => c.pid)).size === 1 ? 'one-process' : 'processes'}`);
@@ -721,6 +794,7 @@ export class Runner {
     this.steps = 0;
     this.check();
     this.log.push(`for (const p of [...Object.values(P), kswapd.machine.processes[0]]) p.exit();`);
+    this.mms.exitAll([...[...this.handles.values()].filter((h) => h.alive).map((h) => h.pid), this.kswapd.thread.process.pid]);
     for (const h of this.handles.values()) h.exit();
     this.kswapd.machine.processes.forEach((p) => p.exit());
     this.log.push(`console.log(m.counters().machine, m.checkInvariants());`);

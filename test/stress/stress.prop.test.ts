@@ -86,7 +86,8 @@ function runSequence(cfg: Config, ops: readonly Op[]): void {
   } catch (e) {
     const kind = e instanceof Mismatch ? '' : e instanceof Error && e.constructor.name === 'InvariantError' ? '[invariant] ' : `[${e instanceof Error ? e.constructor.name : 'throw'}] `;
     const msg = e instanceof Error ? e.message : String(e);
-    throw new Error(`${kind}${msg}\n--- replay script (save as replay.mjs at the repository root; run after npm run build) ---\n${run.script()}\n---`, { cause: e });
+    const scenario = run.scenario(`${kind}${msg}`);
+    throw new Error(`${kind}${msg}\n--- replay script (save as replay.mjs at the repository root; run after npm run build) ---\n${run.script()}\n--- the same as a scenario (mmsim run replay.mms) ---\n${scenario}\n---`, { cause: e });
   }
 }
 
