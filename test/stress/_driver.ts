@@ -69,6 +69,9 @@ export function fileBytes(i: number, size: number): Uint8Array {
   return b;
 }
 
+/** The named files' bytes, made once: every run starts from copies. */
+const FILE_BYTES = FILES.map((f, i) => fileBytes(i, f.size));
+
 /** Every byte offset a store from {@link OFFSETS} can write, to compare page contents at. */
 const PEEK_OFFSETS = [...new Set(OFFSETS.flatMap((o) => [o, o + 1, o + 2, o + 3].map((x) => x % PAGE)))].sort((a, b) => a - b);
 
@@ -146,7 +149,7 @@ export class Runner {
     this.log.push(`const m = new Machine(${JSON.stringify(opts)});`);
     this.mms.machine(cfg);
     const objs = FILES.map((f, i) => {
-      const bytes = fileBytes(i, f.size);
+      const bytes = FILE_BYTES[i].slice();
       this.m.createFile(f.name, bytes);
       this.log.push(`m.createFile('${f.name}', fileBytes(${i}, ${f.size}));`);
       this.mms.file(f.name, bytes);

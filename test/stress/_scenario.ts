@@ -43,8 +43,18 @@ export function expectation(r: unknown): string | null {
 /** A size as the language writes it. */
 const size = (n: number): string => (n > 0 && n % 1024 === 0 ? `${n / 1024}K` : String(n));
 
+/** The literals of byte strings seen before: every run has the same files. */
+const literals = new Map<string, string | null>();
+
 /** A string literal holding `bytes` exactly, or null when it cannot (the language stores text as UTF-8). */
 function literal(bytes: Uint8Array): string | null {
+  const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  let s = literals.get(key);
+  if (s === undefined) literals.set(key, (s = spell(bytes)));
+  return s;
+}
+
+function spell(bytes: Uint8Array): string | null {
   let s = '"';
   for (const b of bytes) {
     if (b >= 0x80) return null;
