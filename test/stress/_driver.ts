@@ -44,7 +44,8 @@ import { swapOutProcess } from '../../src/mm/reclaim.js';
 import { PkruRangeSet } from '../../src/pmap/pkruRangeSet.js';
 import { type Fault, hex, MemObj, Mismatch, PAGE, parseMaps, protStr, type Result } from '../mm/_model.js';
 import { ARENA, ARENA_PAGES, type AddrSel, type Config, MAX_PROCS, MAX_THREADS, OFFSETS, type Op, type Pairing, type PathOp, type Who } from './_ops.js';
-import { type Expected, World } from './_refModel.js';
+import { type Expected, OOM_SCORE_ADJ_MIN, World } from './_refModel.js';
+import { expectation, ScenarioLog } from './_scenario.js';
 
 /** Candidate worlds kept at most while interleavings stay ambiguous. */
 export const MAX_WORLDS = 8;
@@ -57,18 +58,25 @@ export const FILES: readonly { readonly name: string; readonly size: number }[] 
   { name: '/f1', size: PAGE + 1234 },
 ];
 
-/** The bytes of named file `i`: differ between files, pages and offsets, and are never 0. */
+/**
+ * The bytes of named file `i`: differ between files, pages and offsets, and are never 0;
+ * letters, digits, + and -, so that a scenario can spell them as a string.
+ */
 export function fileBytes(i: number, size: number): Uint8Array {
+  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+-';
   const b = new Uint8Array(size);
-  for (let k = 0; k < size; k++) b[k] = (((i + 1) * 67 + k * 13 + (k >>> 12) * 101) & 0xff) | 1;
+  for (let k = 0; k < size; k++) b[k] = chars.charCodeAt(((i + 1) * 67 + k * 13 + (k >>> 12) * 101) & 63);
   return b;
 }
+
+/** The named files' bytes, made once: every run starts from copies. */
+const FILE_BYTES = FILES.map((f, i) => fileBytes(i, f.size));
 
 /** Every byte offset a store from {@link OFFSETS} can write, to compare page contents at. */
 const PEEK_OFFSETS = [...new Set(OFFSETS.flatMap((o) => [o, o + 1, o + 2, o + 3].map((x) => x % PAGE)))].sort((a, b) => a - b);
 
 /** A concrete operation: what a resolved step does, on which thread and where. */
-type Call =
+export type Call =
   | { readonly k: 'load'; readonly t: ThreadHandle; readonly pid: number; readonly va: number; readonly size: 1 | 2 | 4 }
   | { readonly k: 'store'; readonly t: ThreadHandle; readonly pid: number; readonly va: number; readonly size: 1 | 2 | 4; readonly value: number }
   | { readonly k: 'mmap'; readonly t: ThreadHandle; readonly pid: number; readonly addr: number; readonly pages: number; readonly prot: number; readonly shared: boolean; readonly file: number; readonly fileOff: number; readonly fixed: boolean; readonly populate: boolean; readonly fd: number }
@@ -109,6 +117,13 @@ function permutations(n: number): number[][] {
   return out;
 }
 
+/**
+ * oom_score_adj through the library; the two places the original commit 46aee4a lacks
+ * (the header of stress.prop.test.ts says how it is run there).
+ */
+const oomScoreAdjOf = (h: ProcessHandle): number => h.process.oomScoreAdj;
+const setOomScoreAdj = (h: ProcessHandle, value: number): unknown => h.setOomScoreAdj(value);
+
 /** Counters over runs, printed with STRESS_STATS=1. */
 export const stats = new Map<string, number>();
 const count = (key: string, n = 1): void => void stats.set(key, (stats.get(key) ?? 0) + n);
@@ -124,21 +139,26 @@ export class Runner {
   readonly kswapd: ThreadHandle;
   /** The replay script, one statement per line. */
   readonly log: string[] = [];
+  /** The same run as a scenario, where the language can say it. */
+  readonly mms = new ScenarioLog();
   private steps = 0;
 
   constructor(readonly cfg: Config) {
     const opts = { os: cfg.os, cpus: cfg.cpus, memory: cfg.memory, swap: cfg.swap, tlbEntries: cfg.tlbEntries, variants: cfg.variants, invariants: 'throw' as const };
     this.m = new Machine(opts);
     this.log.push(`const m = new Machine(${JSON.stringify(opts)});`);
+    this.mms.machine(cfg);
     const objs = FILES.map((f, i) => {
-      const bytes = fileBytes(i, f.size);
+      const bytes = FILE_BYTES[i].slice();
       this.m.createFile(f.name, bytes);
       this.log.push(`m.createFile('${f.name}', fileBytes(${i}, ${f.size}));`);
+      this.mms.file(f.name, bytes);
       return new MemObj(f.name, f.size, false, bytes);
     });
     this.worlds = [new World(cfg.os, cfg.variants.includes('pkru-swapout-bug'), objs)];
     this.kswapd = this.m.spawn('kswapd', 0).main;
     this.log.push(`const kswapd = m.spawn('kswapd', 0).main;`);
+    this.mms.spawn(this.kswapd.thread.process.pid, this.kswapd.tid, 'kswapd', 0);
     for (const cpu of cfg.placement) {
       let h: ProcessHandle;
       try {
@@ -148,12 +168,14 @@ export class Runner {
         throw e;
       }
       this.log.push(`P[${h.pid}] = m.spawn('p${this.handles.size}', ${cpu}); T[${h.main.tid}] = P[${h.pid}].main; ${FILES.map((f) => `T[${h.main.tid}].open('${f.name}', ${O_RDWR});`).join(' ')}`);
+      this.mms.spawn(h.pid, h.main.tid, `p${this.handles.size}`, cpu);
       this.handles.set(h.pid, h);
       this.fds.set(
         h.pid,
         FILES.map((f) => {
           const fd = h.main.open(f.name, O_RDWR);
           if (typeof fd !== 'number') throw new Error(`open ${f.name}: ${fmt(fd)}`);
+          this.mms.op(h.main.tid, `open ${f.name}`).expect = expectation(fd);
           return fd;
         }),
       );
@@ -171,6 +193,12 @@ export class Runner {
       `const P = {}, T = {};`,
       ...this.log,
     ].join('\n');
+  }
+
+  /** The run as a scenario ending with `failure`, or why the language cannot say it. */
+  scenario(failure: string): string {
+    const s = this.mms.print(failure);
+    return 'text' in s ? s.text : `(no scenario: the language cannot express ${s.missing}; the library script is the replay)`;
   }
 
   private get w0(): World {
@@ -280,6 +308,31 @@ export class Runner {
         return `${T}.pkruProtectRange(${hex(c.addr)}, ${c.pages * PAGE}, ${c.key}, ${c.flags})`;
       case 'swapout':
         return path ? `swapOutPath(kswapd, P[${c.pid}], ${hex(c.start)}, ${hex(c.end)})` : `P[${c.pid}].swapOut(${hex(c.start)}, ${c.end === WHOLE ? 'Number.MAX_SAFE_INTEGER' : hex(c.end)})`;
+    }
+  }
+
+  /** The call as a statement of the scenario language (`path`: inside a concurrent block, where loads and stores are one byte). */
+  private statement(c: Call, path: boolean): string {
+    const S = ScenarioLog;
+    switch (c.k) {
+      case 'load':
+        return path ? `load ${hex(c.va)}` : `load ${hex(c.va)} size=${c.size}`;
+      case 'store':
+        return path ? `store ${hex(c.va)} ${hex(c.value)}` : `store ${hex(c.va)} ${hex(c.value)} size=${c.size}`;
+      case 'mmap':
+        return `mmap ${c.pages * PAGE} ${S.prot(c.prot)} ${S.mmapWords(this.mmapFlags(c))}${c.addr ? ` at=${hex(c.addr)}` : ''}${c.fd >= 0 ? ` fd=${c.fd} offset=${c.fileOff * PAGE}` : ''}`;
+      case 'munmap':
+        return `munmap ${hex(c.addr)} ${c.pages * PAGE}`;
+      case 'mprotect':
+        return `mprotect ${hex(c.addr)} ${c.pages * PAGE} ${S.prot(c.prot)}`;
+      case 'dontneed':
+        return `madvise ${hex(c.addr)} ${c.pages * PAGE} dontneed`;
+      case 'pkeyMprotect':
+        return `pkey_mprotect ${hex(c.addr)} ${c.pages * PAGE} ${S.prot(c.prot)} ${c.key}`;
+      case 'pkruProtect':
+        return `x86_pkru_protect_range ${hex(c.addr)} ${c.pages * PAGE} ${c.key} flags=${c.flags}`;
+      case 'swapout':
+        return c.end === WHOLE ? `swapout ${this.mms.procOf(c.pid)}` : `swapout ${this.mms.procOf(c.pid)} ${hex(c.start)} ${c.end - c.start}`;
     }
   }
 
@@ -411,13 +464,22 @@ export class Runner {
     this.worlds = kept;
   }
 
-  /** Drops processes the OOM killer took from every world; any other death is a mismatch. */
-  private reap(): void {
+  /**
+   * Drops processes the OOM killer took from every world; any other death is a mismatch.
+   * `running`: the processes whose threads ran the step. A process at oom_score_adj -1000
+   * is never the OOM killer's victim (Linux oom_badness() gives OOM_SCORE_ADJ_MIN tasks
+   * LONG_MIN; FreeBSD vm_pageout_oom() skips P_PROTECTED): it may only die of its own
+   * allocation finding nothing else to kill, in a step it ran.
+   */
+  private reap(running: ReadonlySet<number> = new Set()): void {
     for (const pid of this.livePids()) {
       const h = this.handles.get(pid)!;
       if (h.alive) continue;
       const why = h.exitReason;
       if (!why || why.kind !== 'killed' || !why.why.startsWith('out of memory')) throw new Mismatch(`[model: process life] pid ${pid} ended unexpectedly: ${JSON.stringify(why)}`);
+      if (this.w0.proc(pid).oomScoreAdj === OOM_SCORE_ADJ_MIN && (why.why === 'out of memory' || !running.has(pid))) {
+        throw new Mismatch(`[model: oom] pid ${pid} has oom_score_adj -1000, yet it was killed (${why.why})${running.has(pid) ? '' : ' in a step it did not run'}`);
+      }
       this.log.push(`// pid ${pid} was OOM-killed here`);
       if (STATS) count('oom kills');
       for (const w of this.worlds) w.exit(pid);
@@ -427,9 +489,12 @@ export class Runner {
   private runCall(c: Call): void {
     const line = this.text(c, false);
     this.log.push(`${line};`);
+    const stmt = c.k === 'swapout' ? this.mms.top(this.statement(c, false)) : this.mms.op(c.t.tid, this.statement(c, false));
     const actual = this.exec(c);
     this.log[this.log.length - 1] += ` // => ${fmt(actual)}`;
-    this.reap();
+    stmt.expect = expectation(actual);
+    if (actual instanceof RangeError) this.mms.cannot('a swap-out range the library refused');
+    this.reap(new Set(c.t === this.kswapd ? [] : [c.pid]));
     if (!this.w0.procs.has(c.pid)) return;
     this.filter(c.k, (w) => this.model(w, c, actual));
     if (STATS) count(`${c.k}${c.k === 'load' || c.k === 'store' ? c.size : ''} ${isSignal(actual) ? actual.code : isErrno(actual) ? actual.name : 'ok'}`);
@@ -441,7 +506,8 @@ export class Runner {
     this.steps++;
     if (op.t === 'reclaim') {
       this.log.push(`m.reclaim(${op.n});`);
-      this.m.reclaim(op.n);
+      const stmt = this.mms.top(`reclaim ${op.n}`);
+      stmt.expect = expectation(this.m.reclaim(op.n));
       this.reap();
       return;
     }
@@ -468,22 +534,29 @@ export class Runner {
       case 'unprotect': {
         if (this.cfg.os === 'linux') {
           const key = this.key(pid, op.n);
-          return this.sys(`T[${t.tid}].pkeyFree(${key})`, () => t.pkeyFree(key), (w) => w.proc(pid).pm.pkeyFree(key));
+          return this.sys(t, `T[${t.tid}].pkeyFree(${key})`, `pkey_free ${key}`, () => t.pkeyFree(key), (w) => w.proc(pid).pm.pkeyFree(key));
         }
         const a = this.addr(pid, op.a);
-        return this.sys(`T[${t.tid}].pkruUnprotectRange(${hex(a)}, ${op.n * PAGE})`, () => t.pkruUnprotectRange(a, op.n * PAGE), (w) => w.pkruUnprotect(pid, a / PAGE, op.n));
+        return this.sys(t, `T[${t.tid}].pkruUnprotectRange(${hex(a)}, ${op.n * PAGE})`, `x86_pkru_unprotect_range ${hex(a)} ${op.n * PAGE}`, () => t.pkruUnprotectRange(a, op.n * PAGE), (w) => w.pkruUnprotect(pid, a / PAGE, op.n));
       }
       case 'fork': {
         if (this.livePids().length >= MAX_PROCS) return;
         const cpu = op.cpu % this.cfg.cpus;
         this.log.push(`P.fork = T[${t.tid}].fork(${cpu});`);
-        const c = t.fork(cpu);
-        this.reap();
+        let c: ReturnType<ThreadHandle['fork']>;
+        try {
+          c = t.fork(cpu);
+        } catch (e) {
+          this.mms.fork(t.tid, cpu, null);
+          throw e;
+        }
+        this.mms.fork(t.tid, cpu, isErrno(c) ? null : { pid: c.pid, tid: c.main.tid }).expect = expectation(c);
+        this.reap(new Set([pid]));
         if (isErrno(c)) {
           // dup_mmap() failing half-way: no child, and nothing the parent can see changed.
           if (c.name !== 'ENOMEM') throw new Mismatch(`[model: fork] fork failed with ${c.name}`);
           this.log[this.log.length - 1] += ' // => ENOMEM';
-          if (STATS) count('fork ENOMEM');
+          if (STATS) count(this.w0.procs.has(pid) && this.w0.proc(pid).oomScoreAdj === OOM_SCORE_ADJ_MIN ? 'fork ENOMEM, parent exempt' : 'fork ENOMEM');
           return;
         }
         this.log[this.log.length - 1] = `P[${c.pid}] = T[${t.tid}].fork(${cpu}); T[${c.main.tid}] = P[${c.pid}].main;`;
@@ -495,19 +568,33 @@ export class Runner {
           w.fork(pid, t.tid, c.pid, c.main.tid);
           if (!c.alive) w.exit(c.pid);
         }
+        const adj = this.w0.proc(pid).oomScoreAdj;
+        if (c.alive && this.cfg.os === 'linux' && oomScoreAdjOf(c) !== adj) {
+          // Linux copy_signal() gives the child the parent's oom_score_adj; mmsim's fork does
+          // not (yet): set it, so that the model's exemption holds for the child too.
+          this.log.push(`P[${c.pid}].setOomScoreAdj(${adj}); // copy_signal() inherits it; mmsim's fork does not`);
+          this.mms.cannot('oom_score_adj');
+          setOomScoreAdj(c, adj);
+          if (STATS) count('fork: oom_score_adj not inherited');
+        }
         return;
       }
+      case 'oomadj':
+        return this.sys(null, `P[${pid}].setOomScoreAdj(${op.value})`, null, () => setOomScoreAdj(h, op.value), (w) => w.setOomScoreAdj(pid, op.value));
       case 'exit':
         if (this.livePids().length <= 1) return;
         this.log.push(`P[${pid}].exit();`);
+        this.mms.op(h.main.tid, 'exit');
         h.exit();
         for (const w of this.worlds) w.exit(pid);
         return;
       case 'thread': {
         if (h.threads.filter((x) => x.alive).length >= MAX_THREADS) return;
         const cpu = op.cpu % this.cfg.cpus;
+        const samePkru = t.pkru === h.main.pkru;
         const nt = h.spawnThread(cpu, t);
         this.log.push(`T[${nt.tid}] = P[${pid}].spawnThread(${cpu}, T[${t.tid}]);`);
+        this.mms.thread(pid, nt.tid, cpu, samePkru);
         for (const w of this.worlds) w.thread(pid, t.tid, nt.tid);
         return;
       }
@@ -516,26 +603,29 @@ export class Runner {
     }
   }
 
-  /** A system call outside {@link Call} (keys): run, log, check. */
-  private sys(text: string, run: () => unknown, model: (w: World) => Result): void {
+  /** A system call outside {@link Call} (keys, oom_score_adj): run, log (`stmt`: in the scenario language, by `t`; null: it has none), check. */
+  private sys(t: ThreadHandle | null, text: string, stmt: string | null, run: () => unknown, model: (w: World) => Result): void {
     this.log.push(`${text};`);
+    const line = t && stmt !== null ? this.mms.op(t.tid, stmt) : null;
+    if (!line) this.mms.cannot(text.replace(/^[TP]\[\d+\]\./, '').replace(/\(.*/, ''));
     const actual = run();
     this.log[this.log.length - 1] += ` // => ${fmt(actual)}`;
-    this.filter(text.replace(/^T\[\d+\]\./, '').replace(/\(.*/, ''), (w) => {
+    if (line) line.expect = expectation(actual);
+    this.filter(text.replace(/^[TP]\[\d+\]\./, '').replace(/\(.*/, ''), (w) => {
       const want = model(w);
       if (asResult(actual) !== want) throw new Mismatch(`${text} returned ${fmt(actual)}, the model says ${fmt(want)}`);
     });
   }
 
   private keyAlloc(pid: number, t: ThreadHandle, rights: number): void {
-    this.sys(`T[${t.tid}].pkeyAlloc(0, ${rights & 3})`, () => t.pkeyAlloc(0, rights & 3), (w) => w.pkeyAlloc(pid, t.tid, rights & 3));
+    this.sys(t, `T[${t.tid}].pkeyAlloc(0, ${rights & 3})`, `pkey_alloc flags=0 rights=${rights & 3}`, () => t.pkeyAlloc(0, rights & 3), (w) => w.pkeyAlloc(pid, t.tid, rights & 3));
   }
 
   private keySet(pid: number, t: ThreadHandle, key: number, rights: number): void {
-    if (this.cfg.os === 'linux') return this.sys(`T[${t.tid}].pkeySet(${key}, ${rights})`, () => t.pkeySet(key, rights), (w) => w.pkeySet(pid, t.tid, key, rights));
+    if (this.cfg.os === 'linux') return this.sys(t, `T[${t.tid}].pkeySet(${key}, ${rights})`, `pkey_set ${key} ${ScenarioLog.rights(rights)}`, () => t.pkeySet(key, rights), (w) => w.pkeySet(pid, t.tid, key, rights));
     const access = (rights & 1) === 0;
     const modify = (rights & 2) === 0;
-    this.sys(`T[${t.tid}].pkruSetPerm(${key}, ${access}, ${modify})`, () => t.pkruSetPerm(key, access, modify), (w) => w.pkruSetPerm(pid, t.tid, key, access, modify));
+    this.sys(t, `T[${t.tid}].pkruSetPerm(${key}, ${access}, ${modify})`, `x86_pkru_set_perm ${key} ${access ? 1 : 0} ${modify ? 1 : 0}`, () => t.pkruSetPerm(key, access, modify), (w) => w.pkruSetPerm(pid, t.tid, key, access, modify));
   }
 
   /** Picks a distinct thread for each path, leaning towards the pairing asked for. */
@@ -592,17 +682,29 @@ export class Runner {
     };
     const entries = calls.map((c, i) => [c.t, wrap(this.path(c), boxes[i])] as const);
     this.log.push(`m.interleave([${calls.map((c) => `[T[${c.t.tid}], ${this.text(c, true)}]`).join(', ')}], [${schedule.join(', ')}]);`);
+    if (calls.some((c) => c.t === this.kswapd)) this.mms.cannot('an interleaved swap-out');
+    // The steps the schedule forced: a schedule longer than the paths stops where it could not be followed.
+    let forced = schedule.length;
     try {
       this.m.interleave(entries, schedule);
     } catch (e) {
       // A schedule longer than the paths: they ran to their ends anyway; check what interleave would have.
       if (!(e instanceof ScheduleError) || e.position < 0) throw e;
+      forced = e.position;
       const v = this.m.checkInvariants();
       if (v.length) throw new Mismatch(`[invariant] after the interleaving: ${v.map((x) => `[${x.id}] ${x.message}`).join('; ')}`);
+    } finally {
+      const lines = this.mms.concurrent(
+        calls.map((c) => ({ tid: c.t.tid, text: c.t === this.kswapd ? '' : this.statement(c, true) })),
+        schedule.slice(0, forced),
+      );
+      boxes.forEach((b, i) => {
+        if (b.done) lines[i].expect = expectation(b.v);
+      });
     }
     this.log[this.log.length - 1] += ` // => ${boxes.map((b) => fmt(b.v)).join(', ')}`;
     if (STATS) count(`conc ${calls.length} ${new Set(calls.map((c) => c.t.cpu)).size === 1 ? 'same-cpu' : 'cpus'} ${new Set(calls.map((c) => c.pid)).size === 1 ? 'one-process' : 'processes'}`);
-    this.reap();
+    this.reap(new Set(calls.filter((c) => c.t !== this.kswapd).map((c) => c.pid)));
     if (this.worlds.length === 1 && this.commute(calls)) {
       // Paths of different processes that share nothing: every order ends the same, so one is enough.
       const w = this.w0;
@@ -695,6 +797,7 @@ export class Runner {
     this.steps = 0;
     this.check();
     this.log.push(`for (const p of [...Object.values(P), kswapd.machine.processes[0]]) p.exit();`);
+    this.mms.exitAll([...[...this.handles.values()].filter((h) => h.alive).map((h) => h.pid), this.kswapd.thread.process.pid]);
     for (const h of this.handles.values()) h.exit();
     this.kswapd.machine.processes.forEach((p) => p.exit());
     this.log.push(`console.log(m.counters().machine, m.checkInvariants());`);

@@ -67,6 +67,7 @@ export type Op =
   | { readonly t: 'exit'; readonly who: Who }
   | { readonly t: 'thread'; readonly who: Who; readonly cpu: number }
   | { readonly t: 'reclaim'; readonly n: number }
+  | { readonly t: 'oomadj'; readonly who: Who; readonly value: number }
   | { readonly t: 'conc'; readonly pairing: Pairing; readonly paths: readonly PathOp[]; readonly schedule: readonly number[] };
 
 const R = 1;
@@ -78,6 +79,14 @@ const nArb = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 3 }) }, 
 const protArb = fc.oneof({ weight: 4, arbitrary: fc.constant(R | W) }, { weight: 2, arbitrary: fc.constantFrom(0, R) });
 const offArb = fc.constantFrom(...OFFSETS);
 const keyArb = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 2 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 15 }) });
+
+/** oom_score_adj values: exempt mostly, back to normal, others, and out of range (EINVAL). */
+const oomAdjArb = fc.oneof(
+  { weight: 4, arbitrary: fc.constant(-1000) },
+  { weight: 2, arbitrary: fc.constant(0) },
+  { weight: 1, arbitrary: fc.constantFrom(-999, -500, 300, 1000) },
+  { weight: 1, arbitrary: fc.constantFrom(-1001, 1001) },
+);
 
 /** Knobs of the generator: each `it` block leans it towards a shape of bug. */
 export interface Bias {
@@ -91,11 +100,15 @@ export interface Bias {
   readonly unalignedSwap: number;
   /** Weight of forks. */
   readonly fork: number;
+  /** Weight of oom_score_adj writes (mostly -1000: a process the OOM killer passes over, so its own allocations fail). */
+  readonly oomAdj: number;
   /** Every interleaved step uses this pairing (a hunting knob: STRESS_PAIRING). */
   readonly pairing?: Pairing;
+  /** False: 2- and 4-byte accesses stay inside one page (a hunting knob: STRESS_SPLIT=0). */
+  readonly split?: boolean;
 }
 
-export const DEFAULT_BIAS: Bias = { conc: 6, sameCpu: 3, populate: 1, unalignedSwap: 1, fork: 3 };
+export const DEFAULT_BIAS: Bias = { conc: 6, sameCpu: 3, populate: 1, unalignedSwap: 1, fork: 3, oomAdj: 0 };
 
 function mmapArb(b: Bias): fc.Arbitrary<Extract<PathOp, { t: 'mmap' }>> {
   return fc
@@ -133,6 +146,11 @@ function swapArb(b: Bias): fc.Arbitrary<Extract<PathOp, { t: 'swapout' }>> {
   return fc.record({ t: fc.constant('swapout' as const), who: whoArb, a: addrArb(70), n: nArb, startOff: off, endOff: off, whole: fc.integer({ min: 0, max: 3 }).map((x) => x === 0) });
 }
 
+function accessArb(b: Bias): fc.Arbitrary<Extract<Op, { t: 'access' }>> {
+  const a = fc.record({ t: fc.constant('access' as const), who: whoArb, a: addrArb(85), off: offArb, size: fc.constantFrom<1 | 2 | 4>(1, 2, 4), write: fc.boolean(), value: fc.nat(0xffffffff) });
+  return b.split === false ? a.map((o) => ({ ...o, off: Math.min(o.off, PAGE - o.size) })) : a;
+}
+
 export function opArb(b: Bias): fc.Arbitrary<Op> {
   const concArb = fc.record({
     t: fc.constant('conc' as const),
@@ -149,7 +167,7 @@ export function opArb(b: Bias): fc.Arbitrary<Op> {
     schedule: fc.array(fc.nat(2), { maxLength: 24 }),
   });
   return fc.oneof(
-    { weight: 14, arbitrary: fc.record({ t: fc.constant('access' as const), who: whoArb, a: addrArb(85), off: offArb, size: fc.constantFrom<1 | 2 | 4>(1, 2, 4), write: fc.boolean(), value: fc.nat(0xffffffff) }) },
+    { weight: 14, arbitrary: accessArb(b) },
     { weight: 6, arbitrary: mmapArb(b) },
     { weight: 2, arbitrary: fc.record({ t: fc.constant('munmap' as const), who: whoArb, a: addrArb(50), n: nArb }) },
     { weight: 3, arbitrary: fc.record({ t: fc.constant('mprotect' as const), who: whoArb, a: addrArb(80), n: nArb, prot: protArb }) },
@@ -160,10 +178,11 @@ export function opArb(b: Bias): fc.Arbitrary<Op> {
     { weight: 1, arbitrary: fc.record({ t: fc.constant('unprotect' as const), who: whoArb, a: addrArb(60), n: nArb }) },
     { weight: 3, arbitrary: swapArb(b) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('reclaim' as const), n: fc.integer({ min: 1, max: 32 }) }) },
-    { weight: b.fork, arbitrary: fc.record({ t: fc.constant('fork' as const), who: whoArb, cpu: fc.nat(2) }) },
+    ...(b.fork > 0 ? [{ weight: b.fork, arbitrary: fc.record({ t: fc.constant('fork' as const), who: whoArb, cpu: fc.nat(2) }) }] : []),
     { weight: 1, arbitrary: fc.record({ t: fc.constant('exit' as const), who: whoArb }) },
     { weight: 3, arbitrary: fc.record({ t: fc.constant('thread' as const), who: whoArb, cpu: fc.nat(2) }) },
     ...(b.conc > 0 ? [{ weight: b.conc, arbitrary: concArb }] : []),
+    ...(b.oomAdj > 0 ? [{ weight: b.oomAdj, arbitrary: fc.record({ t: fc.constant('oomadj' as const), who: whoArb, value: oomAdjArb }) }] : []),
   );
 }
 

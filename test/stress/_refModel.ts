@@ -34,8 +34,14 @@ export interface RangeKey {
 /** A signal the model accepts for an access, with alternatives where the kernel may choose. */
 export type Expected = { readonly ok: true; readonly bytes: readonly number[] } | { readonly ok: false; readonly faults: readonly Fault[] };
 
+/** oom_score_adj at which the OOM killer never picks a process (Linux OOM_SCORE_ADJ_MIN; FreeBSD P_PROTECTED). */
+export const OOM_SCORE_ADJ_MIN = -1000;
+
 /** One process of the model. */
 export class RefProc {
+  /** /proc/pid/oom_score_adj (FreeBSD: -1000 is procctl(PROC_SPROTECT) without PPROT_INHERIT). */
+  oomScoreAdj = 0;
+
   constructor(
     readonly pm: ProcModel,
     /** FreeBSD: the range set, page number → key; empty under linux. */
@@ -93,7 +99,9 @@ export class World {
         else nb = { kind: 'shared', obj: obj(b.obj), index: b.index, mayWrite: b.mayWrite };
         pm.pages.set(page, { prot: e.prot, pkey: e.pkey, b: nb });
       }
-      w.procs.set(pid, new RefProc(pm, new Map(rp.ranges)));
+      const c = new RefProc(pm, new Map(rp.ranges));
+      c.oomScoreAdj = rp.oomScoreAdj;
+      w.procs.set(pid, c);
     }
     for (const [o, ino] of this.inodes) {
       const c = map.get(o);
@@ -119,10 +127,23 @@ export class World {
     this.procs.set(pid, new RefProc(pm, new Map()));
   }
 
-  /** fork(2): the child has a copy of every page, the key allocations (Linux) or the range set (FreeBSD), and the forking thread's PKRU. */
+  /**
+   * fork(2): the child has a copy of every page, the key allocations (Linux) or the range
+   * set (FreeBSD), and the forking thread's PKRU. Linux copy_signal() copies oom_score_adj;
+   * FreeBSD do_fork() passes P_PROTECTED on only under P2_INHERIT_PROTECTED (PPROT_INHERIT).
+   */
   fork(pid: number, tid: number, childPid: number, childTid: number): void {
     const rp = this.proc(pid);
-    this.procs.set(childPid, new RefProc(rp.pm.fork(childPid, tid, childTid), new Map(rp.ranges)));
+    const c = new RefProc(rp.pm.fork(childPid, tid, childTid), new Map(rp.ranges));
+    if (this.os === 'linux') c.oomScoreAdj = rp.oomScoreAdj;
+    this.procs.set(childPid, c);
+  }
+
+  /** A write to /proc/pid/oom_score_adj: EINVAL outside -1000 … 1000 (proc_oom_score_adj_write()). */
+  setOomScoreAdj(pid: number, value: number): Result {
+    if (value < -1000 || value > 1000) return 'EINVAL';
+    this.proc(pid).oomScoreAdj = value;
+    return 0;
   }
 
   thread(pid: number, creator: number, tid: number): void {
