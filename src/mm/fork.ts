@@ -65,6 +65,9 @@ export function* sysFork(k: Kernel, t: Thread, childCpu: Cpu = t.cpu): KernelPat
     // dup_mmap() ends with flush_tlb_mm(): the parent's writable translations are gone.
     if (wrprotected) mm.pmap.flushAll(t.cpu);
     const child = k.createProcessWithMm(parent.name, childMm, parent, childCpu, t.pkru);
+    // Linux copy_signal() copies oom_score_adj to the child; FreeBSD's fork1() passes
+    // P_PROTECTED on only with PPROT_INHERIT, which mmsim does not model.
+    if (!k.freebsd) child.oomScoreAdj = parent.oomScoreAdj;
     // A fork inside a signal handler: the child returns through the same signal frames.
     // (A loop, not push(...frames): a deep handler nesting would overflow the call stack.)
     const frames = child.threads[0].signalFrames;

@@ -67,3 +67,16 @@ describe('oom_score_adj', () => {
     assert.ok(!small.alive || !c.alive, 'the others are the victims');
   });
 });
+
+describe('oom_score_adj across fork', () => {
+  it('the child inherits it on linux (copy_signal()), not on freebsd', () => {
+    for (const [os, want] of [['linux', -1000], ['freebsd', 0]] as const) {
+      const m = new Machine({ os });
+      const p = m.spawn('p');
+      p.setOomScoreAdj(-1000);
+      const c = p.main.fork(0);
+      assert.ok(!isErrno(c));
+      assert.equal(c.process.oomScoreAdj, want, os);
+    }
+  });
+});
