@@ -271,7 +271,7 @@ export class Machine {
     const v = checkInvariants(this.kernel);
     if (v.length === 0) return;
     if (this.mode === 'throw') throw new InvariantError(v);
-    this.violations.push(...v);
+    for (const x of v) this.violations.push(x);
   }
 
   /** Machine-wide counters: frames, swap, page cache, and each CPU's TLB and fault counts. */
