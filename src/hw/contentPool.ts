@@ -103,6 +103,36 @@ export class ContentPool {
     this.lines[l >>> SEGMENT_SHIFT][((l & SEGMENT_MASK) << LINE_SHIFT) + (offset & (LINE_SIZE - 1))] = value;
   }
 
+  /**
+   * Stores `src[from .. from+n)` at `offset` of content `c` a line at a time, as
+   * {@link write8} would byte by byte: a line of zeros stays unallocated while only zeros
+   * are written into it.
+   */
+  writeRange(c: number, offset: number, src: Uint8Array, from: number, n: number): void {
+    const table = this.tables[c >>> SEGMENT_SHIFT];
+    const tableBase = (c & SEGMENT_MASK) << LINES_PER_PAGE_SHIFT;
+    let done = 0;
+    while (done < n) {
+      const at = offset + done;
+      const inLine = at & (LINE_SIZE - 1);
+      const m = Math.min(n - done, LINE_SIZE - inLine);
+      const ti = tableBase + (at >>> LINE_SHIFT);
+      let l = table[ti] - 1;
+      if (l < 0) {
+        let zeros = true;
+        for (let i = 0; i < m && zeros; i++) zeros = src[from + done + i] === 0;
+        if (zeros) {
+          done += m;
+          continue;
+        }
+        l = this.allocLine();
+        table[ti] = l + 1;
+      }
+      this.lines[l >>> SEGMENT_SHIFT].set(src.subarray(from + done, from + done + m), ((l & SEGMENT_MASK) << LINE_SHIFT) + inLine);
+      done += m;
+    }
+  }
+
   /** True when no line of `c` was ever written with a non-zero byte. */
   isEmpty(c: number): boolean {
     const table = this.tables[c >>> SEGMENT_SHIFT];

@@ -134,6 +134,19 @@ export class PhysMem {
     this.content.write8(c, offset, value);
   }
 
+  /** Stores `src[from .. from+n)` at `offset` of frame `pfn` (within the page), as write8 would byte by byte. */
+  writeBytes(pfn: number, offset: number, src: Uint8Array, from: number, n: number): void {
+    let c = this.data[pfn];
+    if (c < 0) {
+      let zeros = true;
+      for (let i = 0; i < n && zeros; i++) zeros = src[from + i] === 0;
+      if (zeros) return;
+      c = this.content.alloc();
+      this.data[pfn] = c;
+    }
+    this.content.writeRange(c, offset, src, from, n);
+  }
+
   /** Makes `dst` hold a copy of `src`'s contents. */
   copyContent(dst: number, src: number): void {
     if (dst === src) return;

@@ -86,7 +86,7 @@ export function writeFileBytes(k: Kernel, file: File, offset: number, bytes: Uin
     if (pfn === NO_FRAME) return i > 0 ? i : ENOMEM;
     const off = pageOffset(pos);
     const n = Math.min(bytes.length - i, PAGE_SIZE - off);
-    for (let j = 0; j < n; j++) mem.write8(pfn, off + j, bytes[i + j]);
+    mem.writeBytes(pfn, off, bytes, i, n);
     i += n;
   }
   if (offset + bytes.length > file.size) file.size = offset + bytes.length;
