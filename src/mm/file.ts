@@ -3,7 +3,6 @@ import { type PhysMem } from '../hw/physMem.js';
 import { type SwapSpace } from './swap.js';
 import { type Vma } from './vma.js';
 
-let nextInode = 2;
 
 /**
  * An in-memory file: its size, its blocks on "disk" (content ids, sparse), its page
@@ -38,10 +37,12 @@ export class File {
     /** Path shown in /proc/pid/maps. */
     readonly name: string,
     size: number,
+    /** Numbered per kernel ({@link Kernel.newInode}), so /proc/pid/maps replays alike on every machine. */
+    inode: number,
     /** Memory of a shared anonymous mapping (shmem): shown as "/dev/zero (deleted)". */
     readonly shmem = false,
   ) {
-    this.inode = nextInode++;
+    this.inode = inode;
     this.size = size;
     this.disk = shmem ? new ShmemSwap() : new Map<number, number>();
     this.writable = true;

@@ -41,7 +41,7 @@ export function createFile(k: Kernel, name: string, contents: Uint8Array | numbe
   // A file of that name is replaced as by unlink() and create: mappings and descriptors of
   // the old one keep it (and its page cache) until they go.
   k.unlinkFile(name);
-  const file = new File(name, size);
+  const file = new File(name, size, k.newInode());
   k.files.set(name, file);
   if (typeof contents !== 'number') writeFileBytes(k, file, 0, contents, null);
   return file;
@@ -54,7 +54,7 @@ export function sysOpen(k: Kernel, p: Process, name: string, flags: number): Sys
   let file = k.files.get(name);
   if (!file) {
     if (!(flags & O_CREAT)) return ENOENT;
-    file = new File(name, 0);
+    file = new File(name, 0, k.newInode());
     k.files.set(name, file);
   }
   const canRead = mode === O_RDONLY || mode === O_RDWR;

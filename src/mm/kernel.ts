@@ -66,6 +66,9 @@ export class Kernel {
   /** Where the reclaim clocks resume. */
   readonly reclaimState = new ReclaimState();
   private nextPid = 1;
+  private nextMmId = 1;
+  /** Inode numbers start at 2, as on a fresh file system (1 is reserved). */
+  private nextInodeNumber = 2;
   private nextTid = 1;
 
   constructor(
@@ -217,9 +220,14 @@ export class Kernel {
     this.releaseUnlinkedFiles();
   }
 
+  /** The next inode number for a file or shmem object of this machine. */
+  newInode(): number {
+    return this.nextInodeNumber++;
+  }
+
   /** A new address space around `pmap`, registered until it is torn down. */
   newMm(pmap: Pmap): Mm {
-    const mm = new Mm(pmap);
+    const mm = new Mm(pmap, this.nextMmId++);
     this.mms.add(mm);
     return mm;
   }

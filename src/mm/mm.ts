@@ -33,8 +33,6 @@ export class MmCounters {
   swapIns = 0;
 }
 
-let nextMmId = 1;
-
 /**
  * An address space (Linux `struct mm_struct`): the VMA tree, the pmap, `mmap_lock`, and
  * what belongs to the address space rather than a thread (protection-key allocations).
@@ -55,8 +53,12 @@ export class Mm {
   /** Next anon_vma identity handed out by anon_vma_prepare(). */
   static nextAnonVma = 1;
 
-  constructor(readonly pmap: Pmap) {
-    this.id = nextMmId++;
+  constructor(
+    readonly pmap: Pmap,
+    /** Numbered per kernel, so names that carry it (mmap_lock of mm N) replay alike on every machine. */
+    id: number,
+  ) {
+    this.id = id;
     this.mmapLock = new RwSemaphore(`mmap_lock of mm ${this.id}`);
   }
 

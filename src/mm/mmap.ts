@@ -156,7 +156,7 @@ export function* doMmapLocked(k: Kernel, t: Thread, open: OpenFile | null, addr:
       if (vmFlags & VM_GROWSDOWN) return EINVAL;
       vmFlags |= VM_SHARED | VM_MAYSHARE;
       // Shared anonymous memory is a shmem object of its own (Linux shmem_zero_setup()).
-      file = new File('/dev/zero (deleted)', len, true);
+      file = new File('/dev/zero (deleted)', len, k.newInode(), true);
       k.addShmem(file);
       pgoff = 0;
     } else if (type === MAP_PRIVATE) {
