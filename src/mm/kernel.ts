@@ -216,7 +216,7 @@ export class Kernel {
     const mm = p.mm;
     this.dropMm(p);
     // A path of the victim still pins its address space: reap what can be reaped now.
-    if (mm.users > 0 && this.mms.has(mm)) oomReap(this, mm);
+    if (this.mms.has(mm)) oomReap(this, mm);
     this.releaseUnlinkedFiles();
   }
 

@@ -41,7 +41,7 @@ export class Mm {
   readonly id: number;
   readonly vmas = new SpanTree<Vma>();
   readonly mmapLock: RwSemaphore;
-  /** Processes using this address space. */
+  /** References (mm_users): the processes using this address space and the kernel paths in flight that pin it (see Kernel.mmget). */
   users = 1;
   /** Bitmap of allocated protection keys; key 0 always is. */
   pkeyAllocationMap = 1;

@@ -16,7 +16,7 @@ import { type Thread } from './process.js';
  */
 export class PathOnCpu<R> {
   private readonly mm: Mm;
-  private held = true;
+  private held: boolean;
   readonly steps: KernelPath<R>;
 
   constructor(
@@ -25,7 +25,9 @@ export class PathOnCpu<R> {
     path: KernelPath<R>,
   ) {
     this.mm = t.process.mm;
-    k.mmget(this.mm);
+    // An address space already torn down (the thread's process is gone) has nothing to pin.
+    this.held = k.mms.has(this.mm);
+    if (this.held) k.mmget(this.mm);
     this.steps = this.run(path);
   }
 
@@ -58,6 +60,7 @@ export class PathOnCpu<R> {
 /** A thread's kernel path run to completion with nothing interleaved, its address space pinned as {@link onItsCpu} does. */
 export function runToCompletion<R>(k: Kernel, t: Thread, path: KernelPath<R>): R {
   const mm = t.process.mm;
+  if (!k.mms.has(mm)) return drain(path);
   k.mmget(mm);
   try {
     return drain(path);

@@ -57,3 +57,23 @@ describe('D5: an OOM kill while the victim path is in flight', () => {
     });
   }
 });
+
+describe('a path of a process that exited before the path started', () => {
+  it('runs as a dead thread and leaves nothing behind', () => {
+    const m = new Machine({ invariants: 'throw' });
+    const A = m.spawn('A');
+    const B = m.spawn('B');
+    const a = A.main.mmap(0, 8192, RW, PA) as number;
+    A.main.store(a, 1);
+    const path = A.main.paths.load(a);
+    A.exit();
+    const r = m.interleave([
+      [A.main, path],
+      [B.main, B.main.paths.load(0x10000)],
+    ]);
+    assert.equal((r.results[0] as { signal: string }).signal, 'SIGKILL');
+    B.exit();
+    assert.deepEqual(m.checkInvariants(), []);
+    assert.equal(m.counters().machine.pageTables, 0, "A's torn-down tables were not torn down twice, and B's went");
+  });
+});
