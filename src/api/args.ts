@@ -73,3 +73,69 @@ export function optionalBoolean(caller: string, name: string, v: unknown): boole
   if (v !== undefined && typeof v !== 'boolean') throw new TypeError(`${caller}: ${name} must be true or false, not ${shown(v)}`);
   return v;
 }
+
+/**
+ * How a syscall argument is checked (see {@link checkArgs}): `long` and `int` as C
+ * integers, `address` an access address (the hardware's own message), `user-address` a
+ * virtual address a call takes ({@link addressArg}), `access-size` 1, 2 or 4, `store-value` a safe
+ * integer, `cpu` a CPU of the machine, `boolean` true or false, `process` a
+ * ProcessHandle of the same machine, `string` a string.
+ */
+export type ArgKind = 'long' | 'int' | 'string' | 'address' | 'user-address' | 'access-size' | 'store-value' | 'cpu' | 'boolean' | 'process';
+
+/** One argument of a syscall: its name as the method's parameter, its kind, and whether it may be left out. */
+export interface ArgSpec {
+  readonly name: string;
+  readonly kind: ArgKind;
+  readonly optional?: boolean;
+}
+
+/** What {@link checkArgs} needs of the machine for `cpu` and `process` arguments. */
+export interface ArgOwner {
+  cpuAt(n: number): unknown;
+  own(what: string, p: never): void;
+}
+
+/**
+ * Checks `values` against `specs` for `caller` (`ThreadHandle.mmap`): the TypeError or
+ * RangeError of a misuse, naming the method and the argument; nothing for an argument
+ * left out that may be. An access's address and size are checked as one, as the
+ * hardware takes them.
+ */
+export function checkArgs(caller: string, specs: readonly ArgSpec[], values: readonly unknown[], owner: ArgOwner): void {
+  for (let i = 0; i < specs.length; i++) {
+    const s = specs[i];
+    const v = values[i];
+    if (v === undefined && s.optional) continue;
+    switch (s.kind) {
+      case 'long':
+      case 'int':
+        longArg(caller, s.name, v);
+        break;
+      case 'string':
+        stringArg(caller, s.name, v);
+        break;
+      case 'address':
+        if (!(typeof v === 'number' && v >= 0 && v <= Number.MAX_SAFE_INTEGER && Math.floor(v) === v)) throw new RangeError(`address must be a non-negative safe integer, not ${shown(v)}`);
+        break;
+      case 'user-address':
+        addressArg(caller, s.name, v);
+        break;
+      case 'access-size':
+        if (v !== 1 && v !== 2 && v !== 4) throw new RangeError(`access size must be 1, 2 or 4, not ${shown(v)}`);
+        break;
+      case 'store-value':
+        if (typeof v !== 'number' || ((v | 0) !== v && !Number.isSafeInteger(v))) intIn(caller, s.name, v, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 'a safe integer');
+        break;
+      case 'cpu':
+        owner.cpuAt(v as number);
+        break;
+      case 'boolean':
+        if (typeof v !== 'boolean') throw new TypeError(`${caller}: ${s.name} must be true or false, not ${shown(v)}`);
+        break;
+      case 'process':
+        owner.own(caller, v as never);
+        break;
+    }
+  }
+}

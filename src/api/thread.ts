@@ -1,29 +1,16 @@
-import { type Errno, errno, type SysResult } from '../mm/errno.js';
-import { sysPkeyAlloc, sysPkeyFree, sysPkeyMprotect } from '../mm/pkeySyscalls.js';
-import { pkruGetPerm, type PkruPerm, pkruSetPerm, sysPkruProtectRange, sysPkruUnprotectRange } from '../mm/freebsd/pkru.js';
-import { VM_MAYREAD } from '../mm/vma.js';
-import { sysClose, sysFtruncate, sysOpen, sysPread, sysPwrite } from '../mm/fileOps.js';
-import { sysExec, sysFork } from '../mm/fork.js';
-import { sysMadvise, sysMsync } from '../mm/madvise.js';
-import { sysMmap, sysMunmap } from '../mm/mmap.js';
-import { sysMprotect } from '../mm/mprotect.js';
-import { sysMremap } from '../mm/mremap.js';
-import { sysRemapFilePages } from '../mm/remapFilePages.js';
-import { type Kernel } from '../mm/kernel.js';
+import { type Errno, type SysResult } from '../mm/errno.js';
+import { type PkruPerm } from '../mm/freebsd/pkru.js';
 import { type Thread } from '../mm/process.js';
 import { type SignalInfo } from '../mm/signal.js';
-import { userFetch, userLoad, userStore, userTranslatePath } from '../mm/uaccess.js';
 import { runToCompletion } from '../mm/onCpu.js';
 import { DeadlockError, type KernelPath } from '../step/step.js';
-import { ACCESS_FETCH, ACCESS_READ, ACCESS_WRITE } from '../hw/mmu.js';
-import { pageOffset } from '../hw/pte.js';
 import { type Machine } from './machine.js';
 import { type ProcessHandle } from './process.js';
-import { addressArg, intArg, intIn, longArg, stringArg } from './args.js';
+import { checkArgs } from './args.js';
 import { ApiError, ReentrantCallError } from './errors.js';
+import { type AccessSize, endedSignal, readPkru, SYSCALL_NAMES, type SyscallArgs, type SyscallCtx, syscallDef, type SyscallName, type SyscallResult } from './syscalls.js';
 
-/** Bytes a load or store moves at once. */
-export type AccessSize = 1 | 2 | 4;
+export { type AccessSize } from './syscalls.js';
 
 /**
  * A thread of a modelled process: the syscalls it can make and the memory accesses it
@@ -44,13 +31,16 @@ export type AccessSize = 1 | 2 | 4;
 export class ThreadHandle {
   /** The same operations as kernel paths, for {@link Machine.interleave}. */
   readonly paths: ThreadPaths;
+  /** What the table's paths run with. */
+  private readonly sys: SyscallCtx;
 
   /** @internal */
   constructor(
     readonly machine: Machine,
     /** @internal */ readonly thread: Thread,
   ) {
-    this.paths = new ThreadPaths(machine, thread);
+    this.sys = { machine, kernel: machine.kernel, thread };
+    this.paths = new ThreadPaths(this);
   }
 
   /** Thread id. */
@@ -74,19 +64,44 @@ export class ThreadHandle {
   }
 
   /**
-   * A system call runs on a live thread only, and not into a lock an in-flight path holds:
-   * either is a bug in the caller.
+   * Call `name` of the syscall table (any method below that makes a system call or runs
+   * an access or a PKRU instruction) with `args`, to completion — what each of those
+   * methods does. For drivers that take the call's name as data.
    */
-  private enter(what: string): void {
-    if (!this.thread.alive) throw new ThreadEndedError(this.thread.tid);
-    this.machine.checkNotReentrant(what, this.thread.process);
+  syscall<N extends SyscallName>(name: N, ...args: SyscallArgs<N>): SyscallResult<N> {
+    const d = syscallDef(name);
+    const what = `ThreadHandle.${name}`;
+    checkArgs(what, d.args, args, this.machine);
+    const t = this.thread;
+    if (!t.alive) {
+      // A system call runs on a live thread only: a call on an ended one is a bug in the caller.
+      if ((d.ended ?? 'throw') === 'throw') throw new ThreadEndedError(t.tid);
+      if (d.ended === 'signal') return endedSignal(t) as SyscallResult<N>;
+    }
+    // Drained to completion, the call must not wait for a lock an in-flight path holds.
+    if (d.reentrancy !== false) this.machine.checkNotReentrant(what, t.process);
+    const r = d.direct ? d.direct(this.sys, ...args) : this.drain(what, d.path(this.sys, ...args));
+    const check = d.check ?? true;
+    if (check === true || (check !== false && check(r))) this.machine.afterOperation();
+    return r;
   }
 
-  private run<R>(what: string, path: KernelPath<R>): R {
-    this.enter(what);
-    let r: R;
+  /**
+   * Call `name` as a kernel path for {@link Machine.interleave}, checked as
+   * {@link syscall} checks it: {@link ThreadPaths} is this, a method per name.
+   */
+  syscallPath<N extends SyscallName>(name: N, ...args: SyscallArgs<N>): KernelPath<SyscallResult<N>> {
+    const d = syscallDef(name);
+    checkArgs(`ThreadPaths.${name}`, d.args, args, this.machine);
+    // A system call's path is made for a live thread only (an access's path, or an
+    // instruction's, answers for an ended thread as the call would).
+    if (!this.thread.alive && (d.ended ?? 'throw') === 'throw') throw new ThreadEndedError(this.thread.tid);
+    return d.path(this.sys, ...args);
+  }
+
+  private drain<R>(what: string, path: KernelPath<R>): R {
     try {
-      r = runToCompletion(this.machine.kernel, this.thread, path);
+      return runToCompletion(this.machine.kernel, this.thread, path);
     } catch (e) {
       // Inside an interleave, a lock the check above could not see (a page-table lock) is
       // held by a suspended path: end this path (its finally blocks release what it took)
@@ -97,40 +112,26 @@ export class ThreadHandle {
       }
       throw e;
     }
-    this.machine.afterOperation();
-    return r;
-  }
-
-  /** A synchronous call that is not a kernel path. */
-  private call<R>(what: string, f: () => R, check = true): R {
-    this.enter(what);
-    const r = f();
-    if (check) this.machine.afterOperation();
-    return r;
   }
 
   /** mmap(2). `fd` is ignored with MAP_ANONYMOUS. */
   mmap(addr: number, length: number, prot: number, flags: number, fd = -1, offset = 0): SysResult {
-    checkMmap('ThreadHandle.mmap', addr, length, prot, flags, fd, offset);
-    return this.run('ThreadHandle.mmap', sysMmap(this.machine.kernel, this.thread, addr, length, prot, flags, fd, offset));
+    return this.syscall('mmap', addr, length, prot, flags, fd, offset);
   }
 
   /** munmap(2). */
   munmap(addr: number, length: number): SysResult {
-    checkRange('ThreadHandle.munmap', addr, length);
-    return this.run('ThreadHandle.munmap', sysMunmap(this.machine.kernel, this.thread, addr, length));
+    return this.syscall('munmap', addr, length);
   }
 
   /** mprotect(2). */
   mprotect(addr: number, length: number, prot: number): SysResult {
-    checkRange('ThreadHandle.mprotect', addr, length, ['prot', prot]);
-    return this.run('ThreadHandle.mprotect', sysMprotect(this.machine.kernel, this.thread, addr, length, prot));
+    return this.syscall('mprotect', addr, length, prot);
   }
 
   /** mremap(2). `newAddr` is used with MREMAP_FIXED. */
   mremap(addr: number, oldLength: number, newLength: number, flags: number, newAddr = 0): SysResult {
-    checkMremap('ThreadHandle.mremap', addr, oldLength, newLength, flags, newAddr);
-    return this.run('ThreadHandle.mremap', sysMremap(this.machine.kernel, this.thread, addr, oldLength, newLength, flags, newAddr));
+    return this.syscall('mremap', addr, oldLength, newLength, flags, newAddr);
   }
 
   /**
@@ -140,8 +141,7 @@ export class ThreadHandle {
    * MAP_CHGPROT in `flags` gives the pages `prot` as their own protection.
    */
   remapFilePages(start: number, size: number, prot: number, pgoff: number, flags = 0): SysResult {
-    checkRemap('ThreadHandle.remapFilePages', start, size, prot, pgoff, flags);
-    return this.run('ThreadHandle.remapFilePages', sysRemapFilePages(this.machine.kernel, this.thread, start, size, prot, pgoff, flags));
+    return this.syscall('remapFilePages', start, size, prot, pgoff, flags);
   }
 
   /**
@@ -151,27 +151,22 @@ export class ThreadHandle {
    * {@link Machine.events} (docs/madvise.md).
    */
   madvise(addr: number, length: number, advice: number): SysResult {
-    checkRange('ThreadHandle.madvise', addr, length, ['advice', advice]);
-    return this.run('ThreadHandle.madvise', sysMadvise(this.machine.kernel, this.thread, addr, length, advice));
+    return this.syscall('madvise', addr, length, advice);
   }
 
   /** msync(2). */
   msync(addr: number, length: number, flags: number): SysResult {
-    checkRange('ThreadHandle.msync', addr, length, ['flags', flags]);
-    return this.run('ThreadHandle.msync', sysMsync(this.machine.kernel, this.thread, addr, length, flags));
+    return this.syscall('msync', addr, length, flags);
   }
 
   /** open(2) of an in-memory file; O_CREAT creates it. */
   open(path: string, flags: number): SysResult {
-    stringArg('ThreadHandle.open', 'path', path);
-    intArg('ThreadHandle.open', 'flags', flags);
-    return this.call('ThreadHandle.open', () => sysOpen(this.machine.kernel, this.thread.process, path, flags));
+    return this.syscall('open', path, flags);
   }
 
   /** close(2). */
   close(fd: number): SysResult {
-    intArg('ThreadHandle.close', 'fd', fd);
-    return this.call('ThreadHandle.close', () => sysClose(this.machine.kernel, this.thread.process, fd), false);
+    return this.syscall('close', fd);
   }
 
   /**
@@ -180,67 +175,47 @@ export class ThreadHandle {
    * (access_ok()); a fault part-way gives a short count.
    */
   pread(fd: number, buf: number, length: number, offset: number): SysResult {
-    checkRw('ThreadHandle.pread', fd, buf, length, offset);
-    return this.call('ThreadHandle.pread', () => sysPread(this.machine.kernel, this.thread, fd, buf, length, offset));
+    return this.syscall('pread', fd, buf, length, offset);
   }
 
   /** pwrite(2) from user memory at `buf`, with pread's buffer rules; EFBIG at the 8 TiB file-size limit. */
   pwrite(fd: number, buf: number, length: number, offset: number): SysResult {
-    checkRw('ThreadHandle.pwrite', fd, buf, length, offset);
-    return this.call('ThreadHandle.pwrite', () => sysPwrite(this.machine.kernel, this.thread, fd, buf, length, offset));
+    return this.syscall('pwrite', fd, buf, length, offset);
   }
 
   /** ftruncate(2). */
   ftruncate(fd: number, size: number): SysResult {
-    intArg('ThreadHandle.ftruncate', 'fd', fd);
-    longArg('ThreadHandle.ftruncate', 'size', size);
-    return this.call('ThreadHandle.ftruncate', () => sysFtruncate(this.machine.kernel, this.thread, fd, size));
+    return this.syscall('ftruncate', fd, size);
   }
 
   /** Loads `size` bytes (little-endian) at `va`. */
   load(va: number, size: AccessSize = 1): number | SignalInfo {
-    checkAddress(va, size);
-    if (this.machine.interleaving !== 0) this.machine.checkNotReentrant('ThreadHandle.load', this.thread.process);
-    const r = userLoad(this.machine.kernel, this.thread, va, size);
-    if (this.machine.checking) this.machine.afterOperation();
-    return r;
+    return this.syscall('load', va, size);
   }
 
   /** Stores the low `size` bytes of `value` at `va`; null on success. */
   store(va: number, value: number, size: AccessSize = 1): SignalInfo | null {
-    checkAddress(va, size);
-    if ((value | 0) !== value && !Number.isSafeInteger(value)) storeValue('ThreadHandle.store', value);
-    if (this.machine.interleaving !== 0) this.machine.checkNotReentrant('ThreadHandle.store', this.thread.process);
-    const r = userStore(this.machine.kernel, this.thread, va, value, size);
-    if (this.machine.checking) this.machine.afterOperation();
-    return r;
+    return this.syscall('store', va, value, size);
   }
 
   /** Fetches an instruction byte at `va` (keys never apply to fetches). */
   fetch(va: number): number | SignalInfo {
-    checkAddress(va, 1);
-    if (this.machine.interleaving !== 0) this.machine.checkNotReentrant('ThreadHandle.fetch', this.thread.process);
-    const r = userFetch(this.machine.kernel, this.thread, va);
-    if (this.machine.checking) this.machine.afterOperation();
-    return r;
+    return this.syscall('fetch', va);
   }
 
   /** fork(2): the child process (one thread, on `cpu` or this thread's CPU), or an errno. */
   fork(cpu?: number): ProcessHandle | Errno {
-    const k = this.machine.kernel;
-    const r = this.run('ThreadHandle.fork', sysFork(k, this.thread, cpu === undefined ? this.thread.cpu : this.machine.cpuAt(cpu)));
-    return typeof r === 'number' ? this.machine.processHandle(r) : r;
+    return this.syscall('fork', cpu);
   }
 
   /** execve(2) as far as memory goes: a new, empty address space. */
   exec(): SysResult {
-    return this.call('ThreadHandle.exec', () => sysExec(this.machine.kernel, this.thread));
+    return this.syscall('exec');
   }
 
   /** The thread's PKRU value (its CPU's while it runs there): RDPKRU. */
   get pkru(): number {
-    this.machine.kernel.syncPkru(this.thread);
-    return this.thread.pkru;
+    return readPkru(this.sys);
   }
 
   /**
@@ -250,19 +225,7 @@ export class ThreadHandle {
    * exited), never null.
    */
   writePkru(value: number): SignalInfo | null {
-    intArg('ThreadHandle.writePkru', 'value', value);
-    const k = this.machine.kernel;
-    if (!this.thread.alive) return endedSignal(this.thread);
-    const cpu = k.switchTo(this.thread);
-    if (!cpu.pke) {
-      const sig: SignalInfo = { signal: 'SIGILL', code: 'ILL_ILLOPN', addr: 0, pkey: -1, errorCode: 0, tid: this.thread.tid };
-      this.thread.signals.push(sig);
-      return sig;
-    }
-    cpu.writePkru(value >>> 0);
-    this.thread.pkru = value >>> 0;
-    if (this.machine.checking) this.machine.afterOperation();
-    return null;
+    return this.syscall('writePkru', value);
   }
 
   /**
@@ -319,40 +282,27 @@ export class ThreadHandle {
    * page is read from swap), so the peek changes no state.
    */
   ptracePeek(target: ProcessHandle, va: number): SysResult {
-    this.machine.own('ThreadHandle.ptracePeek', target);
-    addressArg('ThreadHandle.ptracePeek', 'va', va);
-    // The tracer makes a system call: an ended thread makes none.
-    if (!this.thread.alive) throw new ThreadEndedError(this.thread.tid);
-    const vma = target.process.mm.vmaAt(va);
-    if (!vma || !(vma.flags & VM_MAYREAD)) return errno('EIO');
-    const v = target.peek(va);
-    return v === undefined ? errno('EIO') : v;
+    return this.syscall('ptracePeek', target, va);
   }
 
   /** pkey_alloc(2): a key with `rights` (PKEY_DISABLE_ACCESS / PKEY_DISABLE_WRITE) set in this thread's PKRU. */
   pkeyAlloc(flags: number, rights: number): SysResult {
-    intArg('ThreadHandle.pkeyAlloc', 'flags', flags);
-    intArg('ThreadHandle.pkeyAlloc', 'rights', rights);
-    return this.run('ThreadHandle.pkeyAlloc', sysPkeyAlloc(this.machine.kernel, this.thread, flags, rights));
+    return this.syscall('pkeyAlloc', flags, rights);
   }
 
   /** pkey_free(2). */
   pkeyFree(pkey: number): SysResult {
-    intArg('ThreadHandle.pkeyFree', 'pkey', pkey);
-    return this.run('ThreadHandle.pkeyFree', sysPkeyFree(this.machine.kernel, this.thread, pkey));
+    return this.syscall('pkeyFree', pkey);
   }
 
   /** pkey_mprotect(2); `pkey` -1 is plain mprotect. */
   pkeyMprotect(addr: number, length: number, prot: number, pkey: number): SysResult {
-    checkRange('ThreadHandle.pkeyMprotect', addr, length, ['prot', prot], ['pkey', pkey]);
-    return this.run('ThreadHandle.pkeyMprotect', sysPkeyMprotect(this.machine.kernel, this.thread, addr, length, prot, pkey));
+    return this.syscall('pkeyMprotect', addr, length, prot, pkey);
   }
 
   /** glibc pkey_get(3): the rights PKRU gives `pkey`, or EINVAL for a key outside 0–15. */
   pkeyGet(pkey: number): SysResult {
-    intArg('ThreadHandle.pkeyGet', 'pkey', pkey);
-    if (!Number.isInteger(pkey) || pkey < 0 || pkey >= 16) return errno('EINVAL');
-    return (this.pkru >>> (2 * pkey)) & 3;
+    return this.syscall('pkeyGet', pkey);
   }
 
   /**
@@ -361,12 +311,7 @@ export class ThreadHandle {
    * On an ended thread it returns the signal that ended it, as {@link writePkru} does.
    */
   pkeySet(pkey: number, rights: number): SysResult | SignalInfo {
-    intArg('ThreadHandle.pkeySet', 'pkey', pkey);
-    intArg('ThreadHandle.pkeySet', 'rights', rights);
-    if (!this.thread.alive) return endedSignal(this.thread);
-    if (!Number.isInteger(pkey) || pkey < 0 || pkey >= 16 || rights & ~3) return errno('EINVAL');
-    const value = ((this.pkru & ~(3 << (2 * pkey))) | (rights << (2 * pkey))) >>> 0;
-    return this.writePkru(value) ?? 0;
+    return this.syscall('pkeySet', pkey, rights);
   }
 
   /**
@@ -374,27 +319,22 @@ export class ThreadHandle {
    * set, with AMD64_PKRU_EXCL (0x1) / AMD64_PKRU_PERSIST (0x2) `flags`. ENOSYS under linux.
    */
   pkruProtectRange(addr: number, length: number, key: number, flags = 0): SysResult {
-    checkRange('ThreadHandle.pkruProtectRange', addr, length, ['key', key], ['flags', flags]);
-    return this.run('ThreadHandle.pkruProtectRange', sysPkruProtectRange(this.machine.kernel, this.thread, addr, length, key, flags));
+    return this.syscall('pkruProtectRange', addr, length, key, flags);
   }
 
   /** FreeBSD x86_pkru_unprotect_range(3): no key over [addr, addr + len), PERSIST ranges included. ENOSYS under linux. */
   pkruUnprotectRange(addr: number, length: number): SysResult {
-    checkRange('ThreadHandle.pkruUnprotectRange', addr, length);
-    return this.run('ThreadHandle.pkruUnprotectRange', sysPkruUnprotectRange(this.machine.kernel, this.thread, addr, length));
+    return this.syscall('pkruUnprotectRange', addr, length);
   }
 
   /** FreeBSD x86_pkru_get_perm(3): whether PKRU lets this thread read (`access`) and write (`modify`) pages of `key`. */
   pkruGetPerm(key: number): PkruPerm | Errno {
-    intArg('ThreadHandle.pkruGetPerm', 'key', key);
-    return this.call('ThreadHandle.pkruGetPerm', () => pkruGetPerm(this.machine.kernel, this.thread, key), false);
+    return this.syscall('pkruGetPerm', key);
   }
 
   /** FreeBSD x86_pkru_set_perm(3): sets this thread's PKRU bits for `key` by WRPKRU (no TLB flush). */
   pkruSetPerm(key: number, access: boolean, modify: boolean): SysResult {
-    intArg('ThreadHandle.pkruSetPerm', 'key', key);
-    if (typeof access !== 'boolean' || typeof modify !== 'boolean') throw new TypeError('ThreadHandle.pkruSetPerm: access and modify must be true or false');
-    return this.call('ThreadHandle.pkruSetPerm', () => pkruSetPerm(this.machine.kernel, this.thread, key, access, modify), this.machine.checking);
+    return this.syscall('pkruSetPerm', key, access, modify);
   }
 }
 
@@ -405,146 +345,27 @@ export class ThreadEndedError extends ApiError {
   }
 }
 
-/** What an instruction on an ended thread reports: the signal that ended it, or SIGKILL (as an access does). */
-function endedSignal(t: Thread): SignalInfo {
-  return t.signals[t.signals.length - 1] ?? { signal: 'SIGKILL', code: 'SI_KERNEL', addr: 0, pkey: -1, errorCode: 0, tid: t.tid };
-}
+/** A thread's operations as kernel paths that yield at every preemption point: a method per entry of the syscall table. */
+export type ThreadPathMethods = { readonly [N in SyscallName]: (...args: SyscallArgs<N>) => KernelPath<SyscallResult<N>> };
 
-/** A caller passing something that is not an address is a programming error, not a fault to model. */
-function checkAddress(va: number, size: number): void {
-  if (!(va >= 0 && va <= Number.MAX_SAFE_INTEGER && Math.floor(va) === va)) throw new RangeError(`address must be a non-negative safe integer, not ${va}`);
-  if (size !== 1 && size !== 2 && size !== 4) throw new RangeError(`access size must be 1, 2 or 4, not ${String(size)}`);
-}
+// The class carries the table's methods on its prototype (below); the interface of the
+// same name gives them their types, so a new table entry is a path with no edit here.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface ThreadPaths extends ThreadPathMethods {}
 
-/** A stored value is any safe integer: its low bytes are written. Anything else is the caller's bug. */
-function storeValue(c: string, value: unknown): never {
-  intIn(c, 'value', value, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 'a safe integer');
-  throw new Error('unreachable');
-}
-
-// The argument checks of each system call, shared by ThreadHandle and ThreadPaths.
-
-function checkRange(c: string, addr: number, length: number, ...ints: readonly (readonly [string, number])[]): void {
-  longArg(c, 'addr', addr);
-  longArg(c, 'length', length);
-  for (const [name, v] of ints) intArg(c, name, v);
-}
-
-function checkMmap(c: string, addr: number, length: number, prot: number, flags: number, fd: number, offset: number): void {
-  checkRange(c, addr, length, ['prot', prot], ['flags', flags], ['fd', fd]);
-  longArg(c, 'offset', offset);
-}
-
-function checkMremap(c: string, addr: number, oldLength: number, newLength: number, flags: number, newAddr: number): void {
-  checkRange(c, addr, oldLength, ['flags', flags]);
-  longArg(c, 'newLength', newLength);
-  longArg(c, 'newAddr', newAddr);
-}
-
-function checkRemap(c: string, start: number, size: number, prot: number, pgoff: number, flags: number): void {
-  checkRange(c, start, size, ['prot', prot], ['flags', flags]);
-  longArg(c, 'pgoff', pgoff);
-}
-
-function checkRw(c: string, fd: number, buf: number, length: number, offset: number): void {
-  intArg(c, 'fd', fd);
-  longArg(c, 'buf', buf);
-  longArg(c, 'length', length);
-  longArg(c, 'offset', offset);
-}
-
-/** A thread's operations as kernel paths that yield at every preemption point. */
+/** A thread's operations as kernel paths that yield at every preemption point, checked as {@link ThreadHandle}'s are. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class ThreadPaths {
   /** @internal */
   constructor(
-    private readonly machine: Machine,
-    private readonly thread: Thread,
+    /** @internal */ readonly handle: ThreadHandle,
   ) {}
+}
 
-  /** A system call's path is made for a live thread only, as {@link ThreadHandle} calls are. */
-  private live(): Kernel {
-    if (!this.thread.alive) throw new ThreadEndedError(this.thread.tid);
-    return this.machine.kernel;
-  }
-
-  mmap(addr: number, length: number, prot: number, flags: number, fd = -1, offset = 0): KernelPath<SysResult> {
-    checkMmap('ThreadPaths.mmap', addr, length, prot, flags, fd, offset);
-    return sysMmap(this.live(), this.thread, addr, length, prot, flags, fd, offset);
-  }
-
-  munmap(addr: number, length: number): KernelPath<SysResult> {
-    checkRange('ThreadPaths.munmap', addr, length);
-    return sysMunmap(this.live(), this.thread, addr, length);
-  }
-
-  mprotect(addr: number, length: number, prot: number): KernelPath<SysResult> {
-    checkRange('ThreadPaths.mprotect', addr, length, ['prot', prot]);
-    return sysMprotect(this.live(), this.thread, addr, length, prot);
-  }
-
-  mremap(addr: number, oldLength: number, newLength: number, flags: number, newAddr = 0): KernelPath<SysResult> {
-    checkMremap('ThreadPaths.mremap', addr, oldLength, newLength, flags, newAddr);
-    return sysMremap(this.live(), this.thread, addr, oldLength, newLength, flags, newAddr);
-  }
-
-  madvise(addr: number, length: number, advice: number): KernelPath<SysResult> {
-    checkRange('ThreadPaths.madvise', addr, length, ['advice', advice]);
-    return sysMadvise(this.live(), this.thread, addr, length, advice);
-  }
-
-  remapFilePages(start: number, size: number, prot: number, pgoff: number, flags = 0): KernelPath<SysResult> {
-    checkRemap('ThreadPaths.remapFilePages', start, size, prot, pgoff, flags);
-    return sysRemapFilePages(this.live(), this.thread, start, size, prot, pgoff, flags);
-  }
-
-  pkeyMprotect(addr: number, length: number, prot: number, pkey: number): KernelPath<SysResult> {
-    checkRange('ThreadPaths.pkeyMprotect', addr, length, ['prot', prot], ['pkey', pkey]);
-    return sysPkeyMprotect(this.live(), this.thread, addr, length, prot, pkey);
-  }
-
-  pkruProtectRange(addr: number, length: number, key: number, flags = 0): KernelPath<SysResult> {
-    checkRange('ThreadPaths.pkruProtectRange', addr, length, ['key', key], ['flags', flags]);
-    return sysPkruProtectRange(this.live(), this.thread, addr, length, key, flags);
-  }
-
-  pkruUnprotectRange(addr: number, length: number): KernelPath<SysResult> {
-    checkRange('ThreadPaths.pkruUnprotectRange', addr, length);
-    return sysPkruUnprotectRange(this.live(), this.thread, addr, length);
-  }
-
-  /** A one-byte load: yields at the access and inside any fault it takes. */
-  load(va: number): KernelPath<number | SignalInfo> {
-    checkAddress(va, 1);
-    return this.loadPath(va);
-  }
-
-  private *loadPath(va: number): KernelPath<number | SignalInfo> {
-    const pfn = yield* userTranslatePath(this.machine.kernel, this.thread, va, ACCESS_READ);
-    return typeof pfn === 'number' ? this.machine.kernel.hw.mem.read8(pfn, pageOffset(va)) : pfn;
-  }
-
-  /** A one-byte store. */
-  store(va: number, value: number): KernelPath<SignalInfo | null> {
-    checkAddress(va, 1);
-    if (!Number.isSafeInteger(value)) storeValue('ThreadPaths.store', value);
-    return this.storePath(va, value);
-  }
-
-  private *storePath(va: number, value: number): KernelPath<SignalInfo | null> {
-    const pfn = yield* userTranslatePath(this.machine.kernel, this.thread, va, ACCESS_WRITE);
-    if (typeof pfn !== 'number') return pfn;
-    this.machine.kernel.hw.mem.write8(pfn, pageOffset(va), value);
-    return null;
-  }
-
-  /** An instruction fetch. */
-  fetch(va: number): KernelPath<number | SignalInfo> {
-    checkAddress(va, 1);
-    return this.fetchPath(va);
-  }
-
-  private *fetchPath(va: number): KernelPath<number | SignalInfo> {
-    const pfn = yield* userTranslatePath(this.machine.kernel, this.thread, va, ACCESS_FETCH);
-    return typeof pfn === 'number' ? this.machine.kernel.hw.mem.read8(pfn, pageOffset(va)) : pfn;
-  }
+for (const name of SYSCALL_NAMES) {
+  Object.defineProperty(ThreadPaths.prototype, name, {
+    value(this: ThreadPaths, ...args: SyscallArgs<typeof name>): KernelPath<SyscallResult<typeof name>> {
+      return this.handle.syscallPath(name, ...args);
+    },
+  });
 }

@@ -1,11 +1,12 @@
 import { PAGE_SIZE, pageOffset } from '../hw/pte.js';
 import { NO_FRAME } from '../hw/physMem.js';
-import { drain } from '../step/step.js';
+import { drain, type KernelCtx, type KernelPath } from '../step/step.js';
 import { O_ACCMODE, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY } from './abi.js';
 import { EACCES, EBADF, EFAULT, EFBIG, EINVAL, ENOENT, ENOMEM, type Errno, isErrno, type SysResult } from './errno.js';
 import { pageCacheGet } from './fault.js';
 import { File } from './file.js';
 import { type Kernel } from './kernel.js';
+import { type SpinLock } from '../step/locks.js';
 import { type Process, type Thread } from './process.js';
 import { copyUser } from './uaccess.js';
 import { zapVmaRange } from './vmaOps.js';
@@ -47,8 +48,9 @@ export function createFile(k: Kernel, name: string, contents: Uint8Array | numbe
   return file;
 }
 
-/** open(2): the lowest free descriptor for `name`. */
-export function sysOpen(k: Kernel, p: Process, name: string, flags: number): SysResult {
+/** open(2): the lowest free descriptor for `name`; O_TRUNC truncates as {@link truncateFile} does. */
+export function* sysOpen(k: Kernel, t: Thread, name: string, flags: number): KernelPath<SysResult> {
+  const p = t.process;
   const mode = flags & O_ACCMODE;
   if (mode === O_ACCMODE) return EINVAL;
   let file = k.files.get(name);
@@ -61,7 +63,7 @@ export function sysOpen(k: Kernel, p: Process, name: string, flags: number): Sys
   const canWrite = mode === O_WRONLY || mode === O_RDWR;
   if ((canRead && !file.readable) || (canWrite && !file.writable)) return EACCES;
   if (flags & O_TRUNC && canWrite) {
-    const r = truncateFile(k, file, 0);
+    const r = yield* truncateFile(k, t.ctx, file, 0);
     if (isErrno(r)) return r;
   }
   const fd = p.nextFd();
@@ -69,9 +71,10 @@ export function sysOpen(k: Kernel, p: Process, name: string, flags: number): Sys
   return fd;
 }
 
-/** close(2). */
-export function sysClose(k: Kernel, p: Process, fd: number): SysResult {
-  return p.fds.delete(fd) ? (k.releaseUnlinkedFiles(), 0) : EBADF;
+/** close(2): one step, with no lock a fault path could hold (fput() of an in-memory file). */
+// eslint-disable-next-line require-yield
+export function* sysClose(k: Kernel, t: Thread, fd: number): KernelPath<SysResult> {
+  return t.process.fds.delete(fd) ? (k.releaseUnlinkedFiles(), 0) : EBADF;
 }
 
 /** Writes bytes into a file through its page cache, growing it; returns bytes written or ENOMEM. */
@@ -155,7 +158,7 @@ function rwCheck(k: Kernel, t: Thread, fd: number, bufVa: number, len: number, o
  * Linux's generic_write_check_limits() refuses to start at or past the file-size limit
  * (EFBIG) and shortens a write that would pass it; FreeBSD refuses the whole write (EFBIG).
  */
-export function sysPwrite(k: Kernel, t: Thread, fd: number, bufVa: number, len: number, offset: number): SysResult {
+export function* sysPwrite(k: Kernel, t: Thread, fd: number, bufVa: number, len: number, offset: number): KernelPath<SysResult> {
   const checked = rwCheck(k, t, fd, bufVa, len, offset, true);
   if (isErrno(checked)) return checked;
   let count = checked.count;
@@ -168,7 +171,7 @@ export function sysPwrite(k: Kernel, t: Thread, fd: number, bufVa: number, len: 
     const pos = offset + done;
     const n = Math.min(count - done, PAGE_SIZE - pageOffset(pos));
     const chunk = bounce.subarray(0, n);
-    const copied = copyUser(k, t, bufVa + done, chunk, false);
+    const copied = yield* copyUser(k, t, bufVa + done, chunk, false);
     const got = isErrno(copied) ? 0 : copied;
     if (got > 0) {
       const w = writeFileBytes(k, file, pos, chunk.subarray(0, got), t.process);
@@ -186,7 +189,7 @@ export function sysPwrite(k: Kernel, t: Thread, fd: number, bufVa: number, len: 
  * ends the read with the bytes copied so far, or EFAULT when there are none (FreeBSD:
  * EFAULT in either case, as for pwrite).
  */
-export function sysPread(k: Kernel, t: Thread, fd: number, bufVa: number, len: number, offset: number): SysResult {
+export function* sysPread(k: Kernel, t: Thread, fd: number, bufVa: number, len: number, offset: number): KernelPath<SysResult> {
   const checked = rwCheck(k, t, fd, bufVa, len, offset, false);
   if (isErrno(checked)) return checked;
   const file = t.process.fds.get(fd)!.file;
@@ -197,7 +200,7 @@ export function sysPread(k: Kernel, t: Thread, fd: number, bufVa: number, len: n
     const n = Math.min(count - done, PAGE_SIZE - pageOffset(pos));
     const data = readFileBytes(k, file, pos, n, t.process);
     if (!(data instanceof Uint8Array)) return done > 0 ? done : data;
-    const copied = copyUser(k, t, bufVa + done, data, true);
+    const copied = yield* copyUser(k, t, bufVa + done, data, true);
     const got = isErrno(copied) ? 0 : copied;
     done += got;
     if (got < data.length) return k.freebsd || done === 0 ? EFAULT : done;
@@ -207,20 +210,31 @@ export function sysPread(k: Kernel, t: Thread, fd: number, bufVa: number, len: n
 }
 
 /** ftruncate(2). A length past MAX_FILE_SIZE is EFBIG (Linux do_truncate(): inode_newsize_ok() against s_maxbytes). */
-export function sysFtruncate(k: Kernel, t: Thread, fd: number, size: number): SysResult {
+export function* sysFtruncate(k: Kernel, t: Thread, fd: number, size: number): KernelPath<SysResult> {
   const open = t.process.fds.get(fd);
   if (!open) return EBADF;
   if (!open.canWrite || size < 0) return EINVAL;
-  return truncateFile(k, open.file, size);
+  return yield* truncateFile(k, t.ctx, open.file, size);
 }
 
 /**
  * truncate_setsize() → truncate_pagecache(): shrinking unmaps every page past the new
  * end from every mapping — private COW copies included (Linux unmap_mapping_range() with
  * even_cows) — drops them from the page cache, and zeroes the tail of the last page.
+ *
+ * unmap_mapping_range() holds i_mmap_rwsem across the whole walk, so no mapping of the
+ * file comes or goes under it, and zap_pte_range() takes each page table's lock. mmsim
+ * models neither sleeping lock: the walk runs in one step, once no other thread holds
+ * the lock of a page table it will zap (a fault that has yielded holding it) — waiting
+ * as spin_lock() would.
  */
-export function truncateFile(k: Kernel, file: File, size: number): SysResult {
+export function* truncateFile(k: Kernel, ctx: KernelCtx, file: File, size: number): KernelPath<SysResult> {
   if (size > MAX_FILE_SIZE) return EFBIG;
+  for (;;) {
+    const held = heldPtLock(k, ctx, file, Math.ceil(size / PAGE_SIZE));
+    if (held === null) break;
+    yield ctx.blocked(held);
+  }
   const oldPages = file.pages;
   file.size = size;
   const newPages = file.pages;
@@ -253,3 +267,21 @@ export function truncateFile(k: Kernel, file: File, size: number): SysResult {
   return 0;
 }
 
+
+/** A page-table lock another thread holds over a page of `file` from `fromPage` on, or null. */
+function heldPtLock(k: Kernel, ctx: KernelCtx, file: File, fromPage: number): SpinLock | null {
+  for (const vma of file.mappings) {
+    const mm = vma.mm;
+    if (!mm) continue;
+    // A nonlinear VMA may show any file page anywhere in it.
+    const start = vma.flags & VM_NONLINEAR ? vma.start : Math.max(vma.start, vma.start + (fromPage - vma.pgoff) * PAGE_SIZE);
+    if (start >= vma.end) continue;
+    const held: SpinLock[] = [];
+    mm.pmap.forEachPt(start, vma.end, (table) => {
+      const l = k.ptLock(table);
+      if (!l.free && l.owner !== ctx.tid) held.push(l);
+    });
+    if (held.length > 0) return held[0];
+  }
+  return null;
+}

@@ -1,12 +1,15 @@
 import { type Cpu } from '../hw/cpu.js';
 import { pteIsSwap, swapPteOffset } from '../hw/pte.js';
 import { type KernelPath } from '../step/step.js';
-import { ENOMEM, type SysResult } from './errno.js';
+import { ENOMEM, errno, type SysResult } from './errno.js';
 import { type Kernel } from './kernel.js';
 import { Mm } from './mm.js';
 import { type Process, type Thread } from './process.js';
 import { Vma, VM_DONTCOPY, VM_NONLINEAR, VM_WIPEONFORK } from './vma.js';
 import { insertVma } from './vmaOps.js';
+
+/** A killable lock wait ended by a fatal signal (mmap_write_lock_killable(), mmap_read_lock_killable()). */
+const EINTR = errno('EINTR');
 
 /**
  * fork(2) (Linux copy_process() → dup_mmap()): a child with a copy of every VMA; page
@@ -22,6 +25,9 @@ export function* sysFork(k: Kernel, t: Thread, childCpu: Cpu = t.cpu): KernelPat
   k.syncPkru(t);
   yield* mm.mmapLock.write(ctx);
   try {
+    // dup_mmap(): mmap_write_lock_killable() — a thread killed while it waited (a
+    // sibling's exit) gets EINTR and forks nothing.
+    if (!t.alive) return EINTR;
     const pmap = k.newPmap(parent);
     if (!pmap) return ENOMEM;
     const childMm = k.newMm(pmap);
@@ -89,17 +95,28 @@ function copyPageRange(k: Kernel, src: Mm, dst: Mm, vma: Vma): number {
 /**
  * execve(2) as far as memory goes: a fresh, empty address space; the old one is dropped;
  * PKRU and the key allocation start over; the other threads of the process are gone.
+ * Linux exec_mmap() takes the old mm's mmap_lock for reading (killable: EINTR for a
+ * thread killed while it waited), so a sibling's munmap or fault finishes first.
  */
-export function sysExec(k: Kernel, t: Thread): SysResult {
+export function* sysExec(k: Kernel, t: Thread): KernelPath<SysResult> {
   const p = t.process;
-  const pmap = k.newPmap(p);
-  if (!pmap) return ENOMEM;
   const old = p.mm;
-  for (const other of p.threads) {
-    if (other !== t) other.alive = false;
+  yield* old.mmapLock.read(t.ctx);
+  let locked = true;
+  try {
+    if (!t.alive) return EINTR;
+    const pmap = k.newPmap(p);
+    if (!pmap) return ENOMEM;
+    for (const other of p.threads) {
+      if (other !== t) other.alive = false;
+    }
+    p.mm = k.newMm(pmap);
+    old.mmapLock.readUnlock();
+    locked = false;
+    k.mmput(old);
+  } finally {
+    if (locked) old.mmapLock.readUnlock();
   }
-  p.mm = k.newMm(pmap);
-  k.mmput(old);
   t.pkru = k.initPkru;
   // The new image runs no handler: the old signal frames are gone with the old stack.
   t.signalFrames.length = 0;

@@ -249,7 +249,7 @@ export function* sysMsync(k: Kernel, t: Thread, start: number, len: number, flag
   const ctx = t.ctx;
   yield* mm.mmapLock.read(ctx);
   try {
-    if (k.freebsd && flags & MS_INVALIDATE) return freebsdSyncInvalidate(k, t, start, end, flags);
+    if (k.freebsd && flags & MS_INVALIDATE) return yield* freebsdSyncInvalidate(k, t, start, end, flags);
     let unmapped: SysResult = 0;
     let at = start;
     let vma = mm.findVma(at);
@@ -263,7 +263,7 @@ export function* sysMsync(k: Kernel, t: Thread, start: number, len: number, flag
       }
       if (flags & MS_INVALIDATE && vma.flags & VM_LOCKED) return EBUSY;
       const stop = Math.min(end, vma.end);
-      if (flags & MS_SYNC && vma.file && vma.shared) writeBack(k, t, at, stop);
+      if (flags & MS_SYNC && vma.file && vma.shared) yield* writeBack(k, t, at, stop);
       at = vma.end;
       if (at >= end) return unmapped;
       vma = mm.findVma(at);
@@ -278,7 +278,7 @@ export function* sysMsync(k: Kernel, t: Thread, start: number, len: number, flag
  * (ENOMEM) or wired memory (EBUSY) — before anything is done; then dirty shared pages are
  * written back and one pmap_remove() unmaps the range (the pages stay in their objects).
  */
-function freebsdSyncInvalidate(k: Kernel, t: Thread, start: number, end: number, flags: number): SysResult {
+function* freebsdSyncInvalidate(k: Kernel, t: Thread, start: number, end: number, flags: number): KernelPath<SysResult> {
   const mm = t.process.mm;
   let at = start;
   for (let vma = mm.findVma(start); at < end; vma = vma.nextSpan) {
@@ -287,19 +287,32 @@ function freebsdSyncInvalidate(k: Kernel, t: Thread, start: number, end: number,
     at = vma.end;
   }
   for (let vma = mm.findVma(start); vma && vma.start < end; vma = vma.nextSpan) {
-    if (flags & MS_SYNC && vma.file && vma.shared) writeBack(k, t, Math.max(start, vma.start), Math.min(end, vma.end));
+    if (flags & MS_SYNC && vma.file && vma.shared) yield* writeBack(k, t, Math.max(start, vma.start), Math.min(end, vma.end));
   }
   mm.pmap.evict(t.cpu, start, end);
   return 0;
 }
 
-/** Counts the dirty pages of a shared file range as written back. */
-function writeBack(k: Kernel, t: Thread, start: number, end: number): void {
+/**
+ * Counts the dirty pages of a shared file range as written back, a page table at a time
+ * with a preemption point after each (msync_range() → filemap_fdatawrite_range() under
+ * mmap_lock held for reading).
+ */
+function* writeBack(k: Kernel, t: Thread, start: number, end: number): KernelPath<void> {
   const pmap = t.process.mm.pmap;
-  pmap.forEachPt(start, end, (table, first, count) => {
-    for (let i = 0; i < count; i++) {
+  const ctx = t.ctx;
+  const count = (table: number, first: number, n: number): void => {
+    for (let i = 0; i < n; i++) {
       const lo = pmap.lo(table * 512 + first + i);
       if (pteMapsFrame(lo) && lo & PTE_D) k.writebacks++;
     }
-  });
+  };
+  if (!ctx.preemptible) return pmap.forEachPt(start, end, count);
+  const span = 512 * PAGE;
+  for (let a = start; a < end; ) {
+    const b = Math.min(end, (Math.floor(a / span) + 1) * span);
+    pmap.forEachPt(a, b, count);
+    yield ctx.at('pte-read', `write back 0x${a.toString(16)}-0x${b.toString(16)}`, a);
+    a = b;
+  }
 }

@@ -107,19 +107,19 @@ export function userLoad(k: Kernel, t: Thread, va: number, size: 1 | 2 | 4): num
 /** The rest of a 2- or 4-byte load whose first page translated to `pfn`. */
 function loadWide(k: Kernel, t: Thread, va: number, pfn: number, size: 2 | 4): number | SignalInfo {
   const off = pageOffset(va);
-  const mem = k.hw.mem;
-  if (off + size <= PAGE_SIZE) {
-    let v = 0;
-    for (let i = size - 1; i >= 0; i--) v = v * 256 + mem.read8(pfn, off + i);
-    return v;
-  }
+  if (off + size <= PAGE_SIZE) return readWide(k, pfn, pfn, off, size);
   const pair = translateSplit(k, t, va, ACCESS_READ);
   if (!Array.isArray(pair)) return pair;
-  const [pfn0, pfn1] = pair;
+  return readWide(k, pair[0], pair[1], off, size);
+}
+
+/** `size` little-endian bytes from offset `off` of frame `pfn`, running on into `pfn2` past the page end. */
+function readWide(k: Kernel, pfn: number, pfn2: number, off: number, size: number): number {
+  const mem = k.hw.mem;
   let v = 0;
   for (let i = size - 1; i >= 0; i--) {
     const o = off + i;
-    v = v * 256 + (o < PAGE_SIZE ? mem.read8(pfn0, o) : mem.read8(pfn1, o - PAGE_SIZE));
+    v = v * 256 + (o < PAGE_SIZE ? mem.read8(pfn, o) : mem.read8(pfn2, o - PAGE_SIZE));
   }
   return v;
 }
@@ -202,22 +202,27 @@ export function userFetch(k: Kernel, t: Thread, va: number): number | SignalInfo
  * copy_to_user() / copy_from_user(): the kernel touching user memory for `t` — a
  * supervisor access with EFLAGS.AC set (STAC), so SMAP allows it and PKRU still applies.
  * A fault the kernel cannot resolve is EFAULT, not a signal (the exception-table fixup).
+ * It yields before each page it touches and inside the faults it takes, as the user
+ * accesses of {@link userTranslatePath} do.
  */
-export function copyUser(k: Kernel, t: Thread, va: number, bytes: Uint8Array, toUser: boolean): SysResult {
-  if (!t.alive) return EFAULT;
-  const cpu = k.switchTo(t);
+export function* copyUser(k: Kernel, t: Thread, va: number, bytes: Uint8Array, toUser: boolean): KernelPath<SysResult> {
   const kind = toUser ? ACCESS_WRITE : ACCESS_READ;
   const mem = k.hw.mem;
+  const ctx = t.ctx;
   let i = 0;
   let retries = 0;
   while (i < bytes.length) {
     const a = va + i;
+    if (ctx.preemptible) yield ctx.at('access', `${toUser ? 'copy_to_user' : 'copy_from_user'} 0x${a.toString(16)}`, a);
+    // After the yield: another thread on this CPU may have left its CR3 and PKRU loaded.
+    if (!t.alive) return i > 0 ? i : EFAULT;
+    const cpu = k.switchTo(t);
     cpu.ac = true;
     const r = k.hw.mmu.translate(cpu, a, kind, false);
     cpu.ac = false;
     checkOwnContext(k, t, cpu, a);
     if (r < 0) {
-      const out = drain(handleUserFault(k, t, a, faultErrorCode(r)));
+      const out = yield* handleUserFault(k, t, a, faultErrorCode(r));
       // A kernel access never raises a signal: take back the one the fault path recorded.
       retractFaultSignal(t, out);
       // Like copy_to_user(), a short copy reports what was copied; nothing copied is EFAULT.
@@ -235,4 +240,57 @@ export function copyUser(k: Kernel, t: Thread, va: number, bytes: Uint8Array, to
     retries = 0;
   }
   return bytes.length;
+}
+
+// The user accesses as kernel paths, for a scheduler: the same checks and results as
+// userLoad, userStore and userFetch, with a preemption point at each translation and
+// inside each fault.
+
+/** {@link userLoad} as a kernel path. */
+export function* userLoadPath(k: Kernel, t: Thread, va: number, size: 1 | 2 | 4): KernelPath<number | SignalInfo> {
+  const pfn = yield* userTranslatePath(k, t, va, ACCESS_READ);
+  if (typeof pfn !== 'number') return pfn;
+  const off = pageOffset(va);
+  if (off + size <= PAGE_SIZE) return readWide(k, pfn, pfn, off, size);
+  const pair = yield* translateSplitPath(k, t, va, ACCESS_READ);
+  if (!Array.isArray(pair)) return pair;
+  return readWide(k, pair[0], pair[1], off, size);
+}
+
+/** {@link userStore} as a kernel path. */
+export function* userStorePath(k: Kernel, t: Thread, va: number, value: number, size: 1 | 2 | 4): KernelPath<SignalInfo | null> {
+  const pfn = yield* userTranslatePath(k, t, va, ACCESS_WRITE);
+  if (typeof pfn !== 'number') return pfn;
+  const off = pageOffset(va);
+  if (off + size <= PAGE_SIZE) return writeSplit(k, pfn, pfn, off, value, size);
+  const pair = yield* translateSplitPath(k, t, va, ACCESS_WRITE);
+  if (!Array.isArray(pair)) return pair;
+  return writeSplit(k, pair[0], pair[1], off, value, size);
+}
+
+/** {@link userFetch} as a kernel path. */
+export function* userFetchPath(k: Kernel, t: Thread, va: number): KernelPath<number | SignalInfo> {
+  const pfn = yield* userTranslatePath(k, t, va, ACCESS_FETCH);
+  return typeof pfn === 'number' ? k.hw.mem.read8(pfn, pageOffset(va)) : pfn;
+}
+
+/**
+ * {@link translateSplit} as a kernel path: each page's translation may yield and fault,
+ * but the final pair of MMU lookups runs with no yield between them — the instruction
+ * checks both pages at once.
+ */
+function* translateSplitPath(k: Kernel, t: Thread, va: number, kind: AccessKind): KernelPath<[number, number] | SignalInfo> {
+  const first = va - pageOffset(va);
+  const second = first + PAGE_SIZE;
+  for (let attempt = 0; attempt < MAX_FAULT_RETRIES; attempt++) {
+    const a = yield* userTranslatePath(k, t, first, kind);
+    if (typeof a !== 'number') return a;
+    const b = yield* userTranslatePath(k, t, second, kind);
+    if (typeof b !== 'number') return b;
+    const cpu = k.switchTo(t);
+    const a2 = k.hw.mmu.translate(cpu, first, kind, true);
+    const b2 = a2 >= 0 ? k.hw.mmu.translate(cpu, second, kind, true) : -1;
+    if (a2 >= 0 && b2 >= 0) return [a2, b2];
+  }
+  return thrashed(k, t, va, 'the two pages of its split access cannot be resident together');
 }
