@@ -1,5 +1,5 @@
 /**
- * @internal The syscall surface of a thread, as one table. Each entry names the call,
+ * The syscall surface of a thread, as one table. Each entry names the call,
  * the personality whose interface it is, its arguments (checked by {@link checkArgs}),
  * the kernel path that runs it and the kind of its result. {@link ThreadHandle} drains
  * these paths (its methods delegate here), {@link ThreadPaths} hands them to a scheduler
@@ -66,7 +66,7 @@ export type OnEnded = 'throw' | 'signal' | 'path';
 export interface SyscallDef<P extends readonly unknown[], R> {
   readonly personality: SyscallPersonality;
   /** One spec per argument, in order; an optional argument's spec says so. */
-  readonly args: { readonly [I in keyof P]: ArgSpec };
+  readonly args: { readonly [I in keyof P]-?: ArgSpec };
   readonly result: SyscallResultKind;
   /** The kernel path, made after the arguments were checked. */
   readonly path: (c: SyscallCtx, ...args: P) => KernelPath<R>;
@@ -88,7 +88,7 @@ export interface SyscallDef<P extends readonly unknown[], R> {
 
 /** Infers an entry's types from its path, checking the argument specs against its parameters. */
 function def<P extends readonly unknown[], R>(
-  d: SyscallDef<P, R> & { readonly args: NoInfer<{ readonly [I in keyof P]: ArgSpec }>; readonly check?: boolean | ((r: NoInfer<R>) => boolean) },
+  d: SyscallDef<P, R> & { readonly args: NoInfer<{ readonly [I in keyof P]-?: ArgSpec }>; readonly check?: boolean | ((r: NoInfer<R>) => boolean) },
 ): SyscallDef<P, R> {
   return d;
 }

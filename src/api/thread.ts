@@ -3,12 +3,13 @@ import { type PkruPerm } from '../mm/freebsd/pkru.js';
 import { type Thread } from '../mm/process.js';
 import { type SignalInfo } from '../mm/signal.js';
 import { runToCompletion } from '../mm/onCpu.js';
+import { userFetch, userLoad, userStore } from '../mm/uaccess.js';
 import { DeadlockError, type KernelPath } from '../step/step.js';
 import { type Machine } from './machine.js';
 import { type ProcessHandle } from './process.js';
 import { checkArgs } from './args.js';
 import { ApiError, ReentrantCallError } from './errors.js';
-import { type AccessSize, endedSignal, readPkru, SYSCALL_NAMES, type SyscallArgs, type SyscallCtx, syscallDef, type SyscallName, type SyscallResult } from './syscalls.js';
+import { type AccessSize, endedSignal, readPkru, SYSCALL_NAMES, SYSCALLS, type SyscallArgs, type SyscallCtx, syscallDef, type SyscallName, type SyscallResult } from './syscalls.js';
 
 export { type AccessSize } from './syscalls.js';
 
@@ -190,17 +191,31 @@ export class ThreadHandle {
 
   /** Loads `size` bytes (little-endian) at `va`. */
   load(va: number, size: AccessSize = 1): number | SignalInfo {
-    return this.syscall('load', va, size);
+    // The hot accesses skip the generic dispatch (a rest array, the spec loop): the same
+    // checks, inline, then the entry's direct path.
+    if (!isAccess(va, size)) checkArgs('ThreadHandle.load', SYSCALLS.load.args, [va, size], this.machine);
+    if (this.machine.interleaving !== 0) this.machine.checkNotReentrant('ThreadHandle.load', this.thread.process);
+    const r = userLoad(this.machine.kernel, this.thread, va, size);
+    if (this.machine.checking) this.machine.afterOperation();
+    return r;
   }
 
   /** Stores the low `size` bytes of `value` at `va`; null on success. */
   store(va: number, value: number, size: AccessSize = 1): SignalInfo | null {
-    return this.syscall('store', va, value, size);
+    if (!isAccess(va, size) || ((value | 0) !== value && !Number.isSafeInteger(value))) checkArgs('ThreadHandle.store', SYSCALLS.store.args, [va, value, size], this.machine);
+    if (this.machine.interleaving !== 0) this.machine.checkNotReentrant('ThreadHandle.store', this.thread.process);
+    const r = userStore(this.machine.kernel, this.thread, va, value, size);
+    if (this.machine.checking) this.machine.afterOperation();
+    return r;
   }
 
   /** Fetches an instruction byte at `va` (keys never apply to fetches). */
   fetch(va: number): number | SignalInfo {
-    return this.syscall('fetch', va);
+    if (!isAccess(va, 1)) checkArgs('ThreadHandle.fetch', SYSCALLS.fetch.args, [va], this.machine);
+    if (this.machine.interleaving !== 0) this.machine.checkNotReentrant('ThreadHandle.fetch', this.thread.process);
+    const r = userFetch(this.machine.kernel, this.thread, va);
+    if (this.machine.checking) this.machine.afterOperation();
+    return r;
   }
 
   /** fork(2): the child process (one thread, on `cpu` or this thread's CPU), or an errno. */
@@ -336,6 +351,11 @@ export class ThreadHandle {
   pkruSetPerm(key: number, access: boolean, modify: boolean): SysResult {
     return this.syscall('pkruSetPerm', key, access, modify);
   }
+}
+
+/** An address and size an access can take, tested without a call: the common case of {@link ThreadHandle.load}. */
+function isAccess(va: number, size: number): boolean {
+  return va >= 0 && va <= Number.MAX_SAFE_INTEGER && Math.floor(va) === va && (size === 1 || size === 2 || size === 4);
 }
 
 /** Thrown when a system call is made on a thread that has exited, was killed, or was ended by exec (code THREAD_ENDED). */

@@ -1,6 +1,7 @@
 import { type Machine } from '../api/machine.js';
 import { type ProcessHandle } from '../api/process.js';
-import { type ThreadHandle } from '../api/thread.js';
+import { ThreadEndedError, type ThreadHandle } from '../api/thread.js';
+import { SYSCALL_NAMES, SYSCALLS, type SyscallArgs, type SyscallName, type SyscallResult } from '../api/syscalls.js';
 import {
   MADV_DONTNEED,
   MADV_NORMAL,
@@ -56,7 +57,7 @@ import { AMD64_PKRU_EXCL, AMD64_PKRU_PERSIST } from '../pmap/pkruRangeSet.js';
 import { MAP_CHGPROT } from '../mm/remapFilePages.js';
 import { fileSizeProblem } from '../mm/fileOps.js';
 import { type SignalInfo } from '../mm/signal.js';
-import { type KernelPath } from '../step/step.js';
+import { drain, type KernelPath } from '../step/step.js';
 import { type ArgReader } from './args.js';
 import { type Expr, type Span } from './ast.js';
 
@@ -83,8 +84,8 @@ export interface OpContext {
   process(name: string, span: Span): ProcessHandle;
   /** True when `name` names a process. */
   hasProcess(name: string): boolean;
-  /** Opens a file for an `mmap file=PATH`, returning a descriptor. */
-  openForMap(thread: ThreadHandle, path: string, span: Span): number;
+  /** Opens a file for an `mmap file=PATH` (a kernel path: open(2) as the thread's), returning a descriptor. */
+  openForMap(thread: ThreadHandle, path: string, span: Span): KernelPath<number>;
   /** Creates a file. */
   createFile(path: string, contents: Uint8Array | number, readOnly: boolean, noexec: boolean): void;
   readonly machine: Machine;
@@ -93,8 +94,8 @@ export interface OpContext {
 /** An operation ready to run: sequentially, or as a kernel path under a scheduler. */
 export interface CompiledOp {
   run(ctx: OpContext, thread: ThreadHandle | null): OpResult;
-  /** The operation as a kernel path with preemption points, when it has one. */
-  path?: ((ctx: OpContext, thread: ThreadHandle) => KernelPath<OpResult>) | undefined;
+  /** The operation as a kernel path with preemption points: every operation a thread can run has one. */
+  path?: (ctx: OpContext, thread: ThreadHandle) => KernelPath<OpResult>;
 }
 
 /** Where an operation may appear. */
@@ -107,6 +108,8 @@ export interface OpDef {
   readonly usage: string;
   /** The personality whose interface this is, when only one has it. */
   readonly os?: Personality;
+  /** The call of the syscall table this operation spells, if it is one. */
+  readonly syscall?: SyscallName;
   compile(r: ArgReader): CompiledOp;
 }
 
@@ -260,219 +263,347 @@ const flagsArg =
   (r: ArgReader): number | Expr =>
     option === undefined ? r.flags(what, words) : r.flagsOrOption(what, words, option);
 
+// ---- The syscall operations, generated from the syscall table ---------------------------
+
 /**
- * A thread operation whose arguments, read in order by `args`, are handed as numbers to
- * `call` — and to `path`, when the operation has preemption points.
+ * The arguments of call `N`, computed when the line runs: a path, since computing them
+ * may itself make a call (`mmap file=PATH` opens the file) that must wait for locks.
  */
-function numericOp(
-  usage: string,
-  args: readonly ArgSpec[],
-  call: (t: ThreadHandle, args: readonly number[]) => OpResult,
-  extra: { readonly os?: Personality; readonly path?: (t: ThreadHandle, args: readonly number[]) => KernelPath<OpResult> } = {},
-): OpDef {
+type ArgsAt<N extends SyscallName> = (ctx: OpContext, t: ThreadHandle) => KernelPath<SyscallArgs<N>>;
+
+/**
+ * How the scenario language spells call `N` of the syscall table: a usage line, a reader
+ * of the line's arguments (it reports what is wrong, then returns how to compute the
+ * call's arguments when the line runs), and how the result shows, when not as it is.
+ */
+interface Spelling<N extends SyscallName> {
+  readonly usage: string;
+  readonly read: (r: ArgReader) => ArgsAt<N>;
+  readonly show?: (r: SyscallResult<N>) => OpResult;
+}
+
+/** Arguments computed with no call to make: a path of no step. */
+function at<N extends SyscallName>(f: (ctx: OpContext, t: ThreadHandle) => SyscallArgs<N>): ArgsAt<N> {
+  // eslint-disable-next-line require-yield
+  return function* (ctx, t) {
+    return f(ctx, t);
+  };
+}
+
+/**
+ * Positional arguments, read in order by `args`, evaluated as numbers when the line runs
+ * and handed to `to` for the call's argument list.
+ */
+function numeric<N extends SyscallName>(usage: string, args: readonly ArgSpec[], to: (v: readonly number[]) => SyscallArgs<N>): Spelling<N> {
   return {
-    place: 'thread',
     usage,
-    ...(extra.os ? { os: extra.os } : {}),
-    compile(r) {
+    read(r) {
       const read = args.map((a) => (typeof a === 'string' ? r.expr(a) : a(r)));
-      r.end();
-      const values = (ctx: OpContext): number[] => read.map((v) => settledValue(ctx, v));
-      const path = extra.path;
-      return { run: (ctx, t) => call(need(t), values(ctx)), ...(path ? { path: (ctx: OpContext, t: ThreadHandle) => path(t, values(ctx)) } : {}) };
+      return at((ctx) => to(read.map((v) => settledValue(ctx, v))));
     },
   };
 }
 
 /** pread and pwrite: `FD BUF LEN OFFSET`, through user memory at BUF. */
-function fileTransfer(op: 'pread' | 'pwrite'): OpDef {
-  return numericOp(`${op} FD BUF LEN OFFSET`, ['a descriptor', 'a buffer address', 'a length', 'a file offset'], (t, [fd, buf, len, off]) => t[op](fd, buf, len, off));
+function fileTransfer<N extends 'pread' | 'pwrite'>(op: N): Spelling<N> {
+  return numeric(`${op} FD BUF LEN OFFSET`, ['a descriptor', 'a buffer address', 'a length', 'a file offset'], ([fd, buf, len, off]) => [fd, buf, len, off] as SyscallArgs<N>);
 }
 
 /**
  * FreeBSD x86_pkru_protect_range: `ADDR LEN KEY [FLAGS…]`, or with `keyOption` (the short
  * `pkru_protect` spelling) `ADDR LEN key=KEY [FLAGS…]`.
  */
-function pkruProtect(keyOption: boolean): OpDef {
+function pkruProtect(keyOption: boolean): Spelling<'pkruProtectRange'> {
   const name = keyOption ? 'pkru_protect' : 'x86_pkru_protect_range';
-  return numericOp(
+  return numeric(
     `${name} ADDR LEN ${keyOption ? 'key=KEY' : 'KEY'} [excl] [persist] [flags=N]`,
     ['an address', 'a length', keyOption ? requiredOptionArg(name, 'key') : 'a key', flagsArg('range flags', PKRU_RANGE_WORDS, 'flags')],
-    (t, [a, len, key, flags]) => t.pkruProtectRange(a, len, key, flags),
-    { os: 'freebsd', path: (t, [a, len, key, flags]) => t.paths.pkruProtectRange(a, len, key, flags) },
+    ([a, len, key, flags]) => [a, len, key, flags],
   );
 }
 
 /** FreeBSD x86_pkru_unprotect_range: `ADDR LEN`. */
-function pkruUnprotect(name: string): OpDef {
-  return numericOp(`${name} ADDR LEN`, ['an address', 'a length'], (t, [a, len]) => t.pkruUnprotectRange(a, len), {
-    os: 'freebsd',
-    path: (t, [a, len]) => t.paths.pkruUnprotectRange(a, len),
-  });
+function pkruUnprotect(name: string): Spelling<'pkruUnprotectRange'> {
+  return numeric(`${name} ADDR LEN`, ['an address', 'a length'], ([a, len]) => [a, len]);
+}
+
+/** `pkey_set KEY RIGHTS…` and its `pkru_set key=KEY RIGHTS…` spelling. */
+function pkeySet(usage: string, key: ArgSpec): Spelling<'pkeySet'> {
+  return numeric(usage, [key, flagsArg('key rights', RIGHTS_WORDS)], ([k, rights]) => [k, rights]);
+}
+
+/**
+ * Every call of the syscall table, by the scenario operations that spell it. The type
+ * asks for every name of the table, so a new call without an operation does not compile.
+ */
+const SPELLINGS: { readonly [N in SyscallName]: Readonly<Record<string, Spelling<N>>> } = {
+  mmap: {
+    mmap: {
+      usage: 'mmap LEN PROT FLAGS… [at=ADDR] [file=PATH | fd=FD] [offset=N]',
+      read(r) {
+        const len = r.expr('a length');
+        const prot = r.prot();
+        const flags = r.flags('mmap flags', MAP_WORDS);
+        const at = r.optionExpr('at');
+        const path = r.optionText('file');
+        const pathSpan = r.optionSpan('file');
+        const fd = r.optionExpr('fd');
+        const offset = r.optionExpr('offset');
+        return function* (ctx, t) {
+          let f = flags;
+          let desc = -1;
+          if (path !== null) desc = yield* ctx.openForMap(t, path, pathSpan);
+          else if (fd !== null) desc = ctx.num(fd);
+          else if (!(f & (MAP_SHARED | MAP_PRIVATE))) f |= MAP_PRIVATE;
+          if (path === null && fd === null) f |= MAP_ANONYMOUS;
+          return [at === null ? 0 : ctx.num(at), len === null ? 0 : ctx.num(len), settledValue(ctx, prot), f, desc, offset === null ? 0 : ctx.num(offset)];
+        };
+      },
+    },
+  },
+  munmap: { munmap: numeric('munmap ADDR LEN', ['an address', 'a length'], ([a, len]) => [a, len]) },
+  mprotect: { mprotect: numeric('mprotect ADDR LEN PROT', ['an address', 'a length', protArg], ([a, len, prot]) => [a, len, prot]) },
+  mremap: {
+    mremap: numeric(
+      'mremap ADDR OLDLEN NEWLEN [maymove] [fixed] [dontunmap] [to=ADDR]',
+      ['an address', 'the old length', 'the new length', flagsArg('mremap flags', MREMAP_WORDS), optionArg('to')],
+      ([a, oldLen, newLen, flags, to]) => [a, oldLen, newLen, flags, to],
+    ),
+  },
+  madvise: {
+    madvise: {
+      usage: 'madvise ADDR LEN ADVICE',
+      read(r) {
+        const addr = r.expr('an address');
+        const len = r.expr('a length');
+        // Advice by name, or by number as madvise(2) takes it.
+        let advice: number | Expr | null = null;
+        let linuxOnly: Span | null = null;
+        const next = r.peek();
+        if (next && next.kind === 'expr' && next.expr.kind !== 'name') advice = r.expr('advice');
+        else {
+          const a = r.name('advice (dontneed, normal, random, sequential, willneed, a Linux advice such as dontfork, or a number)');
+          const has = (table: Readonly<Record<string, number>>, name: string): boolean => Object.prototype.hasOwnProperty.call(table, name);
+          if (a && has(ADVICE, a.name)) advice = ADVICE[a.name];
+          else if (a && has(LINUX_ADVICE, a.name)) {
+            linuxOnly = a.span;
+            advice = LINUX_ADVICE[a.name];
+          } else if (a) r.error(a.span, 'MMS3004', `expected advice (${[...Object.keys(ADVICE), ...Object.keys(LINUX_ADVICE)].join(', ')}, or a number), not '${a.name}'`);
+        }
+        return at((ctx) => {
+          if (linuxOnly && ctx.machine.kernel.freebsd) throw new ScenarioRuntimeError('this advice name is Linux\'s; FreeBSD numbers its advice differently: write the number', linuxOnly);
+          return [ctx.num(addr!), ctx.num(len!), advice === null ? 0 : typeof advice === 'number' ? advice : ctx.num(advice)];
+        });
+      },
+    },
+  },
+  msync: { msync: numeric('msync ADDR LEN FLAGS…', ['an address', 'a length', flagsArg('msync flags', MSYNC_WORDS)], ([a, len, flags]) => [a, len, flags]) },
+  open: {
+    open: {
+      usage: 'open PATH [rdonly | wronly | rdwr] [creat] [trunc]',
+      read(r) {
+        const path = r.name('a path');
+        const written = r.flags('open flags', OPEN_WORDS);
+        const flags = written & RDONLY_WRITTEN || written & (O_WRONLY | O_RDWR) ? written & ~RDONLY_WRITTEN : written | O_RDWR;
+        return at(() => [path ? path.name : '', flags]);
+      },
+    },
+  },
+  close: { close: numeric('close FD', ['a descriptor'], ([fd]) => [fd]) },
+  pread: { pread: fileTransfer('pread') },
+  pwrite: { pwrite: fileTransfer('pwrite') },
+  ftruncate: { ftruncate: numeric('ftruncate FD SIZE', ['a descriptor', 'a size'], ([fd, size]) => [fd, size]) },
+  load: {
+    load: {
+      usage: 'load ADDR [size=1|2|4]',
+      read(r) {
+        const addr = r.expr('an address');
+        const size = accessSize(r);
+        return at((ctx) => [address(ctx, addr!), sizeOf(ctx, size)]);
+      },
+    },
+  },
+  store: {
+    store: {
+      usage: 'store ADDR VALUE [size=1|2|4]',
+      read(r) {
+        const addr = r.expr('an address');
+        const value = r.expr('a value');
+        const size = accessSize(r);
+        return at((ctx) => [address(ctx, addr!), ctx.num(value!), sizeOf(ctx, size)]);
+      },
+    },
+  },
+  fetch: {
+    fetch: {
+      usage: 'fetch ADDR',
+      read(r) {
+        const addr = r.expr('an address');
+        return at((ctx) => [address(ctx, addr!)]);
+      },
+    },
+  },
+  fork: {
+    fork: {
+      usage: 'NAME = fork [cpu=N]',
+      read(r) {
+        const cpu = r.optionExpr('cpu');
+        return at((ctx) => {
+          if (cpu === null) return [];
+          const n = ctx.num(cpu);
+          if (!Number.isInteger(n) || n < 0 || n >= ctx.machine.hw.cpus.length) throw new ScenarioRuntimeError(`cpu=${n}, but the machine has CPUs 0 to ${ctx.machine.hw.cpus.length - 1}`, cpu.span);
+          return [n];
+        });
+      },
+    },
+  },
+  exec: { exec: numeric('exec', [], () => []) },
+  writePkru: { wrpkru: numeric('wrpkru VALUE', ['a PKRU value'], ([value]) => [value]) },
+  pkeyAlloc: {
+    pkey_alloc: numeric('NAME = pkey_alloc [RIGHTS…] [flags=N] [rights=N]', [flagsArg('key rights', RIGHTS_WORDS, 'rights'), optionArg('flags')], ([rights, flags]) => [flags, rights]),
+  },
+  pkeyFree: { pkey_free: numeric('pkey_free KEY', ['a key'], ([key]) => [key]) },
+  pkeyMprotect: { pkey_mprotect: numeric('pkey_mprotect ADDR LEN PROT KEY', ['an address', 'a length', protArg, 'a key'], ([a, len, prot, key]) => [a, len, prot, key]) },
+  pkeyGet: { pkey_get: numeric('pkey_get KEY', ['a key'], ([key]) => [key]) },
+  pkeySet: {
+    pkey_set: pkeySet('pkey_set KEY RIGHTS…   (also pkru_set key=KEY RIGHTS…)', 'a key'),
+    pkru_set: pkeySet('pkru_set key=KEY RIGHTS…', requiredOptionArg('pkru_set', 'key')),
+  },
+  pkruProtectRange: { x86_pkru_protect_range: pkruProtect(false), pkru_protect: pkruProtect(true) },
+  pkruUnprotectRange: { x86_pkru_unprotect_range: pkruUnprotect('x86_pkru_unprotect_range'), pkru_unprotect: pkruUnprotect('pkru_unprotect') },
+  pkruGetPerm: {
+    x86_pkru_get_perm: {
+      ...numeric<'pkruGetPerm'>("x86_pkru_get_perm KEY   (=> the key's PKRU bits: 1 no access, 2 no modify)", ['a key'], ([key]) => [key]),
+      show: (perm) => (isErrno(perm) ? perm : (perm.access ? 0 : 1) | (perm.modify ? 0 : 2)),
+    },
+  },
+  pkruSetPerm: {
+    x86_pkru_set_perm: numeric(
+      'x86_pkru_set_perm KEY ACCESS MODIFY   (ACCESS, MODIFY: 1 allows, 0 denies)',
+      ['a key', 'ACCESS (1 allows reads, 0 denies)', 'MODIFY (1 allows writes, 0 denies)'],
+      ([key, access, modify]) => [key, access !== 0, modify !== 0],
+    ),
+  },
+  remapFilePages: {
+    remap_file_pages: numeric(
+      'remap_file_pages ADDR SIZE PROT PGOFF [chgprot] [nonblock] [flags=N]',
+      ['an address', 'a size', protArg, 'a file page offset', flagsArg('remap flags', REMAP_WORDS, 'flags')],
+      ([a, size, prot, pgoff, flags]) => [a, size, prot, pgoff, flags],
+    ),
+  },
+  ptracePeek: {
+    ptrace_peek: {
+      usage: 'ptrace_peek PROC ADDR',
+      read(r) {
+        const proc = r.name('a process name');
+        const addr = r.expr('an address');
+        return at((ctx) => [ctx.process(proc ? proc.name : '', proc ? proc.span : r.statementSpan), address(ctx, addr!)]);
+      },
+    },
+  },
+};
+
+/**
+ * The operation `spelling` of call `name`: run, the thread's method drains the call's
+ * kernel path; in a concurrent block, its path from {@link ThreadHandle.paths} runs under
+ * the scheduler — the same path either way.
+ */
+function syscallOp<N extends SyscallName>(name: N, spelling: Spelling<N>): OpDef {
+  const personality = SYSCALLS[name].personality;
+  const show = spelling.show ?? ((r: SyscallResult<N>): OpResult => r as OpResult);
+  return {
+    place: 'thread',
+    usage: spelling.usage,
+    ...(personality !== 'both' ? { os: personality } : {}),
+    syscall: name,
+    compile(r) {
+      const args = spelling.read(r);
+      r.end();
+      return {
+        run: (ctx, t) => {
+          const th = need(t);
+          return show(th.syscall(name, ...drain(args(ctx, th))));
+        },
+        *path(ctx, t) {
+          const a = yield* args(ctx, t);
+          return show(yield* t.syscallPath(name, ...a));
+        },
+      };
+    },
+  };
+}
+
+function syscallOps(): Record<string, OpDef> {
+  const ops: Record<string, OpDef> = {};
+  for (const name of SYSCALL_NAMES) {
+    const spellings: Readonly<Record<string, Spelling<typeof name>>> = SPELLINGS[name];
+    for (const [op, spelling] of Object.entries(spellings)) ops[op] = syscallOp(name, spelling);
+  }
+  return ops;
+}
+
+// ---- Operations that are not system calls ------------------------------------------------
+
+/**
+ * A machine operation (swapout, reclaim, check) or a process exit in a concurrent block.
+ * None is a kernel path of a thread: each runs in one step, between the kernel paths —
+ * once no other thread holds a lock it may need (mmap_lock, a page-table lock), as
+ * kswapd or an invariant check would find the kernel. A thread that a sibling ended
+ * while it waited runs nothing ({@link ThreadEndedError}).
+ */
+function betweenPaths(what: string, run: (ctx: OpContext, t: ThreadHandle) => OpResult): NonNullable<CompiledOp['path']> {
+  return function* (ctx, t) {
+    for (;;) {
+      const held = ctx.machine.kernel.heldLock(t.tid);
+      if (held === null) break;
+      yield t.thread.ctx.blocked(held);
+    }
+    if (!t.alive) throw new ThreadEndedError(t.tid);
+    const r = run(ctx, t);
+    yield t.thread.ctx.at('vma', what);
+    return r;
+  };
+}
+
+/**
+ * A user-mode instruction (RDPKRU, a signal frame's push or pop): one step, touching only
+ * the thread's own registers and frames.
+ */
+function instruction(run: (ctx: OpContext, t: ThreadHandle) => OpResult): NonNullable<CompiledOp['path']> {
+  // eslint-disable-next-line require-yield
+  return function* (ctx, t) {
+    return run(ctx, t);
+  };
+}
+
+/** A thread operation that is no call of the syscall table. */
+function threadOp(usage: string, compile: (r: ArgReader) => (ctx: OpContext, t: ThreadHandle) => OpResult, kind: 'between-paths' | 'instruction', name: string): OpDef {
+  return {
+    place: 'thread',
+    usage,
+    compile(r) {
+      const run = compile(r);
+      r.end();
+      return { run: (ctx, t) => run(ctx, need(t)), path: kind === 'instruction' ? instruction(run) : betweenPaths(name, run) };
+    },
+  };
 }
 
 /** The operations of the language, by name. */
 export const OPS: Readonly<Record<string, OpDef>> = {
-  mmap: {
-    place: 'thread',
-    usage: 'mmap LEN PROT FLAGS… [at=ADDR] [file=PATH | fd=FD] [offset=N]',
-    compile(r) {
-      const len = r.expr('a length');
-      const prot = r.prot();
-      const flags = r.flags('mmap flags', MAP_WORDS);
-      const at = r.optionExpr('at');
-      const path = r.optionText('file');
-      const pathSpan = r.optionSpan('file');
-      const fd = r.optionExpr('fd');
-      const offset = r.optionExpr('offset');
-      r.end();
-      const args = (ctx: OpContext, t: ThreadHandle): [number, number, number, number, number, number] => {
-        let f = flags;
-        let desc = -1;
-        if (path !== null) desc = ctx.openForMap(t, path, pathSpan);
-        else if (fd !== null) desc = ctx.num(fd);
-        else if (!(f & (MAP_SHARED | MAP_PRIVATE))) f |= MAP_PRIVATE;
-        if (path === null && fd === null) f |= MAP_ANONYMOUS;
-        return [at === null ? 0 : ctx.num(at), len === null ? 0 : ctx.num(len), settledValue(ctx, prot), f, desc, offset === null ? 0 : ctx.num(offset)];
-      };
-      return {
-        run: (ctx, thread) => need(thread).mmap(...args(ctx, need(thread))),
-        path: (ctx, t) => t.paths.mmap(...args(ctx, t)),
-      };
-    },
-  },
-  munmap: numericOp('munmap ADDR LEN', ['an address', 'a length'], (t, [a, len]) => t.munmap(a, len), { path: (t, [a, len]) => t.paths.munmap(a, len) }),
-  mprotect: numericOp('mprotect ADDR LEN PROT', ['an address', 'a length', protArg], (t, [a, len, prot]) => t.mprotect(a, len, prot), {
-    path: (t, [a, len, prot]) => t.paths.mprotect(a, len, prot),
-  }),
-  mremap: numericOp(
-    'mremap ADDR OLDLEN NEWLEN [maymove] [fixed] [dontunmap] [to=ADDR]',
-    ['an address', 'the old length', 'the new length', flagsArg('mremap flags', MREMAP_WORDS), optionArg('to')],
-    (t, [a, oldLen, newLen, flags, to]) => t.mremap(a, oldLen, newLen, flags, to),
-    { os: 'linux', path: (t, [a, oldLen, newLen, flags, to]) => t.paths.mremap(a, oldLen, newLen, flags, to) },
-  ),
-  madvise: {
-    place: 'thread',
-    usage: 'madvise ADDR LEN ADVICE',
-    compile(r) {
-      const addr = r.expr('an address');
-      const len = r.expr('a length');
-      // Advice by name, or by number as madvise(2) takes it.
-      let advice: number | Expr | null = null;
-      let linuxOnly: Span | null = null;
-      const next = r.peek();
-      if (next && next.kind === 'expr' && next.expr.kind !== 'name') advice = r.expr('advice');
-      else {
-        const a = r.name('advice (dontneed, normal, random, sequential, willneed, a Linux advice such as dontfork, or a number)');
-        const has = (table: Readonly<Record<string, number>>, name: string): boolean => Object.prototype.hasOwnProperty.call(table, name);
-        if (a && has(ADVICE, a.name)) advice = ADVICE[a.name];
-        else if (a && has(LINUX_ADVICE, a.name)) {
-          linuxOnly = a.span;
-          advice = LINUX_ADVICE[a.name];
-        } else if (a) r.error(a.span, 'MMS3004', `expected advice (${[...Object.keys(ADVICE), ...Object.keys(LINUX_ADVICE)].join(', ')}, or a number), not '${a.name}'`);
-      }
-      r.end();
-      const value = (ctx: OpContext): number => {
-        if (linuxOnly && ctx.machine.kernel.freebsd) throw new ScenarioRuntimeError('this advice name is Linux\'s; FreeBSD numbers its advice differently: write the number', linuxOnly);
-        return advice === null ? 0 : typeof advice === 'number' ? advice : ctx.num(advice);
-      };
-      return {
-        run: (ctx, t) => need(t).madvise(ctx.num(addr!), ctx.num(len!), value(ctx)),
-        path: (ctx, t) => t.paths.madvise(ctx.num(addr!), ctx.num(len!), value(ctx)),
-      };
-    },
-  },
-  msync: numericOp('msync ADDR LEN FLAGS…', ['an address', 'a length', flagsArg('msync flags', MSYNC_WORDS)], (t, [a, len, flags]) => t.msync(a, len, flags)),
-  open: {
-    place: 'thread',
-    usage: 'open PATH [rdonly | wronly | rdwr] [creat] [trunc]',
-    compile(r) {
-      const path = r.name('a path');
-      const written = r.flags('open flags', OPEN_WORDS);
-      r.end();
-      const flags = written & RDONLY_WRITTEN || written & (O_WRONLY | O_RDWR) ? written & ~RDONLY_WRITTEN : written | O_RDWR;
-      return { run: (_ctx, t) => need(t).open(path ? path.name : '', flags) };
-    },
-  },
-  close: numericOp('close FD', ['a descriptor'], (t, [fd]) => t.close(fd)),
-  pread: fileTransfer('pread'),
-  pwrite: fileTransfer('pwrite'),
-  ftruncate: numericOp('ftruncate FD SIZE', ['a descriptor', 'a size'], (t, [fd, size]) => t.ftruncate(fd, size)),
-  load: {
-    place: 'thread',
-    usage: 'load ADDR [size=1|2|4]',
-    compile(r) {
-      const addr = r.expr('an address');
-      const size = accessSize(r);
-      r.end();
-      return {
-        run: (ctx, t) => need(t).load(address(ctx, addr!), sizeOf(ctx, size)),
-        path: size === null ? (ctx, t) => t.paths.load(address(ctx, addr!)) : undefined,
-      };
-    },
-  },
-  store: {
-    place: 'thread',
-    usage: 'store ADDR VALUE [size=1|2|4]',
-    compile(r) {
-      const addr = r.expr('an address');
-      const value = r.expr('a value');
-      const size = accessSize(r);
-      r.end();
-      return {
-        run: (ctx, t) => need(t).store(address(ctx, addr!), ctx.num(value!), sizeOf(ctx, size)),
-        path: size === null ? (ctx, t) => t.paths.store(address(ctx, addr!), ctx.num(value!)) : undefined,
-      };
-    },
-  },
-  fetch: {
-    place: 'thread',
-    usage: 'fetch ADDR',
-    compile(r) {
-      const addr = r.expr('an address');
-      r.end();
-      return { run: (ctx, t) => need(t).fetch(address(ctx, addr!)), path: (ctx, t) => t.paths.fetch(address(ctx, addr!)) };
-    },
-  },
-  fork: {
-    place: 'thread',
-    usage: 'NAME = fork [cpu=N]',
-    compile(r) {
-      const cpu = r.optionExpr('cpu');
-      r.end();
-      return {
-        run(ctx, t) {
-          if (cpu === null) return need(t).fork();
-          const n = ctx.num(cpu);
-          if (!Number.isInteger(n) || n < 0 || n >= ctx.machine.hw.cpus.length) throw new ScenarioRuntimeError(`cpu=${n}, but the machine has CPUs 0 to ${ctx.machine.hw.cpus.length - 1}`, cpu.span);
-          return need(t).fork(n);
-        },
-      };
-    },
-  },
-  exec: {
-    place: 'thread',
-    usage: 'exec',
-    compile(r) {
-      r.end();
-      return { run: (_ctx, t) => need(t).exec() };
-    },
-  },
-  exit: {
-    place: 'thread',
-    usage: 'exit [CODE]',
-    compile(r) {
+  ...syscallOps(),
+  exit: threadOp(
+    'exit [CODE]',
+    (r) => {
       const code = r.optionalExpr('an exit code');
-      r.end();
-      return {
-        run(ctx, t) {
-          const th = need(t);
-          ctx.machine.processHandle(th.thread.process.pid).exit(code === null ? 0 : ctx.num(code));
-          return undefined;
-        },
+      return (ctx, t) => {
+        ctx.machine.processHandle(t.thread.process.pid).exit(code === null ? 0 : ctx.num(code));
+        return undefined;
       };
     },
-  },
+    'between-paths',
+    'exit',
+  ),
   swapout: {
     place: 'both',
     usage: 'swapout [PROC] [ADDR LEN]',
@@ -487,24 +618,23 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       const second = r.hasMore() ? r.expr(firstIsExpr ? 'a length' : 'an address or a length') : null;
       const third = r.hasMore() ? r.expr('a length') : null;
       r.end();
-      return {
-        run(ctx, t) {
-          let proc: ProcessHandle;
-          let range: (Expr | null)[] = [];
-          if (first && ctx.hasProcess(first.name)) {
-            proc = ctx.process(first.name, first.span);
-            range = [second, third];
-          } else {
-            if (!t) throw new ScenarioRuntimeError('swapout at the top level needs a process name first', first ? first.span : firstExpr ? firstExpr.span : r.statementSpan);
-            proc = ctx.machine.processHandle(t.thread.process.pid);
-            range = firstExpr ? [firstExpr, second] : first ? [{ kind: 'name', name: first.name, span: first.span }, second] : [];
-          }
-          const [startExpr, lenExpr] = range;
-          const start = startExpr ? ctx.num(startExpr) : 0;
-          const end = startExpr ? start + (lenExpr ? ctx.num(lenExpr) : 4096) : Number.MAX_SAFE_INTEGER;
-          return ctx.machine.swapOut(proc, start, end);
-        },
+      const run = (ctx: OpContext, t: ThreadHandle | null): OpResult => {
+        let proc: ProcessHandle;
+        let range: (Expr | null)[] = [];
+        if (first && ctx.hasProcess(first.name)) {
+          proc = ctx.process(first.name, first.span);
+          range = [second, third];
+        } else {
+          if (!t) throw new ScenarioRuntimeError('swapout at the top level needs a process name first', first ? first.span : firstExpr ? firstExpr.span : r.statementSpan);
+          proc = ctx.machine.processHandle(t.thread.process.pid);
+          range = firstExpr ? [firstExpr, second] : first ? [{ kind: 'name', name: first.name, span: first.span }, second] : [];
+        }
+        const [startExpr, lenExpr] = range;
+        const start = startExpr ? ctx.num(startExpr) : 0;
+        const end = startExpr ? start + (lenExpr ? ctx.num(lenExpr) : 4096) : Number.MAX_SAFE_INTEGER;
+        return ctx.machine.swapOut(proc, start, end);
       };
+      return { run, path: betweenPaths('swapout', run) };
     },
   },
   reclaim: {
@@ -513,7 +643,8 @@ export const OPS: Readonly<Record<string, OpDef>> = {
     compile(r) {
       const pages = r.expr('a number of pages');
       r.end();
-      return { run: (ctx) => ctx.machine.reclaim(ctx.num(pages!)) };
+      const run = (ctx: OpContext): OpResult => ctx.machine.reclaim(ctx.num(pages!));
+      return { run, path: betweenPaths('reclaim', run) };
     },
   },
   check: {
@@ -521,98 +652,32 @@ export const OPS: Readonly<Record<string, OpDef>> = {
     usage: 'check',
     compile(r) {
       r.end();
-      return {
-        run(ctx) {
-          return ctx.machine.checkInvariants().length;
-        },
-      };
+      const run = (ctx: OpContext): OpResult => ctx.machine.checkInvariants().length;
+      return { run, path: betweenPaths('check', run) };
     },
   },
-  pkey_alloc: numericOp(
-    'NAME = pkey_alloc [RIGHTS…] [flags=N] [rights=N]',
-    [flagsArg('key rights', RIGHTS_WORDS, 'rights'), optionArg('flags')],
-    (t, [rights, flags]) => t.pkeyAlloc(flags, rights),
-    { os: 'linux' },
+  sigenter: threadOp(
+    'sigenter   (enter a signal handler: PKRU saved in the frame, the init PKRU loaded)',
+    () => (_ctx, t) => {
+      t.enterSignalHandler();
+      return null;
+    },
+    'instruction',
+    'sigenter',
   ),
-  pkey_free: numericOp('pkey_free KEY', ['a key'], (t, [key]) => t.pkeyFree(key), { os: 'linux' }),
-  pkey_mprotect: numericOp('pkey_mprotect ADDR LEN PROT KEY', ['an address', 'a length', protArg, 'a key'], (t, [a, len, prot, key]) => t.pkeyMprotect(a, len, prot, key), {
-    os: 'linux',
-    path: (t, [a, len, prot, key]) => t.paths.pkeyMprotect(a, len, prot, key),
-  }),
-  pkey_set: numericOp('pkey_set KEY RIGHTS…   (also pkru_set key=KEY RIGHTS…)', ['a key', flagsArg('key rights', RIGHTS_WORDS)], (t, [key, rights]) => t.pkeySet(key, rights)),
-  pkru_set: numericOp('pkru_set key=KEY RIGHTS…', [requiredOptionArg('pkru_set', 'key'), flagsArg('key rights', RIGHTS_WORDS)], (t, [key, rights]) => t.pkeySet(key, rights)),
-  pkey_get: numericOp('pkey_get KEY', ['a key'], (t, [key]) => t.pkeyGet(key)),
-  wrpkru: numericOp('wrpkru VALUE', ['a PKRU value'], (t, [value]) => t.writePkru(value)),
-  ptrace_peek: {
-    place: 'thread',
-    usage: 'ptrace_peek PROC ADDR',
-    compile(r) {
-      const proc = r.name('a process name');
-      const addr = r.expr('an address');
-      r.end();
-      return { run: (ctx, t) => need(t).ptracePeek(ctx.process(proc ? proc.name : '', proc ? proc.span : r.statementSpan), address(ctx, addr!)) };
-    },
-  },
-  sigenter: {
-    place: 'thread',
-    usage: 'sigenter   (enter a signal handler: PKRU saved in the frame, the init PKRU loaded)',
-    compile(r) {
-      r.end();
-      return {
-        run(_ctx, t) {
-          need(t).enterSignalHandler();
-          return null;
-        },
-      };
-    },
-  },
-  sigreturn: {
-    place: 'thread',
-    usage: 'sigreturn   (leave the innermost signal handler: the saved PKRU comes back)',
-    compile(r) {
+  sigreturn: threadOp(
+    'sigreturn   (leave the innermost signal handler: the saved PKRU comes back)',
+    (r) => {
       const span = r.statementSpan;
-      r.end();
-      return {
-        run(_ctx, t) {
-          if (!need(t).returnFromSignalHandler()) throw new ScenarioRuntimeError("'sigreturn' with no signal handler running (use 'sigenter' first)", span, 'MMS4003');
-          return null;
-        },
+      return (_ctx, t) => {
+        if (!t.returnFromSignalHandler()) throw new ScenarioRuntimeError("'sigreturn' with no signal handler running (use 'sigenter' first)", span, 'MMS4003');
+        return null;
       };
     },
-  },
-  rdpkru: {
-    place: 'thread',
-    usage: 'rdpkru',
-    compile(r) {
-      r.end();
-      return { run: (_ctx, t) => need(t).pkru };
-    },
-  },
-  remap_file_pages: numericOp(
-    'remap_file_pages ADDR SIZE PROT PGOFF [chgprot] [nonblock] [flags=N]',
-    ['an address', 'a size', protArg, 'a file page offset', flagsArg('remap flags', REMAP_WORDS, 'flags')],
-    (t, [a, size, prot, pgoff, flags]) => t.remapFilePages(a, size, prot, pgoff, flags),
-    { os: 'linux', path: (t, [a, size, prot, pgoff, flags]) => t.paths.remapFilePages(a, size, prot, pgoff, flags) },
+    'instruction',
+    'sigreturn',
   ),
-  x86_pkru_protect_range: pkruProtect(false),
-  pkru_protect: pkruProtect(true),
-  x86_pkru_unprotect_range: pkruUnprotect('x86_pkru_unprotect_range'),
-  pkru_unprotect: pkruUnprotect('pkru_unprotect'),
-  x86_pkru_get_perm: numericOp(
-    "x86_pkru_get_perm KEY   (=> the key's PKRU bits: 1 no access, 2 no modify)",
-    ['a key'],
-    (t, [key]) => {
-      const perm = t.pkruGetPerm(key);
-      return isErrno(perm) ? perm : (perm.access ? 0 : 1) | (perm.modify ? 0 : 2);
-    },
-    { os: 'freebsd' },
-  ),
-  x86_pkru_set_perm: numericOp(
-    'x86_pkru_set_perm KEY ACCESS MODIFY   (ACCESS, MODIFY: 1 allows, 0 denies)',
-    ['a key', 'ACCESS (1 allows reads, 0 denies)', 'MODIFY (1 allows writes, 0 denies)'],
-    (t, [key, access, modify]) => t.pkruSetPerm(key, access !== 0, modify !== 0),
-    { os: 'freebsd' },
-  ),
+  rdpkru: threadOp('rdpkru', () => (_ctx, t) => t.pkru, 'instruction', 'rdpkru'),
   file: {
     place: 'top',
     usage: 'file PATH size=SIZE | file PATH "contents" [mode=ro|rw] [mount=noexec]',
@@ -635,4 +700,3 @@ export const OPS: Readonly<Record<string, OpDef>> = {
     },
   },
 };
-

@@ -639,15 +639,6 @@ class Run implements ConditionContext {
     }
   }
 
-  /** Yields 'blocked' while another thread holds mmap_lock or a page-table lock. */
-  private *waitForQuiescence(t: ThreadHandle): KernelPath<void> {
-    for (;;) {
-      const held = this.machine.kernel.heldLock(t.tid);
-      if (held === null) return;
-      yield t.thread.ctx.blocked(held);
-    }
-  }
-
   /** Forwards a path's steps, recording each in the trace as it is taken. */
   private *traced(path: KernelPath<void>, thread: string): KernelPath<void> {
     for (;;) {
@@ -669,21 +660,13 @@ class Run implements ConditionContext {
       let result: OpResult;
       try {
         if (!t.alive) throw new ScenarioRuntimeError(`thread '${b.name}' has ended: it runs nothing more`, s.opSpan, 'MMS4003');
-        if (op.path) {
-          result = yield* op.path(this, t);
-        } else {
-          // An operation without preemption points runs in one step, once no other
-          // thread is inside the kernel holding a lock it may need.
-          yield* this.waitForQuiescence(t);
-          // A sibling may have ended this thread (exit, exec, a kill) while it waited:
-          // then it runs nothing, whatever the operation (exec would find out by itself,
-          // swapout or reclaim would not).
-          if (!t.alive) throw new ScenarioRuntimeError(`thread '${b.name}' has ended: it runs nothing more`, s.opSpan, 'MMS4003');
-          result = op.run(this, t);
-          yield t.thread.ctx.at('vma', s.op);
-        }
+        // Every operation a thread can run is a kernel path (ops.ts): a system call's
+        // own, or one step between paths for a machine operation.
+        if (!op.path) throw new Error(`mmsim bug: operation '${s.op}' has no kernel path`);
+        result = yield* op.path(this, t);
       } catch (e) {
-        const err = asRuntimeError(e, s.opSpan);
+        // A sibling ended this thread (exit, exec, a kill) while its operation waited to run.
+        const err = e instanceof ThreadEndedError ? new ScenarioRuntimeError(`thread '${b.name}' has ended: it runs nothing more`, s.opSpan, 'MMS4003') : asRuntimeError(e, s.opSpan);
         if (err) {
           this.record(s, b.name, 'not run', { file: this.scenario.file, span: err.span, code: err.code, message: err.message });
           continue;
@@ -774,10 +757,10 @@ class Run implements ConditionContext {
     return t;
   }
 
-  openForMap(thread: ThreadHandle, path: string, span: Span): number {
-    const fd = thread.open(path, 2);
+  *openForMap(thread: ThreadHandle, path: string, span: Span): KernelPath<number> {
+    const fd = yield* thread.paths.open(path, 2);
     if (typeof fd !== 'number') {
-      const ro = thread.open(path, 0);
+      const ro = yield* thread.paths.open(path, 0);
       if (typeof ro === 'number') return ro;
       throw new ScenarioRuntimeError(`cannot open '${path}' for mmap: ${fd.name}`, span);
     }

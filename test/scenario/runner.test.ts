@@ -964,13 +964,19 @@ describe('runner: concurrent blocks', () => {
     // p.t2's mmap holds mmap_lock; p waits for it, p.t1's exit runs first, then p resumes.
     const block = (op: string): string =>
       sc('machine x86_64 cpus=3', 'process p', '  a = mmap 4K rw private anon', '  store a 1', 'concurrent', '  thread p', `    ${op}`, '  thread p.t1', '    exit', '  thread p.t2', '    b = mmap 4K rw private anon', 'schedule p.t2 p p.t1 p.t2 p.t2 p.t1 p');
-    for (const op of ['swapout', 'exec', 'reclaim 1', 'check']) {
+    for (const op of ['swapout', 'reclaim 1', 'check']) {
       const r = runOk(block(op));
       const l = line(r, 7);
       assert.equal(l.result, 'not run', op);
       assert.equal(l.error?.code, 'MMS4003', op);
       assert.match(l.error?.message ?? '', /thread 'p' has ended/, op);
     }
+    // exec is a kernel path: it waited in exec_mmap()'s mmap_read_lock_killable(), and a
+    // thread killed there gets EINTR — its address space is untouched.
+    const r = runOk(block('exec'));
+    assert.equal(line(r, 7).result, 'EINTR');
+    assert.equal(line(r, 7).error, null);
+    assert.equal(r.names.processes.get('p')?.alive, false);
   });
 
   it('operations without a kernel path wait for locks instead of throwing', () => {
