@@ -164,7 +164,7 @@ describe('mmsim command', () => {
   it('run: a directory is searched for .mms files; one without any is bad input', () => {
     const r = mmsim(['run', 'examples/concurrency']);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /1 scenario: 1 passed/);
+    assert.match(r.stdout, /2 scenarios: 2 passed/);
     const empty = mkdtempSync(join(tmpdir(), 'mmsim-empty-'));
     const none = mmsim(['run', empty]);
     assert.equal(none.status, 2);

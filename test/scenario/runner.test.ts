@@ -979,7 +979,7 @@ describe('runner: concurrent blocks', () => {
     assert.equal(r.names.processes.get('p')?.alive, false);
   });
 
-  it('operations without a kernel path wait for locks instead of throwing', () => {
+  it('fork, msync and sized loads in a concurrent block wait for locks as kernel paths instead of throwing', () => {
     for (const op of ['mmap 4K rw', 'load a size=1', 'fork', 'msync a 4K sync']) {
       assert.doesNotThrow(
         () => run(sc('machine x86_64 cpus=2', 'process p', '  a = mmap 4K rw', '  b = mmap 4K rw', 'thread p.t1 cpu=1', 'concurrent', '  thread p', '    munmap b 4K', '  thread p.t1', `    ${op}`, 'schedule p p.t1')),
